@@ -1,0 +1,1 @@
+"""One module per `migrate` command; importing a module registers its command on `migrate.cli_app.app`."""

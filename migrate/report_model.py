@@ -1,0 +1,87 @@
+"""The scan report: the versioned JSON contract every output format is rendered from.
+
+`schema/scan-report.schema.json` is generated from these models (`migrate schema`); bump `SCHEMA_VERSION`
+on any change that a consumer could notice, and only add optional fields within a major version.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from migrate import __version__
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeepSeekOffer(_Model):
+    hosted: str = Field(description="supported | translated | emulated | unsupported")
+    self_hosted: str = Field(description="supported | translated | emulated | unsupported")
+    reason: str
+
+
+class Finding(_Model):
+    path: str = Field(description="POSIX path relative to the scanned root")
+    line: int = Field(ge=1, description="1-based line where the call, constructor or assignment starts "
+                                        "(within the cell for notebooks)")
+    column: int = Field(ge=0, description="0-based column where it starts")
+    cell: int | None = Field(default=None, description="notebook code cell index (0-based over all cells)")
+    api: str = Field(description="dotted API: chat.completions.create, openai.ChatCompletion.create, OpenAI")
+    category: str
+    features: list[str] = Field(default_factory=list)
+    level: int = Field(ge=0, le=5)
+    rule: str
+    deepseek: DeepSeekOffer
+    message: str = ""
+    code: str = Field(default="", description="the source line, stripped")
+    rewrite: str = Field(default="", description="rewrite strategy the rule names")
+
+
+class Skipped(_Model):
+    path: str
+    reason: str
+
+
+class CategorySummary(_Model):
+    category: str
+    findings: int
+    level: int = Field(ge=0, le=5, description="highest level in this category")
+    files: int
+
+
+class FileSummary(_Model):
+    path: str
+    level: int = Field(ge=0, le=5)
+    findings: int
+
+
+class Summary(_Model):
+    level: int = Field(ge=0, le=5, description="the project's lock-in level: the highest of its findings")
+    level_name: str
+    effort: str
+    files_scanned: int = Field(description="files walked")
+    files_parsed: int = Field(description="files that passed the pre-filter and were parsed")
+    files_with_findings: int
+    findings: int
+    skipped: int
+    by_category: list[CategorySummary] = Field(default_factory=list)
+    by_level: dict[str, int] = Field(default_factory=dict, description="findings per level, keys '0'..'5'")
+
+
+class Tool(_Model):
+    name: str = "offramp-migrate"
+    version: str = __version__
+
+
+class ScanReport(_Model):
+    schema_version: str = SCHEMA_VERSION
+    tool: Tool = Field(default_factory=Tool)
+    root: str = Field(description="the scanned root as given, resolved")
+    summary: Summary
+    files: list[FileSummary] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    skipped: list[Skipped] = Field(default_factory=list)
+    rules_digest: str = ""

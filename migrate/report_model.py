@@ -14,7 +14,9 @@ SCHEMA_VERSION = "1.0"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Consumers holding the 1.0 schema must accept later 1.x reports with new optional fields,
+    # so the published schema does not forbid unknown properties.
+    model_config = ConfigDict(extra="ignore")
 
 
 class DeepSeekOffer(_Model):

@@ -1,0 +1,32 @@
+"""Renderers of a `ScanReport`: each module turns the one JSON contract into one output format.
+
+Every renderer is `render(report, ruleset=None, ...) -> str`; the ruleset, when given, adds what the report
+does not carry (level names for every rung of the ladder, rule titles for SARIF).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from migrate.report_model import ScanReport
+    from migrate.ruleset import RuleSet
+
+FORMATS = ("terminal", "json", "markdown", "sarif", "html")
+
+
+def render(fmt: str, report: ScanReport, ruleset: RuleSet | None = None, **kwargs: Any) -> str:
+    """Render `report` in `fmt`; imports only the renderer asked for."""
+    if fmt == "terminal":
+        from migrate.report import terminal as mod
+    elif fmt == "json":
+        from migrate.report import json_report as mod
+    elif fmt == "markdown":
+        from migrate.report import markdown as mod
+    elif fmt == "sarif":
+        from migrate.report import sarif as mod
+    elif fmt == "html":
+        from migrate.report import html as mod
+    else:
+        raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    return mod.render(report, ruleset, **kwargs)

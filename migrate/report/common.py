@@ -1,0 +1,57 @@
+"""What every format shows the same way: ordering, locations, level labels, the DeepSeek offer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from migrate.report_model import Finding, ScanReport
+from migrate.ruleset import Level, RuleSet
+
+# One colour per level (0–5), shared by the HTML page and its chart.
+LEVEL_COLOURS = ("#8a8f98", "#2e9d57", "#b8a200", "#e07b00", "#d23f31", "#8e3bb8")
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Highest lock-in first, then by place, so the top of any listing is what costs most to move."""
+    return sorted(
+        findings, key=lambda f: (-f.level, f.path, f.cell if f.cell is not None else -1, f.line, f.column)
+    )
+
+
+def by_file(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: (f.path, f.cell if f.cell is not None else -1, f.line, f.column)):
+        out.setdefault(f.path, []).append(f)
+    return out
+
+
+def location(f: Finding) -> str:
+    """`path:line`, with the notebook cell after it: `nb.ipynb:4 (cell 2)`."""
+    loc = f"{f.path}:{f.line}"
+    return loc if f.cell is None else f"{loc} (cell {f.cell})"
+
+
+def offer(f: Finding) -> str:
+    return f"hosted {f.deepseek.hosted} · self-hosted {f.deepseek.self_hosted}"
+
+
+def level_names(report: ScanReport, ruleset: RuleSet | None) -> dict[int, str]:
+    names = {lv.level: lv.name for lv in levels(ruleset)}
+    names.setdefault(report.summary.level, report.summary.level_name)
+    return names
+
+
+def levels(ruleset: RuleSet | None) -> Sequence[Level]:
+    return sorted(ruleset.levels, key=lambda lv: lv.level) if ruleset else ()
+
+
+def level_label(n: int, names: dict[int, str]) -> str:
+    return f"L{n} {names[n]}" if n in names else f"L{n}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())

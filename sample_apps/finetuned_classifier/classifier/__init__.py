@@ -1,0 +1,1 @@
+"""Ticket routing with a fine-tuned model."""

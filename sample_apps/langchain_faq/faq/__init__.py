@@ -1,0 +1,1 @@
+"""FAQ assistant: a LangChain chain over ChatOpenAI, answering from a small FAQ."""

@@ -1,0 +1,1 @@
+"""Listing studio: vision, speech-to-text, image generation and text-to-speech for marketplace listings."""

@@ -1,0 +1,1 @@
+"""Handbook search: index markdown documents, retrieve by cosine similarity, answer with citations."""

@@ -1,0 +1,1 @@
+"""Order-desk agent: chat plus shop tools (order lookup, shipping quotes, refunds)."""

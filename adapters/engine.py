@@ -1,0 +1,448 @@
+"""The routing/translation/retry loop, written once as a generator so the sync and async transports share it.
+
+The generator yields `Send` (do this HTTP call, send back a `Reply`) and `Sleep`; it returns `Done` (a complete
+response) or `StreamDone` (upstream streams to relay through a `StreamNormalizer`). No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters import translate as tr
+from adapters.config import OfframpConfig
+from adapters.profiles import BackendProfile, ProfileError, load_profile
+from adapters.routing import Candidate, candidates, capabilities_of, endpoint_path
+from adapters.schema_check import validate
+
+log = logging.getLogger("offramp.adapters")
+
+_HOP = {"host", "content-length", "transfer-encoding", "connection", "accept-encoding"}
+_OPENAI_ONLY = {"authorization", "openai-organization", "openai-project", "api-key"}
+_STRIP_RESPONSE = {"content-length", "content-encoding", "transfer-encoding", "connection"}
+PRICED_KINDS = {"openai", "deepseek"}
+
+
+@dataclass
+class Outbound:
+    """The request the openai SDK built, as the engine sees it."""
+
+    method: str
+    path: str  # relative to the client's base_url, no leading slash
+    query: str
+    headers: dict[str, str]  # lower-case names
+    content: bytes
+    app_base: str
+
+
+@dataclass
+class Send:
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes
+    stream: bool
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    handle: Any = None  # open upstream response (streams, status 200)
+    error: BaseException | None = None  # transport error (connection refused, timeout)
+
+
+@dataclass
+class Sleep:
+    seconds: float
+
+
+@dataclass
+class Done:
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    record: tr.TranslationRecord
+    raise_exc: BaseException | None = None
+    close: list[Any] = field(default_factory=list)
+    failover: bool = False  # retries exhausted or 402: the next backend in the chain may answer
+
+
+@dataclass
+class StreamDone:
+    headers: dict[str, str]
+    handles: list[Any]
+    normalizer: tr.StreamNormalizer
+    record: tr.TranslationRecord
+    deadline: float
+    raw: bool = False  # not Chat Completions (Responses, legacy completions): relayed byte for byte
+
+
+Step = Generator["Send | Sleep", "Reply | None", "Done | StreamDone"]
+
+
+def error_body(message: str, code: str, type_: str = "invalid_request_error", param: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
+
+
+class Engine:
+    """One per configured client; holds the config, the hook and the profile cache."""
+
+    def __init__(self, config: OfframpConfig, on_call: Callable[[Any], None] | None = None,
+                 reasoning_cache: tr.ReasoningCache | None = None) -> None:
+        self.config = config
+        self.on_call = on_call
+        self.reasoning_cache = reasoning_cache or tr.REASONING_CACHE
+        self._profiles: dict[tuple[str, str | None], BackendProfile] = {}
+
+    # ------------------------------------------------------------ helpers
+    def profile(self, name: str, model: str | None) -> BackendProfile:
+        key = (name, model)
+        if key not in self._profiles:
+            b = self.config.backend(name)
+            self._profiles[key] = load_profile(b.kind, model, path=b.profile)
+        return self._profiles[key]
+
+    def _log(self, record: tr.TranslationRecord, ch: tr.Change) -> None:
+        record.changes.append(ch)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("offramp %s %s %s %s: %s", record.endpoint, record.backend, ch.action, ch.field, ch.detail)
+
+    def _target(self, out: Outbound, cand: Candidate) -> tuple[str, dict[str, str]] | Done:
+        """URL and headers for a backend; keys from the environment only, the app's key never leaves OpenAI."""
+        backend = self.config.backend(cand.backend)
+        headers = {k: v for k, v in out.headers.items() if k not in _HOP}
+        path, query = out.path, out.query
+        if backend.base_url is None and backend.kind == "openai":
+            base = out.app_base
+            if backend.api_key_env:
+                headers["authorization"] = f"Bearer {os.environ.get(backend.api_key_env, '')}"
+        else:
+            base = backend.base_url or out.app_base
+            path = endpoint_path(path)
+            query = "&".join(q for q in query.split("&") if q and not q.startswith("api-version="))
+            for h in _OPENAI_ONLY:
+                headers.pop(h, None)
+            if backend.api_key_env:
+                key = os.environ.get(backend.api_key_env)
+                if not key:
+                    return self._fail(401, f"offramp: environment variable {backend.api_key_env} "
+                                      f"(backends.{cand.backend}.api_key_env in {self.config.path}) is not set",
+                                      "missing_api_key")
+                headers["authorization"] = f"Bearer {key}"
+        url = base.rstrip("/") + "/" + path + (f"?{query}" if query else "")
+        return url, headers
+
+    def _fail(self, status: int, message: str, code: str, record: tr.TranslationRecord | None = None) -> Done:
+        rec = record or tr.TranslationRecord()
+        rec.status = status
+        return Done(status, {"content-type": "application/json"}, error_body(message, code), rec)
+
+    def _backoff(self, attempt: int, headers: dict[str, str]) -> float:
+        ra = headers.get("retry-after-ms")
+        if ra:
+            try:
+                return float(ra) / 1000
+            except ValueError:
+                pass
+        ra = headers.get("retry-after")
+        if ra:
+            try:
+                return max(0.0, float(ra))
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(ra) if ra else None
+                if parsed is not None:
+                    return max(0.0, parsed.timestamp() - time.time())
+        r = self.config.retries
+        return min(r.backoff_max, r.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
+
+    # ------------------------------------------------------------ the loop
+    def exchange(self, out: Outbound) -> Step:
+        started = time.time()
+        body: Any = None
+        if out.content and "json" in out.headers.get("content-type", ""):
+            try:
+                body = json.loads(out.content)
+            except ValueError:
+                body = None
+        body = body if isinstance(body, dict) else None
+        caps = capabilities_of(out.path, body)
+        model = body.get("model") if body else None
+        stream = bool(body and body.get("stream"))
+        record = tr.TranslationRecord(endpoint=endpoint_path(out.path), model_requested=model, started_at=started,
+                                      stream=stream)
+        last: Done | None = None
+        cands = candidates(self.config, caps, model, body, out.headers)
+        for i, cand in enumerate(cands):
+            try:
+                profile = self.profile(cand.backend, cand.model)
+            except ProfileError as exc:
+                return self._fail(400, f"offramp: {exc}", "offramp_profile_error", record)
+            record.backend, record.kind, record.family = cand.backend, profile.kind, profile.family
+            record.model_sent = cand.model
+            self._log(record, tr.Change(action="routed" if i == 0 else "fallback", field="backend",
+                                        detail=cand.reason))
+            if profile.family == "unknown" and cand.model:
+                self._log(record, tr.Change(action="warning", field="model",
+                                            detail=f"{cand.model!r} is not a known {profile.kind} model id "
+                                            f"(rules/backends/{profile.kind}.toml); translated as the current generation"))
+            if profile.until is not None and cand.model and \
+                    time.strftime("%Y-%m-%d", time.gmtime(started)) > profile.until.isoformat():
+                self._log(record, tr.Change(action="warning", field="model",
+                                            detail=f"{cand.model!r} ({profile.kind}/{profile.family}) was retired on "
+                                            f"{profile.until.isoformat()}; the backend may alias it to another model"))
+            missing = [c for c in caps if c not in ("models", "other") and not profile.supports(c)]
+            if caps[0] == "other" and profile.kind != "openai":
+                missing = ["other"]
+            if missing:
+                names = [c.backend for c in cands]
+                msg = (f"offramp: capability {missing[0]!r} ({record.endpoint}) is not supported by backend "
+                       f"{cand.backend!r} ({profile.kind}/{profile.family})")
+                self._log(record, tr.Change(action="fallback", field="capability", detail=msg))
+                last = self._fail(400, msg + (" and no backend in the fallback chain supports it"
+                                              if i == len(cands) - 1 and len(names) > 1 else
+                                              "; configure [routes.capabilities] or routes.fallback"),
+                                  "unsupported_capability", record)
+                continue
+            result = yield from self._on_backend(out, cand, profile, body, caps[0], record)
+            if isinstance(result, Done) and (result.status == 402 or result.failover):
+                self._log(record, tr.Change(action="fallback", field="status",
+                                            detail=f"{cand.backend} answered {result.status or 'a connection error'}"
+                                            + ("; trying the next backend" if i < len(cands) - 1 else "")))
+                last = result
+                continue
+            return result
+        assert last is not None
+        return last
+
+    def _on_backend(self, out: Outbound, cand: Candidate, profile: BackendProfile, body: dict | None,
+                    cap: str, record: tr.TranslationRecord) -> Step:
+        target = self._target(out, cand)
+        if isinstance(target, Done):
+            target.record = record
+            record.status = target.status
+            return target
+        url, headers = target
+        emu = tr.Emulation()
+        content = out.content
+        if body is not None:
+            new = dict(body)
+            if cand.model and new.get("model") != cand.model:
+                new["model"] = cand.model
+            if cap == "chat":
+                try:
+                    t = tr.translate_chat_request(new, profile, strict=self.config.settings.strict,
+                                                  reasoning_cache=self.reasoning_cache)
+                except tr.StrictModeError as exc:
+                    return self._fail(400, f"offramp: {exc}", "offramp_strict_mode", record)
+                except tr.TranslationError as exc:
+                    return self._fail(400, f"offramp: {exc}", "offramp_untranslatable", record)
+                new, emu = t.body, t.emulation
+                for ch in t.changes:
+                    self._log(record, ch)
+            if new != body:
+                content = json.dumps(new).encode()
+                headers["content-type"] = "application/json"
+        stream = bool(body and body.get("stream"))
+        if stream:
+            return (yield from self._stream(url, headers, content, profile, emu, record, out.method,
+                                            raw=cap != "chat"))
+        bodies: list[dict] = []
+        for _ in range(emu.fan_out):
+            for json_try in range(2 if emu.json_retry else 1):
+                reply = yield from self._attempt(out.method, url, headers, content, False, profile, record,
+                                                 check_finish=cap == "chat")
+                if not isinstance(reply, Reply):
+                    return reply
+                if reply.status != 200 or cap != "chat":
+                    return self._finish_plain(reply, profile, record)
+                data = tr.normalize_chat_response(json.loads(reply.body), profile,
+                                                  reasoning_cache=self.reasoning_cache)
+                problem = _json_problem(data, emu.json_schema) if emu.json_schema is not None else None
+                if problem is None:
+                    if emu.require_tool_call and not _has_tool_call(data):
+                        self._log(record, tr.Change(action="warning", field="tool_choice",
+                                                    detail="the app forced a tool call; the backend answered "
+                                                    "without one", lossy=True))
+                    bodies.append(data)
+                    break
+                if json_try == 0:
+                    self._log(record, tr.Change(action="retried", field="response_format",
+                                                detail=f"reply not valid against the schema ({problem}); retrying once"))
+                    continue
+                return self._fail(422, f"offramp: {cand.backend} ({profile.kind}/{profile.family}) returned "
+                                  f"content that does not match the requested JSON schema after 1 retry: {problem}",
+                                  "offramp_schema_mismatch", record)
+        merged = tr.merge_fan_out(bodies) if len(bodies) > 1 else bodies[0]
+        record.status = 200
+        self._usage_and_cost(record, merged.get("usage"), profile)
+        return Done(200, _resp_headers(reply.headers), json.dumps(merged).encode(), record)
+
+    def _finish_plain(self, reply: Reply, profile: BackendProfile, record: tr.TranslationRecord) -> Done:
+        record.status = reply.status
+        if reply.status == 200 and "json" in reply.headers.get("content-type", ""):
+            try:
+                usage = json.loads(reply.body).get("usage")
+            except (ValueError, AttributeError):
+                usage = None
+            self._usage_and_cost(record, usage, profile)
+        return Done(reply.status, _resp_headers(reply.headers), reply.body, record)
+
+    def _attempt(self, method: str, url: str, headers: dict[str, str], content: bytes, stream: bool,
+                 profile: BackendProfile, record: tr.TranslationRecord, check_finish: bool = False) -> Step:
+        """One backend, with retries on 429/500/503, connection errors and failed finish reasons."""
+        r = self.config.retries
+        for attempt in range(r.max + 1):
+            reply = yield Send(method, url, headers, content, stream)
+            assert isinstance(reply, Reply)
+            record.attempts += 1
+            reason = None
+            if reply.error is not None:
+                reason = f"{type(reply.error).__name__}"
+            elif reply.status in r.on_status:
+                reason = f"HTTP {reply.status}"
+            elif check_finish and not stream and reply.status == 200 and profile.retryable_finish_reasons:
+                try:
+                    failed = tr.failed_finish_reason(json.loads(reply.body), profile)
+                except ValueError:
+                    failed = None
+                if failed:
+                    reason = f"finish_reason {failed}"
+                    reply = Reply(503, {"content-type": "application/json"},
+                                  error_body(f"offramp: {record.backend} stopped with finish_reason {failed!r} "
+                                             "(generation failed for lack of capacity)", failed, "server_error"))
+            if reason is None:
+                return reply
+            delay = self._backoff(attempt, reply.headers)
+            if attempt >= r.max or delay > r.retry_after_max:
+                done = self._fail_reply(reply, record)
+                done.failover = True
+                return done
+            self._log(record, tr.Change(action="retried", field="status",
+                                        detail=f"{reason}; retry {attempt + 1}/{r.max} in {delay:.2f}s"))
+            yield Sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _fail_reply(self, reply: Reply, record: tr.TranslationRecord) -> Done:
+        record.status = reply.status or None
+        if reply.error is not None:
+            return Done(0, {}, b"", record, raise_exc=reply.error)
+        return Done(reply.status, _resp_headers(reply.headers), reply.body, record)
+
+    def _stream(self, url: str, headers: dict[str, str], content: bytes, profile: BackendProfile,
+                emu: tr.Emulation, record: tr.TranslationRecord, method: str, raw: bool = False) -> Step:
+        handles = []
+        for _ in range(emu.fan_out):
+            reply = yield from self._attempt(method, url, headers, content, True, profile, record)
+            if not isinstance(reply, Reply):
+                reply.close = handles
+                return reply
+            if reply.status != 200:
+                done = self._fail_reply(reply, record)
+                done.close = handles
+                return done
+            handles.append(reply.handle)
+        record.status = 200
+        norm = tr.StreamNormalizer(profile, app_wants_usage=emu.app_wants_usage, reasoning_cache=self.reasoning_cache)
+        headers_out = _resp_headers(reply.headers)
+        return StreamDone(headers_out, handles, norm, record, time.monotonic() + self.config.timeouts.stream_total,
+                          raw=raw)
+
+    # ------------------------------------------------------------ completion
+    def _usage_and_cost(self, record: tr.TranslationRecord, usage: Any, profile: BackendProfile) -> None:
+        if not isinstance(usage, dict):
+            return
+        record.usage = usage
+        if profile.kind in PRICED_KINDS and record.model_sent:
+            from datetime import datetime, timezone
+
+            from adapters.cost import PriceNotFound, cost_of
+            try:
+                record.cost = cost_of(profile.kind, record.model_sent, usage,
+                                      datetime.fromtimestamp(record.started_at, timezone.utc))
+            except PriceNotFound:
+                record.cost = None
+
+    def finish(self, record: tr.TranslationRecord) -> None:
+        """Called once per app call (after the stream ends for streams): duration, hooks."""
+        from adapters import hooks
+
+        record.duration_s = time.time() - record.started_at
+        hooks.emit(record, self.on_call)
+
+    def stream_finished(self, sd: StreamDone) -> None:
+        profile = self.profile(sd.record.backend, sd.record.model_sent)
+        self._usage_and_cost(sd.record, sd.normalizer.usage, profile)
+        self.finish(sd.record)
+
+
+def _resp_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in _STRIP_RESPONSE}
+
+
+def _has_tool_call(data: dict) -> bool:
+    return any((ch.get("message") or {}).get("tool_calls") for ch in data.get("choices") or [])
+
+
+def _json_problem(data: dict, schema: dict) -> str | None:
+    for ch in data.get("choices") or []:
+        msg = ch.get("message") or {}
+        if msg.get("tool_calls"):
+            continue
+        content = msg.get("content")
+        if not isinstance(content, str) or not content.strip():
+            return "blank content"
+        text = content.strip()
+        if text.startswith("```"):
+            text = text.strip("`").removeprefix("json").strip()
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            return f"not JSON ({exc.msg} at char {exc.pos})"
+        errors = validate(value, schema)
+        if errors:
+            return "; ".join(errors)
+        if text != content:
+            msg["content"] = text
+    return None
+
+
+def stream_error_event(message: str, code: str) -> bytes:
+    return b"data: " + json.dumps({"error": {"message": message, "type": "server_error", "code": code}}).encode() \
+        + b"\n\n"
+
+
+def relay_line(line: str, sd: StreamDone) -> list[bytes] | None:
+    """One upstream SSE line → SSE bytes for the app; None at `[DONE]`. Comments and blank lines vanish."""
+    if not line or line.startswith(":"):
+        return []
+    if not line.startswith("data:"):
+        return []  # event:/id:/retry: fields carry nothing the SDK uses for chat
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return None
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return []
+    if isinstance(chunk, dict) and chunk.get("error"):
+        return [b"data: " + data.encode() + b"\n\n"]
+    out = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in sd.normalizer.feed(chunk)]
+    if sd.normalizer.failed_reason:
+        out.append(stream_error_event(
+            f"offramp: {sd.record.backend} stopped the stream with finish_reason "
+            f"{sd.normalizer.failed_reason!r} (generation failed for lack of capacity); retry the call",
+            sd.normalizer.failed_reason))
+    return out
+
+
+def closing_events(sd: StreamDone) -> list[bytes]:
+    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in sd.normalizer.finish()] + [b"data: [DONE]\n\n"]

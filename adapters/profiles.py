@@ -1,0 +1,208 @@
+"""Backend capability profiles: what each OpenAI-compatible backend accepts, as data from `rules/backends/*.toml`.
+
+Why data: DeepSeek changed its contract with every model generation and self-hosted servers differ by version and
+flags, so a quirk must be one row in a TOML file (hand-written or written by `migrate probe`), never a code branch.
+
+File format (one file per backend kind, e.g. `rules/backends/deepseek.toml`)::
+
+    kind = "deepseek"                 # openai | deepseek | vllm | sglang | ollama | llamacpp | any name
+    [defaults]                        # optional: fields shared by every profile in the file
+    developer_role = false
+    [[profile]]                       # one per dated model family; first match on `models` wins
+    family = "v4"
+    models = ["deepseek-v4-*", "deepseek-flash*"]   # fnmatch patterns on the request's model id
+    since = 2026-04-24
+    json_schema = false
+    ...
+
+Every field of `BackendProfile` may appear in `[defaults]` or `[[profile]]`; unknown keys are an error naming the
+file and key. `migrate probe` writes a file with one `[[profile]]` (family "probed", models ["*"]).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RULES_BACKENDS_DIR = Path(__file__).resolve().parent.parent / "rules" / "backends"
+
+Capability = Literal[
+    "chat", "embeddings", "images", "audio", "fine_tuning", "assistants", "batches", "moderations", "files",
+    "vision", "responses", "completions",
+]
+
+
+class ProfileError(ValueError):
+    """A backend profile file is malformed; the message names the file and the key."""
+
+
+class BackendProfile(BaseModel):
+    """What one backend (kind + model family) supports. Defaults describe OpenAI itself, so a profile lists only
+    how a backend differs.
+
+    Field groups (each maps to one probe check or one translation rule):
+    - request shape: `developer_role`, `max_completion_tokens`, `tool_types`, `max_tools`, `tool_choice`,
+      `tool_choice_forced`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`.
+    - structured output: `json_object`, `json_schema`, `json_needs_word` (prompt must say "json"),
+      `json_blank_possible` (blank/whitespace content in JSON mode → retry).
+    - reasoning: `reasoning_field` (name on responses: reasoning_content | reasoning | none), `reasoning_input`
+      (what to do with reasoning on earlier assistant turns), `thinking_control` (how to switch thinking on/off),
+      `thinking_default`, `effort_map` (OpenAI reasoning_effort → backend value; "none" → thinking off),
+      `thinking_ignores` (params dropped in thinking mode), `tool_choice_forced_in_thinking`.
+    - streaming/usage: `stream_usage` (where usage arrives), `cache_usage` (how cached prompt tokens are reported).
+    - failures: `retryable_finish_reasons` (finish reasons that mean "failed, retry", never success).
+    - surfaces: `capabilities` (endpoints/features served; anything else is routed elsewhere or refused).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="Backend kind: openai | deepseek | vllm | sglang | ollama | llamacpp | custom.")
+    family: str = Field("default", description="Model family this row describes, e.g. 'v4', 'r1'.")
+    models: list[str] = Field(default_factory=lambda: ["*"], description="fnmatch patterns of model ids.")
+    since: _dt.date | None = Field(None, description="First day this family's contract applied.")
+    until: _dt.date | None = Field(None, description="Day the ids were retired (a warning record after it).")
+    notes: str = ""
+    source: str = Field("", description="Where the facts come from (doc URL, probe run).")
+
+    # request shape
+    developer_role: bool = Field(True, description="Accepts role 'developer'; else it becomes 'system'.")
+    max_completion_tokens: bool = Field(True, description="Accepts max_completion_tokens; else → max_tokens.")
+    max_output_tokens: int | None = Field(None, description="Clamp max_tokens to this.")
+    tool_types: list[str] = Field(default_factory=lambda: ["function", "custom"])
+    max_tools: int | None = None
+    tools: bool = True
+    tool_choice: bool = Field(True, description="Honours tool_choice at all (Ollama ignores it).")
+    tool_choice_forced: bool = Field(True, description="Honours 'required' / a named function.")
+    parallel_tool_calls: bool = True
+    n: bool = Field(True, description="Accepts n > 1; else the adapter fans out n calls.")
+    logprobs: bool = True
+    user_field: Literal["user", "user_id", "drop"] = Field(
+        "user", description="'user' passes it, 'user_id' sends DeepSeek's sanitised user_id, 'drop' removes it."
+    )
+    dropped_params: list[str] = Field(
+        default_factory=list, description="Params the backend rejects or ignores: dropped with a record."
+    )
+
+    # structured output
+    json_object: bool = True
+    json_schema: bool = True
+    json_needs_word: bool = Field(False, description="json_object needs the word 'json' in the prompt.")
+    json_blank_possible: bool = Field(False, description="JSON mode may return blank content (retry once).")
+
+    # reasoning
+    reasoning_field: Literal["reasoning_content", "reasoning", "none"] = "none"
+    reasoning_input: Literal["required_on_tool_calls", "strip", "reasoning", "pass"] = Field(
+        "strip",
+        description="Earlier assistant turns: 'required_on_tool_calls' re-sends reasoning_content on turns with "
+        "tool_calls (DeepSeek V3.2+ thinking), 'strip' removes it, 'reasoning' sends it as 'reasoning' (vLLM).",
+    )
+    thinking_control: Literal["none", "deepseek", "chat_template_kwargs", "reasoning_effort"] = "reasoning_effort"
+    thinking_default: bool = Field(False, description="Thinking is on unless switched off (DeepSeek V4).")
+    effort_map: dict[str, str] = Field(default_factory=dict, description="reasoning_effort value mapping.")
+    thinking_ignores: list[str] = Field(default_factory=list, description="Params dropped in thinking mode.")
+    tool_choice_forced_in_thinking: bool = True
+
+    # streaming / usage
+    stream_usage: Literal["separate_chunk", "last_chunk", "none"] = "separate_chunk"
+    cache_usage: Literal["cached_tokens", "hit_miss", "none"] = "cached_tokens"
+
+    # failures
+    retryable_finish_reasons: list[str] = Field(default_factory=list)
+
+    # surfaces
+    capabilities: list[Capability] = Field(
+        default_factory=lambda: [
+            "chat", "embeddings", "images", "audio", "fine_tuning", "assistants", "batches", "moderations",
+            "files", "vision", "responses", "completions",
+        ]
+    )
+
+    def matches(self, model: str | None) -> bool:
+        return model is None or any(fnmatch.fnmatchcase(model, p) for p in self.models)
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+class ProfileSet(BaseModel):
+    """All profiles of one backend kind, in file order (first matching family wins)."""
+
+    kind: str
+    path: str
+    profiles: list[BackendProfile]
+
+    def for_model(self, model: str | None) -> BackendProfile:
+        for p in self.profiles:
+            if p.matches(model):
+                return p
+        raise ProfileError(f"{self.path}: no [[profile]] of kind {self.kind!r} matches model {model!r}")
+
+
+def load_profile_file(path: str | Path) -> ProfileSet:
+    """Parse and validate one profile file; errors are one line naming the file and key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: invalid TOML ({exc})") from None
+    kind = data.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ProfileError(f"{path}: missing top-level key 'kind'")
+    unknown = set(data) - {"kind", "defaults", "profile"}
+    if unknown:
+        raise ProfileError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
+    defaults = data.get("defaults", {})
+    rows = data.get("profile") or [{}]
+    profiles = []
+    for i, row in enumerate(rows):
+        merged = {**defaults, **row, "kind": kind}
+        try:
+            profiles.append(BackendProfile.model_validate(merged))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(x) for x in err["loc"])
+            raise ProfileError(f"{path}: profile[{i}].{key}: {err['msg']}") from None
+    return ProfileSet(kind=kind, path=str(path), profiles=profiles)
+
+
+def _search_dirs() -> list[Path]:
+    extra = os.environ.get("OFFRAMP_BACKENDS_DIR")
+    dirs = [Path(d) for d in extra.split(os.pathsep) if d] if extra else []
+    return [*dirs, RULES_BACKENDS_DIR]
+
+
+@functools.lru_cache(maxsize=64)
+def _load_kind(kind: str, dirs: tuple[Path, ...]) -> ProfileSet:
+    for d in dirs:
+        f = d / f"{kind}.toml"
+        if f.is_file():
+            return load_profile_file(f)
+    raise ProfileError(f"no backend profile for kind {kind!r} (looked for {kind}.toml in {', '.join(map(str, dirs))})")
+
+
+def load_profile(kind: str, model: str | None = None, *, path: str | Path | None = None) -> BackendProfile:
+    """The profile for `kind` (a file `<kind>.toml` in $OFFRAMP_BACKENDS_DIR, then `rules/backends/`) and model.
+
+    `path` loads a specific file instead (a `migrate probe` output).
+    """
+    if path is not None:
+        return load_profile_file(path).for_model(model)
+    return _load_kind(kind, tuple(_search_dirs())).for_model(model)
+
+
+def available_kinds() -> list[str]:
+    return sorted({p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.toml")})

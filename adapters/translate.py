@@ -1,0 +1,654 @@
+"""Dict-level translation of Chat Completions between OpenAI's shape and a backend profile.
+
+Pure functions on JSON dicts so the shadow proxy can reuse them without the client. Every change made to a request
+is a `Change` (translated / dropped / emulated / warning): nothing is changed silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from adapters.profiles import BackendProfile
+
+Action = Literal["translated", "dropped", "emulated", "warning", "routed", "retried", "fallback"]
+
+
+class Change(BaseModel):
+    """One thing the adapter did to a call. `lossy` changes alter what the app asked for (strict mode refuses)."""
+
+    action: Action
+    field: str
+    detail: str
+    lossy: bool = False
+
+
+class Emulation(BaseModel):
+    """What the client must do around the backend call to honour the original request."""
+
+    fan_out: int = Field(1, description="n>1 on a backend without n: make this many calls and merge choices.")
+    json_schema: dict | None = Field(None, description="Validate the reply content against this schema.")
+    json_retry: bool = Field(False, description="Retry once on blank/invalid JSON content.")
+    require_tool_call: str | None = Field(None, description="tool_choice was downgraded: a tool call is expected.")
+    thinking: bool = Field(False, description="Thinking is effectively on for this call.")
+    app_wants_usage: bool = Field(False, description="Streaming: the app asked for include_usage itself.")
+
+
+class Translation(BaseModel):
+    body: dict
+    changes: list[Change] = Field(default_factory=list)
+    emulation: Emulation = Field(default_factory=Emulation)
+
+
+class TranslationRecord(BaseModel):
+    """What happened to one client call; on `response._offramp` and passed to hooks."""
+
+    backend: str = "openai"
+    kind: str = "openai"
+    family: str = "default"
+    endpoint: str = ""
+    model_requested: str | None = None
+    model_sent: str | None = None
+    changes: list[Change] = Field(default_factory=list)
+    attempts: int = 0
+    status: int | None = None
+    usage: dict | None = None
+    cost: Any = None
+    started_at: float = 0.0
+    duration_s: float = 0.0
+    stream: bool = False
+
+
+class StrictModeError(ValueError):
+    """A lossy change was needed but strict mode is on."""
+
+
+class TranslationError(ValueError):
+    """The request cannot be expressed on the backend at all."""
+
+
+# ---------------------------------------------------------------- reasoning side cache
+
+class ReasoningCache:
+    """reasoning_content by tool-call id, for apps that rebuild assistant turns as dicts and lose the field.
+
+    DeepSeek thinking mode 400s when an assistant turn with tool_calls comes back without its reasoning_content.
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._data: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.maxsize = maxsize
+
+    def put(self, tool_call_ids: list[str], reasoning: str) -> None:
+        with self._lock:
+            for tid in tool_call_ids:
+                self._data[tid] = reasoning
+                self._data.move_to_end(tid)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def get(self, tool_call_ids: list[str]) -> str | None:
+        with self._lock:
+            for tid in tool_call_ids:
+                if tid in self._data:
+                    return self._data[tid]
+        return None
+
+
+REASONING_CACHE = ReasoningCache()
+
+_SAFE_USER = re.compile(r"[^A-Za-z0-9_-]")
+FORCED = ("required",)
+JSON_WORD = re.compile(r"json", re.IGNORECASE)
+
+
+def sanitize_user_id(user: str) -> str:
+    """DeepSeek user_id: [A-Za-z0-9_-], ≤ 512 bytes; stable, and distinct users stay distinct (hash suffix)."""
+    clean = _SAFE_USER.sub("_", user)
+    if clean == user and len(clean) <= 512:
+        return clean
+    digest = hashlib.sha256(user.encode()).hexdigest()[:16]
+    return f"{clean[:480]}-{digest}"
+
+
+def _reasoning_of(msg: dict) -> str | None:
+    for key in ("reasoning_content", "reasoning"):
+        val = msg.get(key)
+        if isinstance(val, str):
+            return val
+    return None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _append_text(msg: dict, text: str) -> None:
+    content = msg.get("content")
+    if isinstance(content, list):
+        msg["content"] = [*content, {"type": "text", "text": text}]
+    else:
+        msg["content"] = f"{content or ''}{text}"
+
+
+def _is_forced(tool_choice: Any) -> bool:
+    return tool_choice in FORCED or isinstance(tool_choice, dict)
+
+
+def translate_chat_request(
+    body: dict,
+    profile: BackendProfile,
+    *,
+    strict: bool = False,
+    reasoning_cache: ReasoningCache | None = None,
+) -> Translation:
+    """Rewrite an OpenAI Chat Completions request body for `profile`'s backend.
+
+    Raises StrictModeError (strict and a lossy change is needed) or TranslationError (cannot be expressed).
+    """
+    cache = REASONING_CACHE if reasoning_cache is None else reasoning_cache
+    out = copy.deepcopy(body)
+    changes: list[Change] = []
+    emu = Emulation()
+
+    def change(action: Action, field: str, detail: str, lossy: bool = False) -> None:
+        if strict and lossy:
+            raise StrictModeError(
+                f"strict mode: {field}: {detail} (backend {profile.kind}/{profile.family}); "
+                "remove the parameter or turn strict off"
+            )
+        changes.append(Change(action=action, field=field, detail=detail, lossy=lossy))
+
+    def drop(field: str, why: str) -> None:
+        if field in out:
+            change("dropped", field, f"not supported by {profile.kind}/{profile.family}: {why}", lossy=True)
+            out.pop(field)
+
+    # --- thinking (decided first: other rules depend on it)
+    thinking = _decide_thinking(out, profile, change)
+
+    # --- tool_choice forced while thinking
+    tc = out.get("tool_choice")
+    if thinking and _is_forced(tc) and not profile.tool_choice_forced_in_thinking:
+        if "thinking" in body or "reasoning_effort" in body:
+            out["tool_choice"] = "auto"
+            emu.require_tool_call = _forced_name(tc)
+            change("translated", "tool_choice", f"{json.dumps(tc)} → auto: thinking mode rejects a forced "
+                   "tool_choice and the app asked for thinking; a tool call is still required", lossy=True)
+        else:
+            thinking = False
+            _set_thinking(out, profile, False)
+            change("translated", "thinking", "disabled for this call: forced tool_choice is rejected in thinking mode")
+
+    if thinking:
+        for field in profile.thinking_ignores:
+            if field in out:
+                out.pop(field)
+                change("dropped", field, "ignored in thinking mode (removed so the request says what happens)")
+
+    # --- messages
+    msgs = out.get("messages")
+    if isinstance(msgs, list):
+        out["messages"] = _translate_messages(msgs, profile, change, cache)
+
+    # --- max tokens
+    if "max_completion_tokens" in out and not profile.max_completion_tokens:
+        val = out.pop("max_completion_tokens")
+        if "max_tokens" not in out:
+            out["max_tokens"] = val
+        change("translated", "max_completion_tokens", "renamed to max_tokens")
+    limit = profile.max_output_tokens
+    for key in ("max_tokens", "max_completion_tokens"):
+        if limit and isinstance(out.get(key), int) and out[key] > limit:
+            change("translated", key, f"clamped {out[key]} → {limit} (model maximum)", lossy=True)
+            out[key] = limit
+
+    # --- tools
+    tools = out.get("tools")
+    if isinstance(tools, list):
+        if not profile.tools:
+            drop("tools", "no tool calling")
+            out.pop("tool_choice", None)
+        else:
+            kept = [t for t in tools if isinstance(t, dict) and t.get("type", "function") in profile.tool_types]
+            for t in tools:
+                if t not in kept:
+                    change("dropped", "tools", f"tool of type {t.get('type')!r} (only "
+                           f"{'/'.join(profile.tool_types)} tools are supported)", lossy=True)
+            if profile.max_tools and len(kept) > profile.max_tools:
+                raise TranslationError(f"tools: {len(kept)} tools exceed the {profile.max_tools} that "
+                                       f"{profile.kind}/{profile.family} accepts")
+            if kept:
+                out["tools"] = kept
+            else:
+                out.pop("tools")
+                for k in ("tool_choice", "parallel_tool_calls"):
+                    out.pop(k, None)
+    tc = out.get("tool_choice")
+    if tc is not None:
+        if not profile.tool_choice:
+            if _is_forced(tc):
+                emu.require_tool_call = _forced_name(tc)
+            drop("tool_choice", "the backend ignores tool_choice")
+        elif _is_forced(tc) and not profile.tool_choice_forced:
+            out["tool_choice"] = "auto"
+            emu.require_tool_call = _forced_name(tc)
+            change("translated", "tool_choice", f"{json.dumps(tc)} → auto (forced tool_choice unsupported)",
+                   lossy=True)
+    if not profile.parallel_tool_calls:
+        drop("parallel_tool_calls", "the model decides how many calls to make")
+
+    # --- n
+    n = out.get("n")
+    if isinstance(n, int) and n > 1 and not profile.n:
+        emu.fan_out = n
+        out.pop("n")
+        change("emulated", "n", f"n={n}: fanned out into {n} calls, choices merged, usage summed")
+    elif n == 1 and not profile.n:
+        out.pop("n")
+
+    # --- logprobs
+    if not profile.logprobs:
+        drop("logprobs", "no logprobs")
+        drop("top_logprobs", "no logprobs")
+
+    # --- user
+    if "user" in out and profile.user_field != "user":
+        user = out.pop("user")
+        if profile.user_field == "user_id" and isinstance(user, str) and user:
+            out["user_id"] = sanitize_user_id(user)
+            change("translated", "user", "sent as user_id" + (" (sanitised)" if out["user_id"] != user else ""))
+        else:
+            change("dropped", "user", f"{profile.kind} has no per-user field", lossy=False)
+
+    for field in profile.dropped_params:
+        drop(field, "rejected or ignored by the backend")
+
+    # --- structured output
+    rf = out.get("response_format")
+    if isinstance(rf, dict):
+        _translate_response_format(out, rf, profile, emu, change)
+
+    # --- streaming usage
+    if out.get("stream"):
+        opts = dict(out.get("stream_options") or {})
+        emu.app_wants_usage = bool(opts.get("include_usage"))
+        if not emu.app_wants_usage:
+            opts["include_usage"] = True
+            out["stream_options"] = opts
+            changes.append(Change(action="translated", field="stream_options",
+                                  detail="include_usage requested (usage is stripped again before the app sees it)"))
+    emu.thinking = thinking
+    return Translation(body=out, changes=changes, emulation=emu)
+
+
+def _forced_name(tc: Any) -> str:
+    if isinstance(tc, dict):
+        fn = tc.get("function") or {}
+        return fn.get("name") or tc.get("name") or "*"
+    return "*"
+
+
+def _set_thinking(out: dict, profile: BackendProfile, on: bool, effort: str | None = None) -> None:
+    if profile.thinking_control == "deepseek":
+        out["thinking"] = {"type": "enabled" if on else "disabled"}
+        if on and effort:
+            out["reasoning_effort"] = effort
+        else:
+            out.pop("reasoning_effort", None)
+    elif profile.thinking_control == "chat_template_kwargs":
+        kw = dict(out.get("chat_template_kwargs") or {})
+        kw["thinking"] = on
+        kw["enable_thinking"] = on
+        out["chat_template_kwargs"] = kw
+        out.pop("reasoning_effort", None)
+    elif profile.thinking_control == "reasoning_effort":
+        if on and effort:
+            out["reasoning_effort"] = effort
+        elif not on:
+            out["reasoning_effort"] = "none"
+
+
+def _decide_thinking(out: dict, profile: BackendProfile, change) -> bool:
+    """Effective thinking for this call. An app written for a non-reasoning OpenAI model gets thinking OFF on
+    backends that default it on (DeepSeek V4): otherwise the same call silently costs reasoning tokens."""
+    control = profile.thinking_control
+    effort = out.get("reasoning_effort")
+    explicit = out.get("thinking")
+    if control == "deepseek":
+        if isinstance(explicit, dict):
+            return explicit.get("type") == "enabled"
+        if effort is not None:
+            mapped = profile.effort_map.get(str(effort), str(effort))
+            on = mapped != "off"
+            _set_thinking(out, profile, on, mapped if on else None)
+            change("translated", "reasoning_effort", f"{effort} → thinking {'enabled, effort ' + mapped if on else 'disabled'}")
+            return on
+        if profile.thinking_default:
+            _set_thinking(out, profile, False)
+            change("translated", "thinking", "disabled: the app did not ask for reasoning (backend default is on)")
+        return False
+    if control == "chat_template_kwargs":
+        if effort is not None:
+            mapped = profile.effort_map.get(str(effort), str(effort))
+            on = mapped not in ("off", "none")
+            _set_thinking(out, profile, on)
+            change("translated", "reasoning_effort", f"{effort} → chat_template_kwargs.thinking={on}")
+            return on
+        kw = out.get("chat_template_kwargs") or {}
+        return bool(kw.get("thinking", kw.get("enable_thinking", profile.thinking_default)))
+    if control == "reasoning_effort":
+        if effort is not None and profile.effort_map:
+            mapped = profile.effort_map.get(str(effort), str(effort))
+            if mapped != effort:
+                out["reasoning_effort"] = mapped
+                change("translated", "reasoning_effort", f"{effort} → {mapped}")
+            return mapped not in ("none", "off")
+        return effort is not None and effort != "none"
+    if effort is not None:
+        out.pop("reasoning_effort")
+        change("dropped", "reasoning_effort", f"{profile.kind}/{profile.family} has no thinking switch", lossy=True)
+    return profile.thinking_default
+
+
+def _translate_messages(msgs: list, profile: BackendProfile, change, cache: ReasoningCache) -> list:
+    result = []
+    n_dev = n_restored = n_stripped = 0
+    for msg in msgs:
+        if not isinstance(msg, dict):
+            result.append(msg)
+            continue
+        m = dict(msg)
+        if m.get("role") == "developer" and not profile.developer_role:
+            m["role"] = "system"
+            n_dev += 1
+        if m.get("role") == "assistant":
+            reasoning = _reasoning_of(m)
+            had = "reasoning_content" in m or "reasoning" in m
+            m.pop("reasoning_content", None)
+            m.pop("reasoning", None)
+            calls = m.get("tool_calls") or []
+            mode = profile.reasoning_input
+            if mode == "required_on_tool_calls" and calls:
+                if reasoning is None:
+                    ids = [c.get("id") for c in calls if isinstance(c, dict) and c.get("id")]
+                    reasoning = cache.get(ids)
+                    n_restored += 1
+                m["reasoning_content"] = reasoning if reasoning is not None else ""
+            elif mode == "reasoning" and reasoning is not None:
+                m["reasoning"] = reasoning
+            elif mode == "pass" and reasoning is not None:
+                m["reasoning_content"] = reasoning
+            elif had:
+                n_stripped += 1
+        result.append(m)
+    if n_dev:
+        change("translated", "messages.role", f"{n_dev} developer message(s) sent as system")
+    if n_restored:
+        change("translated", "messages.reasoning_content",
+               f"restored on {n_restored} assistant tool-call turn(s) (side cache, empty if unknown)")
+    if n_stripped:
+        change("translated", "messages.reasoning_content", f"removed from {n_stripped} earlier assistant turn(s)")
+    return result
+
+
+def _schema_instruction(schema: dict, name: str | None) -> str:
+    return (
+        "\n\nReply with one json object only (no prose, no code fences) that conforms to this JSON schema"
+        f"{' named ' + name if name else ''}:\n{json.dumps(schema, separators=(',', ':'), sort_keys=False)}"
+    )
+
+
+def _last_prompt_message(out: dict) -> dict | None:
+    for m in reversed(out.get("messages") or []):
+        if isinstance(m, dict) and m.get("role") in ("user", "system"):
+            return m
+    return None
+
+
+def _translate_response_format(out: dict, rf: dict, profile: BackendProfile, emu: Emulation, change) -> None:
+    kind = rf.get("type")
+    if kind == "json_schema" and not profile.json_schema:
+        spec = rf.get("json_schema") or {}
+        schema = spec.get("schema") or {}
+        target = _last_prompt_message(out)
+        if target is None:
+            raise TranslationError("response_format: json_schema needs a user or system message to carry the schema")
+        _append_text(target, _schema_instruction(schema, spec.get("name")))
+        if profile.json_object:
+            out["response_format"] = {"type": "json_object"}
+        else:
+            out.pop("response_format")
+        emu.json_schema = schema
+        emu.json_retry = True
+        change("emulated", "response_format",
+               "json_schema → " + ("json_object" if profile.json_object else "prompt only")
+               + " + schema in the prompt; reply validated against the schema, one retry")
+        return
+    if kind == "json_object":
+        if not profile.json_object:
+            out.pop("response_format")
+            target = _last_prompt_message(out)
+            if target is not None:
+                _append_text(target, "\n\nReply with one json object only.")
+            emu.json_schema = {"type": "object"}
+            emu.json_retry = True
+            change("emulated", "response_format", "json_object → instruction in the prompt, reply validated")
+            return
+        if profile.json_needs_word:
+            texts = " ".join(_text_of(m.get("content")) for m in out.get("messages") or []
+                             if isinstance(m, dict) and m.get("role") in ("system", "user", "developer"))
+            if not JSON_WORD.search(texts):
+                target = _last_prompt_message(out)
+                if target is not None:
+                    _append_text(target, "\n\nReply in json.")
+                    change("emulated", "messages", "added the word 'json' to the prompt (json_object requires it)")
+        if profile.json_blank_possible:
+            emu.json_retry = True
+            emu.json_schema = emu.json_schema or {"type": "object"}
+
+
+# ---------------------------------------------------------------- responses
+
+def normalize_usage(usage: dict | None, profile: BackendProfile) -> dict | None:
+    """OpenAI-shaped usage: cache hits in prompt_tokens_details.cached_tokens (DeepSeek fields kept alongside)."""
+    if not isinstance(usage, dict):
+        return usage
+    u = dict(usage)
+    if "prompt_cache_hit_tokens" in u:
+        details = dict(u.get("prompt_tokens_details") or {})
+        details.setdefault("cached_tokens", u["prompt_cache_hit_tokens"])
+        u["prompt_tokens_details"] = details
+    return u
+
+
+def _normalize_reasoning(obj: dict, cache: ReasoningCache | None) -> None:
+    if "reasoning" in obj and "reasoning_content" not in obj:
+        obj["reasoning_content"] = obj.pop("reasoning")
+    elif "reasoning" in obj:
+        obj.pop("reasoning")
+    if cache is not None and obj.get("tool_calls") and isinstance(obj.get("reasoning_content"), str):
+        ids = [c.get("id") for c in obj["tool_calls"] if isinstance(c, dict) and c.get("id")]
+        cache.put(ids, obj["reasoning_content"])
+
+
+def normalize_chat_response(body: dict, profile: BackendProfile, *, reasoning_cache: ReasoningCache | None = None
+                            ) -> dict:
+    """Backend response → OpenAI shape: reasoning on `message.reasoning_content` whatever the backend calls it,
+    cached tokens where OpenAI reports them. Also remembers reasoning by tool-call id for the next turn."""
+    cache = REASONING_CACHE if reasoning_cache is None else reasoning_cache
+    out = dict(body)
+    choices = []
+    for ch in out.get("choices") or []:
+        ch = dict(ch)
+        if isinstance(ch.get("message"), dict):
+            ch["message"] = dict(ch["message"])
+            _normalize_reasoning(ch["message"], cache)
+            if profile.reasoning_field != "none":
+                ch["message"].setdefault("reasoning_content", None)
+        choices.append(ch)
+    if "choices" in out:
+        out["choices"] = choices
+    if "usage" in out:
+        out["usage"] = normalize_usage(out["usage"], profile)
+    return out
+
+
+def failed_finish_reason(body: dict, profile: BackendProfile) -> str | None:
+    """A finish reason that means the generation failed (retry it), never a success."""
+    for ch in body.get("choices") or []:
+        if ch.get("finish_reason") in profile.retryable_finish_reasons:
+            return ch["finish_reason"]
+    return None
+
+
+def sum_usage(a: dict | None, b: dict | None) -> dict | None:
+    if not a:
+        return copy.deepcopy(b) if b else a
+    if not b:
+        return a
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            out[k] = (out.get(k) or 0) + v
+        elif isinstance(v, dict):
+            out[k] = sum_usage(out.get(k) if isinstance(out.get(k), dict) else None, v)
+    return out
+
+
+def merge_fan_out(bodies: list[dict]) -> dict:
+    """n calls → one response with n choices (re-indexed) and summed usage."""
+    merged = dict(bodies[0])
+    choices, usage = [], None
+    for body in bodies:
+        for ch in body.get("choices") or []:
+            ch = dict(ch)
+            ch["index"] = len(choices)
+            choices.append(ch)
+        usage = sum_usage(usage, body.get("usage"))
+    merged["choices"] = choices
+    if usage is not None:
+        merged["usage"] = usage
+    return merged
+
+
+def normalize_chat_chunk(chunk: dict, profile: BackendProfile) -> dict:
+    """One stream chunk → OpenAI shape, statelessly (reasoning field name, cached-token usage). For a whole stream,
+    where usage must also move to OpenAI's final `choices: []` chunk, use StreamNormalizer."""
+    out = dict(chunk)
+    choices = []
+    for ch in out.get("choices") or []:
+        ch = dict(ch)
+        if isinstance(ch.get("delta"), dict):
+            ch["delta"] = dict(ch["delta"])
+            _normalize_reasoning(ch["delta"], None)
+        choices.append(ch)
+    if "choices" in out:
+        out["choices"] = choices
+    if out.get("usage"):
+        out["usage"] = normalize_usage(out["usage"], profile)
+    return out
+
+
+class StreamNormalizer:
+    """Chunk-by-chunk normalisation of one (possibly fanned-out) chat stream.
+
+    Usage is collected wherever the backend puts it (last content chunk on DeepSeek, a `choices: []` chunk on
+    OpenAI/vLLM) and re-emitted the way the app asked: a final OpenAI-style usage chunk if it asked for
+    include_usage, nothing otherwise.
+    """
+
+    def __init__(self, profile: BackendProfile, *, app_wants_usage: bool,
+                 reasoning_cache: ReasoningCache | None = None) -> None:
+        self.profile = profile
+        self.app_wants_usage = app_wants_usage
+        self.cache = REASONING_CACHE if reasoning_cache is None else reasoning_cache
+        self.usage: dict | None = None
+        self.index_offset = 0
+        self._stream_usage: dict | None = None
+        self._first: dict | None = None
+        self._max_index = -1
+        self._reasoning: dict[int, list[str]] = {}
+        self._tool_ids: dict[int, list[str]] = {}
+        self.failed_reason: str | None = None
+
+    def next_stream(self) -> None:
+        """Start the next fan-out stream: its choices are appended after the previous stream's."""
+        self._end_stream()
+        self.index_offset = self._max_index + 1
+
+    def _end_stream(self) -> None:
+        if self._stream_usage is not None:
+            self.usage = sum_usage(self.usage, self._stream_usage)
+            self._stream_usage = None
+        for idx, parts in self._reasoning.items():
+            ids = self._tool_ids.get(idx)
+            if ids:
+                self.cache.put(ids, "".join(parts))
+        self._reasoning, self._tool_ids = {}, {}
+
+    def feed(self, chunk: dict) -> list[dict]:
+        if self._first is None:
+            self._first = {k: chunk.get(k) for k in ("id", "object", "created", "model", "system_fingerprint")}
+        usage = chunk.get("usage")
+        if usage:
+            self._stream_usage = normalize_usage(usage, self.profile)
+        choices = chunk.get("choices")
+        if not choices:
+            return []  # separate usage chunk: re-emitted at the end
+        out = dict(chunk)
+        out["id"] = self._first.get("id") or chunk.get("id")
+        new_choices = []
+        for ch in choices:
+            ch = dict(ch)
+            idx = int(ch.get("index", 0)) + self.index_offset
+            ch["index"] = idx
+            self._max_index = max(self._max_index, idx)
+            delta = ch.get("delta")
+            if isinstance(delta, dict):
+                delta = dict(delta)
+                if "reasoning" in delta and "reasoning_content" not in delta:
+                    delta["reasoning_content"] = delta.pop("reasoning")
+                elif "reasoning" in delta:
+                    delta.pop("reasoning")
+                if self.profile.reasoning_field != "none":
+                    delta.setdefault("reasoning_content", None)
+                if isinstance(delta.get("reasoning_content"), str):
+                    self._reasoning.setdefault(idx, []).append(delta["reasoning_content"])
+                for call in delta.get("tool_calls") or []:
+                    if isinstance(call, dict) and call.get("id"):
+                        self._tool_ids.setdefault(idx, []).append(call["id"])
+                ch["delta"] = delta
+            if ch.get("finish_reason") in self.profile.retryable_finish_reasons:
+                self.failed_reason = ch["finish_reason"]
+            new_choices.append(ch)
+        out["choices"] = new_choices
+        if self.app_wants_usage:
+            out["usage"] = None
+        else:
+            out.pop("usage", None)
+        return [out]
+
+    def finish(self) -> list[dict]:
+        self._end_stream()
+        if not self.app_wants_usage or self.usage is None or self._first is None:
+            return []
+        final = {k: v for k, v in self._first.items() if v is not None}
+        final["object"] = "chat.completion.chunk"
+        final["choices"] = []
+        final["usage"] = self.usage
+        return [final]

@@ -1,0 +1,256 @@
+"""httpx transports that run the engine under the openai SDK: the SDK builds requests and parses responses
+(its own types, exceptions, `parse()`, streams); routing and translation happen on the wire in between.
+
+The httpx flavour is whatever the installed SDK imports (httpx2 for openai 3.x, httpx for 1.x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from openai import _base_client
+
+from adapters.engine import Done, Engine, Outbound, Reply, Send, Sleep, StreamDone, closing_events, relay_line
+from adapters.engine import stream_error_event as _deadline_event
+
+httpx: Any = getattr(_base_client, "httpx2", None) or getattr(_base_client, "httpx")  # noqa: B009
+
+RECORD_KEY = "offramp_record"
+BASE_KEY = "offramp_base"
+
+
+def outbound(request: Any) -> Outbound:
+    base = request.extensions.get(BASE_KEY) or ""
+    url = str(request.url)
+    no_query = url.split("?", 1)[0]
+    path = no_query[len(base):] if base and no_query.startswith(base) else request.url.path
+    return Outbound(
+        method=request.method,
+        path=path.lstrip("/"),
+        query=request.url.query.decode() if isinstance(request.url.query, bytes) else str(request.url.query),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        content=request.content,
+        app_base=base or f"{request.url.scheme}://{request.url.netloc.decode()}",
+    )
+
+
+def _build(method: str, url: str, headers: dict[str, str], content: bytes, ext: dict) -> Any:
+    return httpx.Request(method, url, headers=headers, content=content, extensions=ext)
+
+
+def _timeout_ext(request: Any, engine: Engine) -> dict:
+    ext = {k: v for k, v in request.extensions.items() if k == "timeout"}
+    t = engine.config.timeouts.request
+    if t is not None:
+        ext["timeout"] = {"connect": t, "read": t, "write": t, "pool": t}
+    return ext
+
+
+def _stream_ext(ext: dict, engine: Engine) -> dict:
+    """A silent upstream must not outlive the stream's total deadline either: cap the read timeout."""
+    total = engine.config.timeouts.stream_total
+    t = dict(ext.get("timeout") or {})
+    t["read"] = min(t.get("read") or total, total)
+    return {**ext, "timeout": t}
+
+
+def _deadline_message(sd: StreamDone, total: float) -> bytes:
+    return _deadline_event(f"offramp: stream from {sd.record.backend} exceeded its total deadline of {total:g}s "
+                           "(timeouts.stream_total)", "stream_deadline_exceeded")
+
+
+def _broken_message(sd: StreamDone, exc: Exception, engine: Engine) -> bytes:
+    if isinstance(exc, httpx.TimeoutException):
+        return _deadline_message(sd, engine.config.timeouts.stream_total)
+    return _deadline_event(f"offramp: stream from {sd.record.backend} broke off ({type(exc).__name__}: {exc})",
+                           "stream_interrupted")
+
+
+class _SyncRelay(httpx.SyncByteStream):
+    def __init__(self, sd: StreamDone, engine: Engine) -> None:
+        self.sd, self.engine, self._closed = sd, engine, False
+
+    def __iter__(self):
+        sd = self.sd
+        try:
+            for n, handle in enumerate(sd.handles):
+                if n:
+                    sd.normalizer.next_stream()
+                if sd.raw:
+                    for data in handle.iter_bytes():
+                        if time.monotonic() > sd.deadline:
+                            return
+                        yield data
+                    return
+                try:
+                    for line in handle.iter_lines():
+                        if time.monotonic() > sd.deadline:
+                            yield _deadline_message(sd, self.engine.config.timeouts.stream_total)
+                            return
+                        events = relay_line(line, sd)
+                        if events is None:
+                            break
+                        yield from events
+                        if sd.normalizer.failed_reason:
+                            return
+                except httpx.TransportError as exc:
+                    yield _broken_message(sd, exc, self.engine)
+                    return
+            yield from closing_events(sd)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for h in self.sd.handles:
+            h.close()
+        self.engine.stream_finished(self.sd)
+
+
+class _AsyncRelay(httpx.AsyncByteStream):
+    def __init__(self, sd: StreamDone, engine: Engine) -> None:
+        self.sd, self.engine, self._closed = sd, engine, False
+
+    async def __aiter__(self):
+        sd = self.sd
+        try:
+            for n, handle in enumerate(sd.handles):
+                if n:
+                    sd.normalizer.next_stream()
+                if sd.raw:
+                    async for data in handle.aiter_bytes():
+                        if time.monotonic() > sd.deadline:
+                            return
+                        yield data
+                    return
+                try:
+                    async for line in handle.aiter_lines():
+                        if time.monotonic() > sd.deadline:
+                            yield _deadline_message(sd, self.engine.config.timeouts.stream_total)
+                            return
+                        events = relay_line(line, sd)
+                        if events is None:
+                            break
+                        for e in events:
+                            yield e
+                        if sd.normalizer.failed_reason:
+                            return
+                except httpx.TransportError as exc:
+                    yield _broken_message(sd, exc, self.engine)
+                    return
+            for e in closing_events(sd):
+                yield e
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for h in self.sd.handles:
+            await h.aclose()
+        self.engine.stream_finished(self.sd)
+
+
+def _final(result: Done | StreamDone, request: Any, engine: Engine, relay: Any) -> Any:
+    if isinstance(result, StreamDone):
+        headers = {**result.headers, "content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=relay(result, engine), request=request,
+                              extensions={RECORD_KEY: result.record})
+    engine.finish(result.record)
+    if result.raise_exc is not None:
+        raise result.raise_exc
+    return httpx.Response(result.status, headers=result.headers, content=result.content, request=request,
+                          extensions={RECORD_KEY: result.record})
+
+
+class OfframpTransport(httpx.BaseTransport):
+    """Sync transport: runs the engine's generator, doing its sends on the wrapped transport."""
+
+    def __init__(self, engine: Engine, inner: Any = None) -> None:
+        self.engine = engine
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: Any) -> Any:
+        gen = self.engine.exchange(outbound(request))
+        ext = _timeout_ext(request, self.engine)
+        reply: Reply | None = None
+        try:
+            while True:
+                op = gen.send(reply)
+                reply = None
+                if isinstance(op, Sleep):
+                    time.sleep(op.seconds)
+                    continue
+                reply = self._send(op, ext)
+        except StopIteration as stop:
+            result = stop.value
+        if isinstance(result, Done):
+            for h in result.close:
+                h.close()
+        return _final(result, request, self.engine, _SyncRelay)
+
+    def _send(self, op: Send, ext: dict) -> Reply:
+        try:
+            ext = _stream_ext(ext, self.engine) if op.stream else ext
+            resp = self.inner.handle_request(_build(op.method, op.url, op.headers, op.content, ext))
+        except httpx.TransportError as exc:
+            return Reply(0, {}, error=exc)
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        if op.stream and resp.status_code == 200:
+            return Reply(200, headers, handle=resp)
+        try:
+            body = resp.read()
+        finally:
+            resp.close()
+        return Reply(resp.status_code, headers, body)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncOfframpTransport(httpx.AsyncBaseTransport):
+    def __init__(self, engine: Engine, inner: Any = None) -> None:
+        self.engine = engine
+        self.inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: Any) -> Any:
+        gen = self.engine.exchange(outbound(request))
+        ext = _timeout_ext(request, self.engine)
+        reply: Reply | None = None
+        try:
+            while True:
+                op = gen.send(reply)
+                reply = None
+                if isinstance(op, Sleep):
+                    await asyncio.sleep(op.seconds)
+                    continue
+                reply = await self._send(op, ext)
+        except StopIteration as stop:
+            result = stop.value
+        if isinstance(result, Done):
+            for h in result.close:
+                await h.aclose()
+        return _final(result, request, self.engine, _AsyncRelay)
+
+    async def _send(self, op: Send, ext: dict) -> Reply:
+        try:
+            ext = _stream_ext(ext, self.engine) if op.stream else ext
+            resp = await self.inner.handle_async_request(_build(op.method, op.url, op.headers, op.content, ext))
+        except httpx.TransportError as exc:
+            return Reply(0, {}, error=exc)
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        if op.stream and resp.status_code == 200:
+            return Reply(200, headers, handle=resp)
+        try:
+            body = await resp.aread()
+        finally:
+            await resp.aclose()
+        return Reply(resp.status_code, headers, body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

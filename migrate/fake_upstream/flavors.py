@@ -1,0 +1,221 @@
+"""Each flavor's behaviour as data: what the real service accepts, rejects and how it shapes answers.
+
+Sources: /work/shared/reference/backend-compatibility.md §1 (matrix), §2 (DeepSeek hosted, V4 generation),
+§3.1 (vLLM). A new quirk is a field here, not a branch in the handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ALL_ENDPOINTS = frozenset(
+    {
+        "chat",
+        "completions",
+        "embeddings",
+        "models",
+        "responses",
+        "images",
+        "audio",
+        "speech",
+        "files",
+        "fine_tuning",
+        "batches",
+        "moderations",
+    }
+)
+
+# Request fields OpenAI's chat endpoint knows (openai-python completion_create_params + stream); OpenAI rejects
+# anything else with 400 "Unrecognized request argument supplied: X".
+OPENAI_CHAT_FIELDS = frozenset(
+    {
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "messages",
+        "metadata",
+        "modalities",
+        "model",
+        "moderation",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str
+    models: tuple[str, ...]
+    owned_by: str
+    accept_any_model: bool
+    endpoints: frozenset[str]
+    roles: frozenset[str]
+    reasoning_field: str | None  # name of the reasoning text in message / delta
+    thinking_default: dict[str, bool] = field(default_factory=dict)  # model -> thinking on by default
+    thinking_fixed: frozenset[str] = frozenset()  # models whose mode cannot be toggled
+    json_schema: bool = True
+    json_word_required: bool = True  # json_object needs the word "json" in the messages
+    multi_n: bool = True
+    parallel_tool_calls: bool = True  # honours parallel_tool_calls=true (vLLM ignores it)
+    max_completion_tokens: bool = True  # honours max_completion_tokens (DeepSeek: not in its schema, ignored)
+    forced_tool_choice_in_thinking: bool = True
+    reasoning_echo_required: bool = False  # assistant tool-call turns must carry reasoning_content (thinking)
+    stream_usage: Literal["separate_chunk", "last_chunk"] = "separate_chunk"
+    stream_usage_without_flag: bool = False
+    cache_usage: Literal["openai", "deepseek", "none"] = "openai"
+    keepalives_default: int = 0
+    strict_fields: frozenset[str] | None = None  # None: unknown fields are ignored
+    auth_required: bool = True
+    vision_models: frozenset[str] | None = None  # None: every model accepts image parts
+    embedding_models: dict[str, int] = field(default_factory=dict)  # model -> native dimensions
+    embedding_fixed_dims: frozenset[str] = frozenset()  # models that reject `dimensions`
+    system_fingerprint: str | None = None
+    error_type_by_status: dict[int, str] = field(default_factory=dict)
+
+
+_OPENAI_ERRORS = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    402: "insufficient_quota",
+    403: "invalid_request_error",
+    404: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_exceeded",
+    500: "server_error",
+    503: "server_error",
+}
+
+OPENAI = Flavor(
+    name="openai",
+    models=(
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-5",
+        "gpt-5-mini",
+        "o3",
+        "o4-mini",
+        "gpt-3.5-turbo-instruct",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+        "dall-e-3",
+        "gpt-image-1",
+        "whisper-1",
+        "tts-1",
+        "omni-moderation-latest",
+    ),
+    owned_by="openai",
+    accept_any_model=True,
+    endpoints=ALL_ENDPOINTS,
+    roles=frozenset({"system", "developer", "user", "assistant", "tool", "function"}),
+    reasoning_field=None,
+    strict_fields=OPENAI_CHAT_FIELDS,
+    embedding_models={
+        "text-embedding-3-small": 1536,
+        "text-embedding-3-large": 3072,
+        "text-embedding-ada-002": 1536,
+    },
+    embedding_fixed_dims=frozenset({"text-embedding-ada-002"}),
+    system_fingerprint="fp_fake0openai",
+    error_type_by_status=_OPENAI_ERRORS,
+)
+
+DEEPSEEK = Flavor(
+    name="deepseek",
+    models=("deepseek-flash", "deepseek-v4-flash", "deepseek-v4-pro", "deepseek-chat", "deepseek-reasoner"),
+    owned_by="deepseek",
+    accept_any_model=False,
+    endpoints=frozenset(
+        {"chat", "completions", "models", "responses", "files"}
+    ),  # completions: /beta FIM only
+    roles=frozenset({"system", "user", "assistant", "tool"}),
+    reasoning_field="reasoning_content",
+    thinking_default={
+        "deepseek-flash": True,
+        "deepseek-v4-flash": True,
+        "deepseek-v4-pro": True,
+        "deepseek-chat": False,
+        "deepseek-reasoner": True,
+    },
+    thinking_fixed=frozenset({"deepseek-chat", "deepseek-reasoner"}),
+    json_schema=False,
+    multi_n=False,
+    max_completion_tokens=False,
+    forced_tool_choice_in_thinking=False,
+    reasoning_echo_required=True,
+    stream_usage="last_chunk",
+    stream_usage_without_flag=True,
+    cache_usage="deepseek",
+    keepalives_default=1,
+    vision_models=frozenset({"deepseek-flash"}),
+    system_fingerprint="fp_fake0deepseek",
+    error_type_by_status={
+        400: "invalid_request_error",
+        401: "authentication_error",
+        402: "insufficient_balance",
+        404: "invalid_request_error",
+        422: "invalid_request_error",
+        429: "rate_limit_error",
+        500: "server_error",
+        503: "server_overloaded",
+    },
+)
+
+VLLM = Flavor(
+    name="vllm",
+    models=("deepseek-ai/DeepSeek-V4-Flash", "BAAI/bge-m3"),
+    owned_by="vllm",
+    accept_any_model=False,
+    endpoints=frozenset(
+        {"chat", "completions", "embeddings", "models", "responses", "audio"}
+    ),  # audio: transcription only
+    roles=frozenset({"system", "developer", "user", "assistant", "tool"}),
+    reasoning_field="reasoning",
+    json_word_required=False,
+    parallel_tool_calls=False,
+    cache_usage="none",
+    auth_required=False,
+    embedding_models={"BAAI/bge-m3": 1024},
+    error_type_by_status={
+        400: "BadRequestError",
+        401: "Unauthorized",
+        404: "NotFoundError",
+        422: "BadRequestError",
+        429: "TooManyRequests",
+        500: "InternalServerError",
+        503: "ServiceUnavailableError",
+    },
+)
+
+FLAVORS: dict[str, Flavor] = {f.name: f for f in (OPENAI, DEEPSEEK, VLLM)}

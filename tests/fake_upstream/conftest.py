@@ -1,0 +1,42 @@
+"""One fake server per flavor per module (start/stop costs milliseconds); state is reset before each test."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from migrate.fake_upstream.testing import FakeUpstream
+
+MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-v4-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
+
+
+@pytest.fixture(scope="module")
+def _servers():
+    fakes = {name: FakeUpstream(name).start() for name in MODELS}
+    yield fakes
+    for fake in fakes.values():
+        fake.stop()
+
+
+@pytest.fixture
+def fakes(_servers):
+    for fake in _servers.values():
+        fake.reset()
+    return _servers
+
+
+@pytest.fixture(params=list(MODELS))
+def fake(request, fakes):
+    return fakes[request.param]
+
+
+def client(fake: FakeUpstream, **kw) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=fake.base_url, api_key="sk-test-key", max_retries=kw.pop("max_retries", 0), **kw
+    )
+
+
+def aclient(fake: FakeUpstream, **kw) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=fake.base_url, api_key="sk-test-key", max_retries=kw.pop("max_retries", 0), **kw
+    )

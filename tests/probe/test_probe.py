@@ -1,0 +1,168 @@
+"""`migrate probe` against each fake flavor writes a profile that matches the flavor and that the adapter loads."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import migrate.commands  # noqa: F401  (registers the commands)
+from adapters.profiles import load_profile
+from migrate.cli_app import app
+from migrate.fake_upstream.testing import FakeUpstream
+from migrate.probe import to_toml
+
+SECRET = "sk-probe-secret-value-1234"
+
+EXPECTED = {
+    "openai": (
+        "gpt-4o",
+        {
+            "developer_role": True,
+            "max_completion_tokens": True,
+            "tool_types": ["function", "custom"],
+            "tool_choice": True,
+            "tool_choice_forced": True,
+            "parallel_tool_calls": True,
+            "n": True,
+            "logprobs": True,
+            "json_object": True,
+            "json_schema": True,
+            "json_needs_word": True,
+            "reasoning_field": "none",
+            "reasoning_input": "strip",
+            "thinking_control": "reasoning_effort",
+            "thinking_default": False,
+            "stream_usage": "separate_chunk",
+            "cache_usage": "cached_tokens",
+            "capabilities": [
+                "chat",
+                "embeddings",
+                "images",
+                "audio",
+                "fine_tuning",
+                "batches",
+                "moderations",
+                "files",
+                "responses",
+                "completions",
+                "vision",
+            ],
+        },
+    ),
+    "deepseek": (
+        "deepseek-v4-flash",
+        {
+            "developer_role": False,
+            "max_completion_tokens": False,
+            "tool_types": ["function"],
+            "tool_choice": True,
+            "tool_choice_forced": True,
+            "tool_choice_forced_in_thinking": False,
+            "n": False,
+            "logprobs": True,
+            "thinking_ignores": ["logprobs", "top_logprobs"],
+            "json_object": True,
+            "json_schema": False,
+            "json_needs_word": True,
+            "reasoning_field": "reasoning_content",
+            "reasoning_input": "required_on_tool_calls",
+            "thinking_control": "deepseek",
+            "thinking_default": True,
+            "stream_usage": "last_chunk",
+            "cache_usage": "hit_miss",
+            "capabilities": ["chat", "files", "responses"],
+        },
+    ),
+    "vllm": (
+        "deepseek-ai/DeepSeek-V4-Flash",
+        {
+            "developer_role": True,
+            "max_completion_tokens": True,
+            "tool_types": ["function"],
+            "tool_choice_forced": True,
+            "parallel_tool_calls": False,
+            "n": True,
+            "logprobs": True,
+            "json_schema": True,
+            "json_needs_word": False,
+            "reasoning_field": "reasoning",
+            "reasoning_input": "reasoning",
+            "thinking_control": "chat_template_kwargs",
+            "thinking_default": False,
+            "stream_usage": "separate_chunk",
+            "cache_usage": "none",
+            "capabilities": ["chat", "embeddings", "audio", "responses", "completions", "vision"],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("flavor", list(EXPECTED))
+def test_probe_writes_a_profile_matching_the_flavor(flavor, tmp_path, monkeypatch):
+    model, expected = EXPECTED[flavor]
+    monkeypatch.setenv("PROBE_KEY", SECRET)
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / f"{flavor}.toml"
+    with FakeUpstream(flavor) as fake:
+        result = CliRunner().invoke(
+            app,
+            [
+                "probe",
+                fake.base_url,
+                "--model",
+                model,
+                "--key-env",
+                "PROBE_KEY",
+                "--name",
+                f"my-{flavor}",
+                "--output",
+                str(out),
+            ],
+        )
+        assert {r.key_fingerprint for r in fake.requests} == {fake.requests[0].key_fingerprint}
+    assert result.exit_code == 0, result.output
+    assert "json_object" in result.output and f"profile written to {out}" in result.output
+    assert SECRET not in result.output and SECRET not in out.read_text()
+    profile = load_profile(f"my-{flavor}", model, path=out)
+    assert profile.kind == f"my-{flavor}" and profile.family == "probed"
+    got = {k: getattr(profile, k) for k in expected}
+    assert got == expected
+
+
+def test_probe_flags_a_flavor_variant():
+    """A vLLM started without --enable-auto-tool-choice: tools fail and the profile says so."""
+    from migrate.probe import probe
+
+    with FakeUpstream("vllm", vllm_auto_tool_choice=False) as fake:
+        result = probe(fake.base_url, "deepseek-ai/DeepSeek-V4-Flash", "EMPTY")
+    tools = next(c for c in result.checks if c.name == "tools")
+    assert tools.passed is False and "enable-auto-tool-choice" in tools.detail
+    assert result.profile["tools"] is False and "tools = false" in to_toml(result)
+
+
+def test_probe_errors_are_one_line(monkeypatch, tmp_path):
+    runner = CliRunner()
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    r = runner.invoke(app, ["probe", "http://127.0.0.1:9/v1", "--model", "m", "--key-env", "NOPE_KEY"])
+    assert r.exit_code == 2 and "NOPE_KEY is not set" in r.output
+    monkeypatch.setenv("K", SECRET)
+    r = runner.invoke(
+        app,
+        [
+            "probe",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--key-env",
+            "K",
+            "--timeout",
+            "2",
+            "--output",
+            str(tmp_path / "x.toml"),
+        ],
+    )
+    assert r.exit_code == 1 and "cannot reach" in r.output and SECRET not in r.output
+    assert not (tmp_path / "x.toml").exists()
+    with FakeUpstream("openai", api_key="sk-other") as fake:
+        r = runner.invoke(app, ["probe", fake.base_url, "--model", "gpt-4o", "--key-env", "K"])
+    assert r.exit_code == 1 and "authentication failed" in r.output and SECRET not in r.output

@@ -1,7 +1,8 @@
 """The routing/translation/retry loop, written once as a generator so the sync and async transports share it.
 
-The generator yields `Send` (do this HTTP call, send back a `Reply`) and `Sleep`; it returns `Done` (a complete
-response) or `StreamDone` (upstream streams to relay through a `StreamNormalizer`). No I/O happens here.
+The generator yields `Send` (do this HTTP call, send back a `Reply`), `Sleep` and `Parallel` (drive these
+sub-generators concurrently, send back their results); it returns `Done` (a complete response) or `StreamDone`
+(upstream streams to relay through a `StreamNormalizer`). No I/O happens here.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ class Sleep:
 
 
 @dataclass
+class Parallel:
+    """Run these sub-steps concurrently (n>1 fan-out); the transport sends back their results as a list, in order.
+
+    Each sub-step is itself a generator of Send/Sleep, driven exactly like the top-level one.
+    """
+
+    steps: list[Any]
+
+
+@dataclass
 class Done:
     status: int
     headers: dict[str, str]
@@ -84,9 +95,10 @@ class StreamDone:
     record: tr.TranslationRecord
     deadline: float
     raw: bool = False  # not Chat Completions (Responses, legacy completions): relayed byte for byte
+    json_schema: dict | None = None  # emulated structured output: validated when the stream ends
 
 
-Step = Generator["Send | Sleep", "Reply | None", "Done | StreamDone"]
+Step = Generator["Send | Sleep | Parallel", "Reply | list | None", Any]
 
 
 def error_body(message: str, code: str, type_: str = "invalid_request_error", param: str | None = None) -> bytes:
@@ -255,36 +267,67 @@ class Engine:
         if stream:
             return (yield from self._stream(url, headers, content, profile, emu, record, out.method,
                                             raw=cap != "chat"))
-        bodies: list[dict] = []
-        for _ in range(emu.fan_out):
-            for json_try in range(2 if emu.json_retry else 1):
-                reply = yield from self._attempt(out.method, url, headers, content, False, profile, record,
-                                                 check_finish=cap == "chat")
-                if not isinstance(reply, Reply):
-                    return reply
-                if reply.status != 200 or cap != "chat":
-                    return self._finish_plain(reply, profile, record)
-                data = tr.normalize_chat_response(json.loads(reply.body), profile,
-                                                  reasoning_cache=self.reasoning_cache)
-                problem = _json_problem(data, emu.json_schema) if emu.json_schema is not None else None
-                if problem is None:
-                    if emu.require_tool_call and not _has_tool_call(data):
-                        self._log(record, tr.Change(action="warning", field="tool_choice",
-                                                    detail="the app forced a tool call; the backend answered "
-                                                    "without one", lossy=True))
-                    bodies.append(data)
-                    break
-                if json_try == 0:
-                    self._log(record, tr.Change(action="retried", field="response_format",
-                                                detail=f"reply not valid against the schema ({problem}); retrying once"))
-                    continue
-                return self._fail(422, f"offramp: {cand.backend} ({profile.kind}/{profile.family}) returned "
-                                  f"content that does not match the requested JSON schema after 1 retry: {problem}",
-                                  "offramp_schema_mismatch", record)
+        calls = [self._one_call(out.method, url, headers, content, profile, emu, record, cand, cap)
+                 for _ in range(emu.fan_out)]
+        if len(calls) == 1:
+            results = [(yield from calls[0])]
+        else:
+            results = yield Parallel(calls)
+        for result in results:
+            if isinstance(result, Done):
+                return result
+        bodies = [data for data, _ in results]
         merged = tr.merge_fan_out(bodies) if len(bodies) > 1 else bodies[0]
+        if emu.legacy_functions:
+            self._legacy_reply(merged, record)
         record.status = 200
         self._usage_and_cost(record, merged.get("usage"), profile)
-        return Done(200, _resp_headers(reply.headers), json.dumps(merged).encode(), record)
+        return Done(200, _resp_headers(results[-1][1].headers), json.dumps(merged).encode(), record)
+
+    def _one_call(self, method: str, url: str, headers: dict[str, str], content: bytes, profile: BackendProfile,
+                  emu: tr.Emulation, record: tr.TranslationRecord, cand: Candidate, cap: str) -> Step:
+        """One backend call of a (possibly fanned-out) request, with the schema check and its one retry.
+
+        Returns (normalised body, reply) or a Done to hand back as is (an error, or a non-chat answer)."""
+        for json_try in range(2 if emu.json_retry else 1):
+            reply = yield from self._attempt(method, url, headers, content, False, profile, record,
+                                             check_finish=cap == "chat")
+            if not isinstance(reply, Reply):
+                return reply
+            if reply.status != 200 or cap != "chat":
+                return self._finish_plain(reply, profile, record)
+            data = tr.normalize_chat_response(json.loads(reply.body), profile,
+                                              reasoning_cache=self.reasoning_cache)
+            problem = _json_problem(data, emu.json_schema) if emu.json_schema is not None else None
+            if problem is None:
+                if emu.require_tool_call and not _has_tool_call(data):
+                    self._log(record, tr.Change(action="warning", field="tool_choice",
+                                                detail="the app forced a tool call; the backend answered "
+                                                "without one", lossy=True))
+                return data, reply
+            if json_try == 0:
+                self._log(record, tr.Change(action="retried", field="response_format",
+                                            detail=f"reply not valid against the schema ({problem}); retrying once"))
+                continue
+            return self._fail(422, f"offramp: {cand.backend} ({profile.kind}/{profile.family}) returned "
+                              f"content that does not match the requested JSON schema after 1 retry: {problem}",
+                              "offramp_schema_mismatch", record)
+        raise AssertionError("unreachable")
+
+    def _legacy_reply(self, body: dict, record: tr.TranslationRecord) -> None:
+        """functions= was sent as tools: answer in the legacy shape, and remember reasoning under the stable id the
+        app's next turn will carry (legacy calls have no id of their own)."""
+        dropped = tr.legacy_function_response(body)
+        for ch in body.get("choices") or []:
+            msg = ch.get("message") or {}
+            fc = msg.get("function_call")
+            if isinstance(fc, dict) and isinstance(msg.get("reasoning_content"), str):
+                self.reasoning_cache.put([tr.legacy_call_id(fc.get("name") or "", fc.get("arguments") or "")],
+                                         msg["reasoning_content"])
+        if dropped:
+            self._log(record, tr.Change(action="dropped", field="tool_calls",
+                                        detail=f"{dropped} further call(s): a legacy function_call holds one",
+                                        lossy=True))
 
     def _finish_plain(self, reply: Reply, profile: BackendProfile, record: tr.TranslationRecord) -> Done:
         record.status = reply.status
@@ -339,9 +382,13 @@ class Engine:
 
     def _stream(self, url: str, headers: dict[str, str], content: bytes, profile: BackendProfile,
                 emu: tr.Emulation, record: tr.TranslationRecord, method: str, raw: bool = False) -> Step:
-        handles = []
-        for _ in range(emu.fan_out):
-            reply = yield from self._attempt(method, url, headers, content, True, profile, record)
+        opens = [self._attempt(method, url, headers, content, True, profile, record) for _ in range(emu.fan_out)]
+        if len(opens) == 1:
+            replies = [(yield from opens[0])]
+        else:
+            replies = yield Parallel(opens)  # n streams opened at once; relayed one after another
+        handles = [r.handle for r in replies if isinstance(r, Reply) and r.status == 200]
+        for reply in replies:
             if not isinstance(reply, Reply):
                 reply.close = handles
                 return reply
@@ -349,12 +396,13 @@ class Engine:
                 done = self._fail_reply(reply, record)
                 done.close = handles
                 return done
-            handles.append(reply.handle)
         record.status = 200
-        norm = tr.StreamNormalizer(profile, app_wants_usage=emu.app_wants_usage, reasoning_cache=self.reasoning_cache)
-        headers_out = _resp_headers(reply.headers)
+        norm = tr.StreamNormalizer(profile, app_wants_usage=emu.app_wants_usage, reasoning_cache=self.reasoning_cache,
+                                   legacy_functions=emu.legacy_functions,
+                                   collect_content=emu.json_schema is not None)
+        headers_out = _resp_headers(replies[-1].headers)
         return StreamDone(headers_out, handles, norm, record, time.monotonic() + self.config.timeouts.stream_total,
-                          raw=raw)
+                          raw=raw, json_schema=emu.json_schema)
 
     # ------------------------------------------------------------ completion
     def _usage_and_cost(self, record: tr.TranslationRecord, usage: Any, profile: BackendProfile) -> None:
@@ -444,5 +492,37 @@ def relay_line(line: str, sd: StreamDone) -> list[bytes] | None:
     return out
 
 
+def stream_schema_problem(sd: StreamDone) -> str | None:
+    """Emulated structured output on a stream: validate each choice's whole content once the stream has ended.
+    Chunks already reached the app, so there is no retry; the app gets an error instead of a silent bad reply."""
+    norm = sd.normalizer
+    if sd.json_schema is None:
+        return None
+    indexes = sorted(set(norm.content) | set(range(max(norm.choices_seen, 1))))
+    for idx in indexes:
+        if idx in norm.tool_choices:
+            continue
+        text = "".join(norm.content.get(idx, []))
+        fake = {"choices": [{"message": {"content": text}}]}
+        problem = _json_problem(fake, sd.json_schema)
+        if problem is not None:
+            return f"choice {idx}: {problem}" if len(indexes) > 1 else problem
+    return None
+
+
 def closing_events(sd: StreamDone) -> list[bytes]:
-    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in sd.normalizer.finish()] + [b"data: [DONE]\n\n"]
+    events = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in sd.normalizer.finish()]
+    if sd.normalizer.dropped_calls:
+        sd.record.changes.append(tr.Change(action="dropped", field="tool_calls", lossy=True,
+                                           detail=f"{sd.normalizer.dropped_calls} further call(s): a legacy "
+                                           "function_call holds one"))
+    problem = stream_schema_problem(sd)
+    if problem is not None:
+        p = sd.record
+        msg = (f"offramp: {p.backend} ({p.kind}/{p.family}) streamed content that does not match the requested "
+               f"JSON schema: {problem} (a stream cannot be retried once chunks were delivered; use a non-streamed "
+               "call to get the automatic retry)")
+        p.changes.append(tr.Change(action="warning", field="response_format", detail=msg, lossy=True))
+        log.debug("offramp %s %s warning response_format: %s", p.endpoint, p.backend, msg)
+        return events + [stream_error_event(msg, "offramp_schema_mismatch")]
+    return events + [b"data: [DONE]\n\n"]

@@ -54,7 +54,8 @@ class BackendProfile(BaseModel):
 
     Field groups (each maps to one probe check or one translation rule):
     - request shape: `developer_role`, `max_completion_tokens`, `tool_types`, `max_tools`, `tool_choice`,
-      `tool_choice_forced`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`.
+      `tool_choice_forced`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`,
+      `legacy_functions`.
     - structured output: `json_object`, `json_schema`, `json_needs_word` (prompt must say "json"),
       `json_blank_possible` (blank/whitespace content in JSON mode → retry).
     - reasoning: `reasoning_field` (name on responses: reasoning_content | reasoning | none), `reasoning_input`
@@ -83,6 +84,10 @@ class BackendProfile(BaseModel):
     tool_types: list[str] = Field(default_factory=lambda: ["function", "custom"])
     max_tools: int | None = None
     tools: bool = True
+    legacy_functions: bool = Field(
+        True, description="Accepts the deprecated functions/function_call; else they are sent as tools/tool_choice "
+        "and the reply is turned back into message.function_call."
+    )
     tool_choice: bool = Field(True, description="Honours tool_choice at all (Ollama ignores it).")
     tool_choice_forced: bool = Field(True, description="Honours 'required' / a named function.")
     parallel_tool_calls: bool = True

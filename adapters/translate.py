@@ -39,6 +39,8 @@ class Emulation(BaseModel):
     require_tool_call: str | None = Field(None, description="tool_choice was downgraded: a tool call is expected.")
     thinking: bool = Field(False, description="Thinking is effectively on for this call.")
     app_wants_usage: bool = Field(False, description="Streaming: the app asked for include_usage itself.")
+    legacy_functions: bool = Field(False, description="functions= was sent as tools: turn tool calls in the reply "
+                                   "back into message.function_call.")
 
 
 class Translation(BaseModel):
@@ -179,6 +181,10 @@ def translate_chat_request(
     # --- thinking (decided first: other rules depend on it)
     thinking = _decide_thinking(out, profile, change)
 
+    # --- legacy functions= / function_call= (before the tool rules, which then apply to the converted tools)
+    if not profile.legacy_functions:
+        _functions_to_tools(out, profile, emu, change)
+
     # --- tool_choice forced while thinking
     tc = out.get("tool_choice")
     if thinking and _is_forced(tc) and not profile.tool_choice_forced_in_thinking:
@@ -292,6 +298,94 @@ def translate_chat_request(
                                   detail="include_usage requested (usage is stripped again before the app sees it)"))
     emu.thinking = thinking
     return Translation(body=out, changes=changes, emulation=emu)
+
+
+def legacy_call_id(name: str, arguments: str) -> str:
+    """A stable tool-call id for a legacy function call: the same call gets the same id on every turn, so the
+    function result that follows can point at it and the reasoning side cache can find it."""
+    return "call_fn_" + hashlib.sha256(f"{name}\0{arguments}".encode()).hexdigest()[:24]
+
+
+def _functions_to_tools(out: dict, profile: BackendProfile, emu: Emulation, change) -> None:
+    """functions/function_call (deprecated, OpenAI-only) → tools/tool_choice; history turns converted too."""
+    functions = out.pop("functions", None)
+    fcall = out.pop("function_call", None)
+    if isinstance(functions, list):
+        tools = list(out.get("tools") or [])
+        names = {(t.get("function") or {}).get("name") for t in tools if isinstance(t, dict)}
+        tools += [{"type": "function", "function": f} for f in functions
+                  if isinstance(f, dict) and f.get("name") not in names]
+        out["tools"] = tools
+        emu.legacy_functions = True
+        detail = f"{len(functions)} function(s) sent as tools; tool calls in the reply returned as function_call"
+        if fcall is not None:
+            if isinstance(fcall, dict):
+                out["tool_choice"] = {"type": "function", "function": {"name": fcall.get("name")}}
+            elif fcall in ("none", "auto"):
+                out["tool_choice"] = fcall
+            detail += f"; function_call {json.dumps(fcall)} sent as tool_choice"
+        if profile.parallel_tool_calls and "parallel_tool_calls" not in out:
+            out["parallel_tool_calls"] = False  # a legacy reply carries exactly one call
+        change("translated", "functions", detail)
+    elif fcall is not None:
+        change("dropped", "function_call", "no functions were given", lossy=False)
+    msgs = out.get("messages")
+    if isinstance(msgs, list) and any(isinstance(m, dict) and (m.get("role") == "function" or m.get("function_call"))
+                                      for m in msgs):
+        out["messages"] = _legacy_turns_to_tools(msgs)
+        change("translated", "messages", "function_call turns and function results sent as tool_calls / tool "
+               "messages")
+
+
+def _legacy_turns_to_tools(msgs: list) -> list:
+    result: list = []
+    pending: list[tuple[str, str]] = []  # (function name, call id) not yet answered
+    for msg in msgs:
+        if not isinstance(msg, dict):
+            result.append(msg)
+            continue
+        m = dict(msg)
+        fc = m.pop("function_call", None)
+        if m.get("role") == "assistant" and isinstance(fc, dict):
+            name, args = str(fc.get("name") or ""), str(fc.get("arguments") or "")
+            cid = legacy_call_id(name, args)
+            m["tool_calls"] = [*(m.get("tool_calls") or []),
+                               {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}]
+            pending.append((name, cid))
+        elif m.get("role") == "function":
+            name = m.pop("name", None)
+            match = next((p for p in reversed(pending) if p[0] == name), pending[-1] if pending else None)
+            if match is None:  # a result with no call before it: keep the text, as context
+                m = {"role": "user", "content": f"Result of function {name}: {_text_of(m.get('content'))}"}
+            else:
+                pending.remove(match)
+                m = {"role": "tool", "tool_call_id": match[1], "content": m.get("content") or ""}
+        result.append(m)
+    return result
+
+
+def tool_calls_to_function_call(message: dict) -> int:
+    """Reply side of the legacy conversion: the first tool call becomes `function_call`. Returns how many further
+    calls were dropped (the legacy shape holds one)."""
+    calls = message.get("tool_calls") or []
+    if not calls:
+        return 0
+    fn = (calls[0] or {}).get("function") or {}
+    message["function_call"] = {"name": fn.get("name"), "arguments": fn.get("arguments") or ""}
+    message["tool_calls"] = None
+    return len(calls) - 1
+
+
+def legacy_function_response(body: dict) -> int:
+    """Turn tool calls back into `function_call` in a whole response; returns the number of calls dropped."""
+    dropped = 0
+    for ch in body.get("choices") or []:
+        msg = ch.get("message")
+        if isinstance(msg, dict) and msg.get("tool_calls"):
+            dropped += tool_calls_to_function_call(msg)
+            if ch.get("finish_reason") == "tool_calls":
+                ch["finish_reason"] = "function_call"
+    return dropped
 
 
 def _forced_name(tc: Any) -> str:
@@ -573,9 +667,16 @@ class StreamNormalizer:
     """
 
     def __init__(self, profile: BackendProfile, *, app_wants_usage: bool,
-                 reasoning_cache: ReasoningCache | None = None) -> None:
+                 reasoning_cache: ReasoningCache | None = None, legacy_functions: bool = False,
+                 collect_content: bool = False) -> None:
         self.profile = profile
         self.app_wants_usage = app_wants_usage
+        self.legacy_functions = legacy_functions
+        self.collect_content = collect_content
+        self.content: dict[int, list[str]] = {}  # choice index → content pieces (when collect_content)
+        self.tool_choices: set[int] = set()  # choices that answered with a tool call
+        self.dropped_calls = 0  # legacy functions: tool calls beyond the first, which function_call cannot hold
+        self._legacy: dict[int, list[str]] = {}  # choice index → [name, arguments] of its function_call
         self.cache = REASONING_CACHE if reasoning_cache is None else reasoning_cache
         self.usage: dict | None = None
         self.index_offset = 0
@@ -596,10 +697,12 @@ class StreamNormalizer:
             self.usage = sum_usage(self.usage, self._stream_usage)
             self._stream_usage = None
         for idx, parts in self._reasoning.items():
-            ids = self._tool_ids.get(idx)
+            ids = list(self._tool_ids.get(idx) or [])
+            if idx in self._legacy:
+                ids.append(legacy_call_id(*self._legacy[idx]))
             if ids:
                 self.cache.put(ids, "".join(parts))
-        self._reasoning, self._tool_ids = {}, {}
+        self._reasoning, self._tool_ids, self._legacy = {}, {}, {}
 
     def feed(self, chunk: dict) -> list[dict]:
         if self._first is None:
@@ -632,7 +735,15 @@ class StreamNormalizer:
                 for call in delta.get("tool_calls") or []:
                     if isinstance(call, dict) and call.get("id"):
                         self._tool_ids.setdefault(idx, []).append(call["id"])
+                if delta.get("tool_calls"):
+                    self.tool_choices.add(idx)
+                    if self.legacy_functions:
+                        self._to_function_call(idx, delta)
+                if self.collect_content and isinstance(delta.get("content"), str):
+                    self.content.setdefault(idx, []).append(delta["content"])
                 ch["delta"] = delta
+            if self.legacy_functions and ch.get("finish_reason") == "tool_calls":
+                ch["finish_reason"] = "function_call"
             if ch.get("finish_reason") in self.profile.retryable_finish_reasons:
                 self.failed_reason = ch["finish_reason"]
             new_choices.append(ch)
@@ -642,6 +753,32 @@ class StreamNormalizer:
         else:
             out.pop("usage", None)
         return [out]
+
+    @property
+    def choices_seen(self) -> int:
+        return self._max_index + 1
+
+    def _to_function_call(self, idx: int, delta: dict) -> None:
+        """Legacy functions: the first tool call's deltas become `function_call` deltas; later calls are dropped."""
+        fc: dict = {}
+        for call in delta.pop("tool_calls") or []:
+            if not isinstance(call, dict):
+                continue
+            if call.get("index", 0) != 0:
+                if call.get("id"):
+                    self.dropped_calls += 1
+                continue
+            fn = call.get("function") or {}
+            acc = self._legacy.setdefault(idx, ["", ""])
+            if fn.get("name"):
+                fc["name"] = fn["name"]
+                acc[0] += fn["name"]
+            if fn.get("arguments") is not None:
+                fc["arguments"] = fc.get("arguments", "") + fn["arguments"]
+                acc[1] += fn["arguments"]
+        if fc:
+            fc.setdefault("arguments", "")
+            delta["function_call"] = fc
 
     def finish(self) -> list[dict]:
         self._end_stream()

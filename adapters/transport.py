@@ -7,17 +7,31 @@ The httpx flavour is whatever the installed SDK imports (httpx2 for openai 3.x, 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from openai import _base_client
 
-from adapters.engine import Done, Engine, Outbound, Reply, Send, Sleep, StreamDone, closing_events, relay_line
+from adapters.engine import (
+    Done,
+    Engine,
+    Outbound,
+    Parallel,
+    Reply,
+    Send,
+    Sleep,
+    StreamDone,
+    closing_events,
+    relay_line,
+)
 from adapters.engine import stream_error_event as _deadline_event
 
 httpx: Any = getattr(_base_client, "httpx2", None) or getattr(_base_client, "httpx")  # noqa: B009
 
 RECORD_KEY = "offramp_record"
+FAN_OUT_THREADS = 4  # sync n>1 fan-out: calls in flight at once (a small pool; async has no such limit)
 BASE_KEY = "offramp_base"
 
 
@@ -178,21 +192,31 @@ class OfframpTransport(httpx.BaseTransport):
     def handle_request(self, request: Any) -> Any:
         gen = self.engine.exchange(outbound(request))
         ext = _timeout_ext(request, self.engine)
-        reply: Reply | None = None
-        try:
-            while True:
-                op = gen.send(reply)
-                reply = None
-                if isinstance(op, Sleep):
-                    time.sleep(op.seconds)
-                    continue
-                reply = self._send(op, ext)
-        except StopIteration as stop:
-            result = stop.value
+        result = self._drive(gen, ext, threading.Lock())
         if isinstance(result, Done):
             for h in result.close:
                 h.close()
         return _final(result, request, self.engine, _SyncRelay)
+
+    def _drive(self, gen: Any, ext: dict, lock: threading.Lock) -> Any:
+        """Run an engine generator to its result. The generators share the call's record, so stepping them is
+        serialised by `lock`; only the HTTP sends and sleeps of a fan-out overlap."""
+        reply: Any = None
+        while True:
+            try:
+                with lock:
+                    op = gen.send(reply)
+            except StopIteration as stop:
+                return stop.value
+            reply = None
+            if isinstance(op, Sleep):
+                time.sleep(op.seconds)
+            elif isinstance(op, Parallel):
+                workers = min(len(op.steps), FAN_OUT_THREADS)
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="offramp-fan-out") as pool:
+                    reply = list(pool.map(lambda step: self._drive(step, ext, lock), op.steps))
+            else:
+                reply = self._send(op, ext)
 
     def _send(self, op: Send, ext: dict) -> Reply:
         try:
@@ -221,21 +245,26 @@ class AsyncOfframpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: Any) -> Any:
         gen = self.engine.exchange(outbound(request))
         ext = _timeout_ext(request, self.engine)
-        reply: Reply | None = None
-        try:
-            while True:
-                op = gen.send(reply)
-                reply = None
-                if isinstance(op, Sleep):
-                    await asyncio.sleep(op.seconds)
-                    continue
-                reply = await self._send(op, ext)
-        except StopIteration as stop:
-            result = stop.value
+        result = await self._drive(gen, ext)
         if isinstance(result, Done):
             for h in result.close:
                 await h.aclose()
         return _final(result, request, self.engine, _AsyncRelay)
+
+    async def _drive(self, gen: Any, ext: dict) -> Any:
+        reply: Any = None
+        while True:
+            try:
+                op = gen.send(reply)
+            except StopIteration as stop:
+                return stop.value
+            reply = None
+            if isinstance(op, Sleep):
+                await asyncio.sleep(op.seconds)
+            elif isinstance(op, Parallel):
+                reply = list(await asyncio.gather(*(self._drive(step, ext) for step in op.steps)))
+            else:
+                reply = await self._send(op, ext)
 
     async def _send(self, op: Send, ext: dict) -> Reply:
         try:

@@ -164,6 +164,7 @@ class Prober:
             self.check("tool_choice none", self._tool_choice_none)
             self.check("forced tool_choice", self._forced)
             self.check("parallel tool calls", self._parallel)
+            self.check("legacy functions", self._legacy_functions)
         self.check("reasoning on tool-call turns", self._reasoning_input)
         self.check("json_object", self._json_object)
         self.check("json_object without 'json'", self._json_word)
@@ -322,6 +323,21 @@ class Prober:
         n = len(r.choices[0].message.tool_calls or [])
         self.p["parallel_tool_calls"] = n > 1
         return n > 1, f"{n} call(s)"
+
+    def _legacy_functions(self) -> tuple[bool, str]:
+        """The deprecated functions/function_call: served only if the reply says `function_call`; servers that
+        ignore the fields (answering in text or tool_calls) get them converted to tools by the adapter."""
+        try:
+            r = self.chat(
+                functions=[TOOL_A["function"]], function_call={"name": TOOL_A["function"]["name"]}, thinking_off=True
+            )
+        except openai.APIStatusError as exc:
+            self.p["legacy_functions"] = False
+            return False, _err(exc)
+        fc = r.choices[0].message.function_call
+        ok = fc is not None and fc.name == TOOL_A["function"]["name"]
+        self.p["legacy_functions"] = ok
+        return ok, "answered with function_call" if ok else "ignored (no function_call in the reply)"
 
     def _reasoning_input(self) -> tuple[bool | None, str]:
         history = [
@@ -493,6 +509,7 @@ def probe(
         "tool_choice",
         "tool_choice_forced",
         "parallel_tool_calls",
+        "legacy_functions",
         "n",
         "logprobs",
         "dropped_params",

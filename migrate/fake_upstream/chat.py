@@ -33,6 +33,7 @@ class Choice:
     reasoning: str | None
     tool_calls: list[dict] = field(default_factory=list)
     finish_reason: str = "stop"
+    legacy: bool = False  # answer a tool call as the deprecated message.function_call
 
 
 class PrefixCache:
@@ -278,7 +279,7 @@ def _tool_followup(messages: list[dict]) -> str | None:
     """After tool results the model answers in text, so agent loops terminate."""
     results = []
     for message in reversed(messages):
-        if message.get("role") != "tool":
+        if message.get("role") not in ("tool", "function"):
             break
         results.append(synth.message_text(message))
     return "Based on the tool results: " + "; ".join(reversed(results)) if results else None
@@ -289,6 +290,12 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
     user_text = synth.last_user_text(messages)
     tools = function_tools(body)
     choice_param = body.get("tool_choice")
+    legacy = flavor.legacy_functions and not tools and isinstance(body.get("functions"), list)
+    if legacy:  # functions/function_call: the same model behaviour, answered in the old shape
+        tools = [f for f in body["functions"] if isinstance(f, dict)]
+        fcall = body.get("function_call")
+        choice_param = {"type": "function", "function": fcall} if isinstance(fcall, dict) else fcall
+        body = {**body, "tool_choice": choice_param, "parallel_tool_calls": False}
     fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
     limit = (body.get("max_completion_tokens") if flavor.max_completion_tokens else None) or body.get(
         "max_tokens"
@@ -316,6 +323,9 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
                 args = calls[0]["function"]["arguments"]
                 calls[0]["function"]["arguments"] = args[: max(1, len(args) // 2)]
             content = "" if flavor.name == "deepseek" else None
+            if legacy:
+                out.append(Choice(index, content, reasoning, calls[:1], "function_call", legacy=True))
+                continue
             out.append(Choice(index, content, reasoning, calls, "tool_calls"))
             continue
         is_json = fmt.get("type") in ("json_object", "json_schema")
@@ -323,7 +333,11 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
             schema = (fmt.get("json_schema") or {}).get("schema") or {}
             content = synth.json_for_schema(schema, user_text, rng)
         elif fmt.get("type") == "json_object":
-            content = synth.json_object_answer(user_text, rng)
+            prompt_schema = synth.schema_in_prompt(messages)
+            if prompt_schema is not None:
+                content = synth.json_for_schema(prompt_schema, user_text, rng)
+            else:
+                content = synth.json_object_answer(user_text, rng)
         else:
             content = followup or synth.answer_text(user_text, rng)
         finish = "stop"
@@ -406,7 +420,10 @@ def _message(flavor: Flavor, choice: Choice) -> dict:
         msg.update(refusal=None, annotations=None, audio=None, function_call=None)
     if flavor.reasoning_field and (choice.reasoning is not None or flavor.name == "vllm"):
         msg[flavor.reasoning_field] = choice.reasoning
-    if choice.tool_calls:
+    if choice.legacy and choice.tool_calls:
+        fn = choice.tool_calls[0]["function"]
+        msg["function_call"] = {"name": fn["name"], "arguments": fn["arguments"]}
+    elif choice.tool_calls:
         msg["tool_calls"] = choice.tool_calls
     elif flavor.name == "vllm":
         msg["tool_calls"] = []
@@ -503,7 +520,12 @@ def stream_chunks(
                     choice.index,
                     {rfield: piece, "content": None} if flavor.name == "deepseek" else {rfield: piece},
                 )
-        for t_index, call in enumerate(choice.tool_calls):
+        if choice.legacy and choice.tool_calls:
+            fn = choice.tool_calls[0]["function"]
+            chunk(choice.index, {"function_call": {"name": fn["name"], "arguments": ""}})
+            for start in range(0, len(fn["arguments"]), 24):
+                chunk(choice.index, {"function_call": {"arguments": fn["arguments"][start : start + 24]}})
+        for t_index, call in enumerate([] if choice.legacy else choice.tool_calls):
             head = {
                 "index": t_index,
                 "id": call["id"],

@@ -88,6 +88,7 @@ class Flavor:
     parallel_tool_calls: bool = True  # honours parallel_tool_calls=true (vLLM ignores it)
     max_completion_tokens: bool = True  # honours max_completion_tokens (DeepSeek: not in its schema, ignored)
     forced_tool_choice_in_thinking: bool = True
+    legacy_functions: bool = False  # answers the deprecated functions/function_call with message.function_call
     reasoning_echo_required: bool = False  # assistant tool-call turns must carry reasoning_content (thinking)
     stream_usage: Literal["separate_chunk", "last_chunk"] = "separate_chunk"
     stream_usage_without_flag: bool = False
@@ -140,6 +141,7 @@ OPENAI = Flavor(
     endpoints=ALL_ENDPOINTS,
     roles=frozenset({"system", "developer", "user", "assistant", "tool", "function"}),
     reasoning_field=None,
+    legacy_functions=True,
     strict_fields=OPENAI_CHAT_FIELDS,
     embedding_models={
         "text-embedding-3-small": 1536,

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from migrate.fake_upstream import azure
 from migrate.fake_upstream.errors import ApiError, error_body
 from migrate.fake_upstream.faults import Fault, parse_fault_header
 from migrate.fake_upstream.state import ServerState
@@ -88,6 +89,9 @@ async def intake(request: web.Request, endpoint: str) -> Intake:
             for k, v in body.items()
         }
     state.record(request.method, request.path, request.headers, recorded, request.query)
+    azure_route = azure.DEPLOYMENT_KEY in request
+    if azure_route:
+        body = azure.check(state, request, body)
     header = request.headers.get("X-Fake-Fault")
     fault = None
     if header:
@@ -103,7 +107,8 @@ async def intake(request: web.Request, endpoint: str) -> Intake:
         await asyncio.sleep(delay / 1000)
     if endpoint not in state.flavor.endpoints:
         raise ApiError(404, f"Not Found: {request.path} is not offered by this server", code="not_found")
-    _check_auth(state, request)
+    if not azure_route:
+        _check_auth(state, request)
     if fault and fault.status and (fault.status >= 400 or fault.body is not None):
         headers = dict(fault.headers)
         if fault.retry_after is not None:
@@ -195,6 +200,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             content_type="application/json",
             headers=err.headers,
         )
+    except azure.AzureReply as reply:
+        return web.Response(text=reply.text, status=reply.status, content_type="application/json")
     except RawReply as reply:
         return web.Response(
             text=reply.text, status=reply.status, headers=reply.headers, content_type="application/json"

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from migrate.fake_upstream import chat, synth
+from migrate.fake_upstream import azure, chat, synth
 from migrate.fake_upstream.chat import Draw
 from migrate.fake_upstream.errors import ApiError
 from migrate.fake_upstream.faults import Fault
@@ -299,6 +299,9 @@ def create_app(options: FakeOptions | None = None, state: ServerState | None = N
         app.router.add_get(f"{prefix}/models", list_models)
         app.router.add_get(f"{prefix}/models/{{model:.+}}", retrieve_model)
         platform.add_routes(app, prefix)
+    azure.add_routes(
+        app, {"chat/completions": chat_completions, "completions": completions, "embeddings": embeddings}
+    )
     app.router.add_post("/beta/chat/completions", chat_completions)  # DeepSeek beta: prefix / strict tools
     app.router.add_post("/beta/completions", completions)  # DeepSeek beta: FIM
     app.router.add_post("/_fake/script", script)

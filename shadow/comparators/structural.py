@@ -1,0 +1,71 @@
+"""Diffy-style structural diff of the parts of a completion that are stable enough to compare exactly:
+finish_reason, refusal, tool-call names and parsed arguments, and the JSON body under a JSON response_format."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from deepdiff import DeepDiff
+
+from shadow.comparators.base import Comparator, CompareContext, Verdict, choice_messages
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+def _parse_json(text: str | None):
+    if not isinstance(text, str):
+        return {"$invalid_json": None}
+    try:
+        return json.loads(_FENCE.sub("", text.strip()))
+    except ValueError:
+        return {"$invalid_json": True}
+
+
+def _json_mode(request: dict) -> bool:
+    rf = request.get("response_format")
+    return isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema")
+
+
+def project(resp: dict, request: dict) -> dict:
+    """The comparable projection of a completion."""
+    json_mode = _json_mode(request)
+    out = []
+    for ch in choice_messages(resp):
+        msg = ch["message"]
+        calls = []
+        for tc in msg.get("tool_calls") or []:
+            fn = (tc or {}).get("function") or {}
+            calls.append({"name": fn.get("name"), "arguments": _parse_json(fn.get("arguments"))})
+        item = {
+            "finish_reason": ch["finish_reason"],
+            "refusal": bool(msg.get("refusal")),
+            "tool_calls": calls,
+        }
+        if json_mode:
+            item["json"] = _parse_json(msg.get("content"))
+        out.append(item)
+    return {"choices": out}
+
+
+class Structural(Comparator):
+    name = "structural"
+
+    def compare(self, a: dict, b: dict, ctx: CompareContext) -> Verdict:
+        pa, pb = project(a, ctx.request), project(b, ctx.request)
+        if pa == pb:
+            return Verdict(True, 1.0, {})
+        diff = DeepDiff(pa, pb, ignore_order=False)
+        paths: dict[str, list[str]] = {}
+        for kind, items in diff.items():
+            keys = items.keys() if isinstance(items, dict) else items
+            for path in list(keys)[:20]:
+                paths.setdefault(kind, []).append(str(path))
+        fields = sorted({_field_of(p) for ps in paths.values() for p in ps})
+        return Verdict(False, 0.0, {"fields": fields, "diff": paths})
+
+
+def _field_of(path: str) -> str:
+    """root['choices'][0]['tool_calls'][1]['name'] -> choices.tool_calls.name (Diffy's flattened field path)."""
+    parts = re.findall(r"\['([^']*)'\]", path)
+    return ".".join(parts) or path

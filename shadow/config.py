@@ -1,0 +1,177 @@
+"""Typed configuration of `migrate shadow serve`, from defaults, a TOML file and command-line overrides.
+
+Keys never live in the config: only the names of the environment variables holding them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KNOWN_UPSTREAMS: dict[str, dict[str, str]] = {
+    # Used when `--primary openai` / `--candidate deepseek` name a provider rather than a config section.
+    "openai": {"base_url": "https://api.openai.com/v1", "kind": "openai", "api_key_env": ""},
+    "deepseek": {"base_url": "https://api.deepseek.com/v1", "kind": "deepseek", "api_key_env": "DEEPSEEK_API_KEY"},
+    "vllm": {"base_url": "http://127.0.0.1:8000/v1", "kind": "vllm", "api_key_env": ""},
+}
+
+
+class ConfigError(ValueError):
+    """A one-line, user-facing configuration error naming the file and field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Upstream(_Model):
+    name: str = "openai"
+    base_url: str = "https://api.openai.com/v1"
+    # Backend profile kind for the adapter (openai | deepseek | vllm | sglang | ollama | llamacpp).
+    kind: str = "openai"
+    # Environment variable holding this upstream's key. The primary uses the app's own Authorization header;
+    # the candidate only ever uses this variable (never the app's key). Empty = send no key (self-hosted).
+    api_key_env: str = ""
+    # Model name mapping for the candidate: {"gpt-4o": "deepseek-chat", "*": "deepseek-chat"}.
+    models: dict[str, str] = Field(default_factory=dict)
+    # Provider name for the price tables (defaults to `kind`).
+    price_provider: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    def model_for(self, model: str | None) -> str | None:
+        if model is None:
+            return self.models.get("*")
+        return self.models.get(model, self.models.get("*", model))
+
+    def api_key(self) -> str | None:
+        if not self.api_key_env:
+            return None
+        return os.environ.get(self.api_key_env) or None
+
+
+class MirrorConfig(_Model):
+    # Share of eligible requests mirrored to the candidate (0..1); changeable at run time via the admin API.
+    sample: float = Field(1.0, ge=0.0, le=1.0)
+    # Share of mirrored requests for which the primary is asked a second time (noise floor).
+    noise_sample: float = Field(0.1, ge=0.0, le=1.0)
+    concurrency: int = Field(8, ge=1)
+    queue_size: int = Field(256, ge=1)
+    timeout_s: float = Field(60.0, gt=0)
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    # Spend cap in USD per UTC day over candidate + second-primary calls; 0 = no cap.
+    daily_spend_cap_usd: float = Field(0.0, ge=0.0)
+    endpoints: list[str] = Field(default_factory=lambda: ["/v1/chat/completions"])
+
+
+class JudgeConfig(_Model):
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = ""
+    timeout_s: float = 60.0
+
+
+class ComparatorConfig(_Model):
+    # Names from shadow.comparators.REGISTRY, run in this order.
+    enabled: list[str] = Field(
+        default_factory=lambda: ["structural", "text_exact", "token_similarity", "embedding_cosine"]
+    )
+    token_similarity_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    embedding_threshold: float = Field(0.8, ge=-1.0, le=1.0)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+
+
+class StoreConfig(_Model):
+    url: str = "sqlite:///offramp-shadow.db"
+    privacy: Literal["full", "redacted", "hash-only"] = "redacted"
+    # Extra regexes redacted in `redacted` mode, on top of emails, phone numbers, card numbers and API keys.
+    redact_patterns: list[str] = Field(default_factory=list)
+    retention_days: int = Field(30, ge=1)
+    batch_size: int = Field(200, ge=1)
+    flush_interval_s: float = Field(0.5, gt=0)
+    # Bound on records waiting to be written; beyond it records are dropped and counted, never the primary.
+    max_pending: int = Field(10_000, ge=1)
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+    max_request_bytes: int = Field(20 * 1_048_576, ge=1024)
+    admin_token_env: str = "OFFRAMP_ADMIN_TOKEN"
+    primary_timeout_s: float = Field(600.0, gt=0)
+
+
+class ShadowConfig(_Model):
+    primary: Upstream = Field(default_factory=lambda: Upstream(**KNOWN_UPSTREAMS["openai"], name="openai"))
+    candidate: Upstream = Field(
+        default_factory=lambda: Upstream(
+            **KNOWN_UPSTREAMS["deepseek"], name="deepseek", models={"*": "deepseek-chat"}
+        )
+    )
+    mirror: MirrorConfig = Field(default_factory=MirrorConfig)
+    comparators: ComparatorConfig = Field(default_factory=ComparatorConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+
+def upstream_from_name(name: str, role: str) -> Upstream:
+    """`--primary openai`, `--candidate deepseek=http://127.0.0.1:9002/v1` or a bare base URL."""
+    url = None
+    if name.startswith(("http://", "https://")):
+        name, url = ("openai" if role == "primary" else "deepseek"), name
+    elif "=" in name:
+        name, url = name.split("=", 1)
+    if name not in KNOWN_UPSTREAMS:
+        raise ConfigError(f"--{role}: unknown upstream {name!r} (known: {', '.join(KNOWN_UPSTREAMS)}; NAME=URL)")
+    data = {**KNOWN_UPSTREAMS[name], "name": name}
+    if url:
+        data["base_url"] = url
+    if name == "deepseek" and role == "candidate":
+        data["models"] = {"*": "deepseek-chat"}
+    try:
+        return Upstream(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"--{role}: {exc.errors()[0]['msg']}") from None
+
+
+def _error_line(path: Path | None, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    where = f"{path}: " if path else ""
+    return f"{where}{loc}: {err['msg']}"
+
+
+def load_config(path: Path | None = None, overrides: dict | None = None) -> ShadowConfig:
+    """Defaults < file < overrides (a nested dict). Raises ConfigError with one line naming file and field."""
+    data: dict = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        data = data.get("shadow", data)
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    try:
+        return ShadowConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_error_line(path, exc)) from None

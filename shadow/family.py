@@ -1,0 +1,34 @@
+"""Request family: requests that share a system prompt, tool set and response_format are compared together,
+because the noise floor differs wildly between, say, a JSON classifier and an open-ended writer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+
+def _system_text(messages: list) -> str:
+    parts = []
+    for m in messages or []:
+        if isinstance(m, dict) and m.get("role") in ("system", "developer"):
+            c = m.get("content")
+            parts.append(c if isinstance(c, str) else json.dumps(c, sort_keys=True))
+    return "\n".join(parts)
+
+
+def request_family(body: dict) -> str:
+    tools = body.get("tools") or body.get("functions") or []
+    names = sorted(
+        (t.get("function", t).get("name", "") if isinstance(t, dict) else str(t)) for t in tools
+    )
+    key = json.dumps(
+        {
+            "system": _system_text(body.get("messages") or []) or body.get("instructions") or "",
+            "tools": names,
+            "tool_schemas": tools,
+            "response_format": body.get("response_format") or body.get("text") or None,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return "f_" + hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -1,0 +1,90 @@
+"""`migrate shadow status`: agreement against the noise floor per comparator, latency and cost on both sides,
+and the mirrors not sent by reason — read from the store, so it works while the proxy runs or after."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from shadow.store import schema
+from shadow.store.queries import agreement_by, counter_totals, side_stats
+
+
+def summarize(engine: Engine, *, since: float | None = None) -> dict:
+    comps: dict[str, dict] = {}
+    for a in agreement_by(engine, since=since, by_family=False):
+        d = comps.setdefault(a.comparator, {"candidate": None, "noise": None})
+        d[a.side] = {"n": a.n, "agree": a.agree, "rate": a.rate, "mean_score": a.mean_score}
+    for d in comps.values():
+        c, n = d["candidate"], d["noise"]
+        # Excess disagreement of the candidate over the primary's own: the figure the ramp gates on.
+        d["excess_disagreement"] = (
+            (1 - c["rate"]) - (1 - n["rate"]) if c and n and c["rate"] is not None and n["rate"] is not None else None
+        )
+    families = {}
+    for a in agreement_by(engine, since=since, by_family=True):
+        families.setdefault(a.family, {}).setdefault(a.comparator, {})[a.side] = {"n": a.n, "rate": a.rate}
+    with engine.connect() as conn:
+        q = select(func.count(), func.min(schema.pairs.c.created_at), func.max(schema.pairs.c.created_at))
+        if since is not None:
+            q = q.where(schema.pairs.c.created_at >= since)
+        n_pairs, first, last = conn.execute(q).one()
+    counters = counter_totals(engine, since=since)
+    return {
+        "pairs": int(n_pairs or 0),
+        "first": first,
+        "last": last,
+        "comparators": comps,
+        "families": families,
+        "sides": {k: asdict(v) for k, v in side_stats(engine, since=since).items()},
+        "skips": counters.get("mirror_skip", {}),
+        "mirror_outcomes": counters.get("mirror_candidate", {}),
+        "noise_outcomes": counters.get("mirror_noise", {}),
+    }
+
+
+def _fmt_rate(d: dict | None) -> str:
+    if not d or d.get("rate") is None:
+        return "—"
+    return f"{d['rate'] * 100:5.1f}% (n={d['n']})"
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0f} ms"
+
+
+def render(summary: dict, console) -> None:
+    from rich.table import Table
+
+    when = ""
+    if summary["first"]:
+        when = f" from {time.strftime('%Y-%m-%d %H:%M', time.gmtime(summary['first']))} to " + time.strftime(
+            "%Y-%m-%d %H:%M UTC", time.gmtime(summary["last"])
+        )
+    console.print(f"[bold]Shadow pairs:[/bold] {summary['pairs']}{when}")
+    t = Table(title="Agreement with the primary vs the primary's own noise floor")
+    for col in ("comparator", "candidate agrees", "primary agrees with itself", "excess disagreement"):
+        t.add_column(col)
+    for name, d in summary["comparators"].items():
+        ex = d["excess_disagreement"]
+        ex_s = "—" if ex is None else (f"[red]{ex * 100:+.1f} pp[/red]" if ex > 0.02 else f"{ex * 100:+.1f} pp")
+        t.add_row(name, _fmt_rate(d["candidate"]), _fmt_rate(d["noise"]), ex_s)
+    console.print(t)
+    s = Table(title="Latency and cost")
+    for col in ("side", "calls", "errors", "TTFT p50", "TTFT p95", "total p50", "total p95", "tokens in/out", "cost"):
+        s.add_column(col)
+    for side, label in (("primary", "primary"), ("candidate", "candidate"), ("noise", "primary (2nd)")):
+        st = summary["sides"][side]
+        s.add_row(
+            label, str(st["n"]), str(st["errors"]), _ms(st["ttft_p50"]), _ms(st["ttft_p95"]), _ms(st["total_p50"]),
+            _ms(st["total_p95"]), f"{st['prompt_tokens']}/{st['completion_tokens']}", f"${st['cost_usd']:.4f}",
+        )
+    console.print(s)
+    errs = summary["sides"]["candidate"]["error_kinds"]
+    if errs:
+        console.print("Candidate errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
+    if summary["skips"]:
+        console.print("Mirrors not sent: " + ", ".join(f"{k} {int(v)}" for k, v in sorted(summary["skips"].items())))

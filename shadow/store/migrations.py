@@ -1,0 +1,69 @@
+"""A small versioned migration runner, per component, so `shadow/ramp` can ship its own tables next to ours.
+
+Each migration runs once, in version order, inside a transaction; on PostgreSQL an advisory lock makes
+concurrent replicas run them one at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
+
+from shadow.store import schema
+
+
+@dataclass(frozen=True)
+class Migration:
+    component: str
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+MIGRATIONS: list[Migration] = []
+
+
+def register_migration(component: str, version: int, name: str):
+    """Decorator: `@register_migration("ramp", 1, "ramp state")` on `def m(conn): ...`."""
+
+    def deco(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
+        if any(m.component == component and m.version == version for m in MIGRATIONS):
+            raise ValueError(f"migration {component} v{version} is registered twice")
+        MIGRATIONS.append(Migration(component, version, name, fn))
+        return fn
+
+    return deco
+
+
+@register_migration("shadow", 1, "pairs, comparisons, counters")
+def _v1(conn: Connection) -> None:
+    for t in (schema.pairs, schema.comparisons, schema.counters):
+        t.create(conn, checkfirst=True)
+
+
+_PG_LOCK_KEY = 0x0FF7A3  # arbitrary constant advisory lock id for migrations
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply pending migrations; returns the names applied."""
+    applied: list[str] = []
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        schema.migrations_table.create(conn, checkfirst=True)
+        done = {(r.component, r.version) for r in conn.execute(select(schema.migrations_table))}
+        for m in sorted(MIGRATIONS, key=lambda m: (m.component, m.version)):
+            if (m.component, m.version) in done:
+                continue
+            m.apply(conn)
+            conn.execute(
+                schema.migrations_table.insert().values(
+                    component=m.component, version=m.version, name=m.name, applied_at=time.time()
+                )
+            )
+            applied.append(f"{m.component} v{m.version}: {m.name}")
+    return applied

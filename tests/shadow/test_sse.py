@@ -1,0 +1,58 @@
+"""Rebuilding a completion from stream bytes, and the failure kinds a mirror leg records."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from shadow.sse import StreamError, assemble_chat, first_token_index
+from shadow.upstream import decode_body, parse_response
+
+
+def sse(*events) -> bytes:
+    return b"".join(b"data: " + (e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n\n" for e in events)
+
+
+def chunk(delta, finish=None, **kw):
+    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **kw}
+
+
+def test_assemble_text_and_tool_calls():
+    raw = sse(
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"content": "Hel"}), chunk({"content": "lo"}),
+        chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "get_", "arguments": '{"ci'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"name": "weather", "arguments": 'ty": "Paris"}'}}]}),
+        chunk({}, "tool_calls"),
+        {"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}},
+        b"[DONE]",
+    )
+    out = assemble_chat(raw)
+    msg = out["choices"][0]["message"]
+    assert msg["content"] == "Hello"
+    assert msg["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert out["choices"][0]["finish_reason"] == "tool_calls" and out["usage"]["completion_tokens"] == 7
+
+
+def test_cut_and_malformed_streams():
+    with pytest.raises(StreamError) as e:
+        assemble_chat(sse(chunk({"content": "Hel"})))
+    assert e.value.kind == "stream_cut"
+    with pytest.raises(StreamError) as e:
+        assemble_chat(sse(chunk({"content": "Hel"})) + b"data: {not json\n\n")
+    assert e.value.kind == "malformed_json"
+    assert parse_response(b"<html>", stream=False, status=200).error == "malformed_json"
+    assert parse_response(b'{"error": {}}', stream=False, status=503).error == "http_5xx"
+
+
+def test_first_token_skips_role_only_chunk():
+    parts = [sse(chunk({"role": "assistant", "content": ""})), b": keep-alive\n\n", sse(chunk({"content": "Hi"}))]
+    assert first_token_index(parts) == 2
+
+
+def test_compressed_primary_body_is_decoded_for_comparison():
+    body = json.dumps({"choices": []}).encode()
+    assert decode_body(gzip.compress(body), "gzip") == body
+    assert decode_body(body, None) == body

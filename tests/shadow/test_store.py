@@ -1,0 +1,139 @@
+"""The store: privacy modes, hashed key ids, retention, migrations, the aggregation the ramp builds on, and
+the same schema on PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import aiohttp
+import pytest
+from conftest import APP_KEY, auth, chat, rows, wait_for
+from sqlalchemy import text
+
+from shadow.privacy import Redactor, key_id
+from shadow.store import MIGRATIONS, migrate, open_engine
+from shadow.store.queries import agreement_by, counter_totals, purge, side_stats
+from shadow.store.writer import StoreWriter
+
+PII = "Mail jane.doe@example.com or call +1 415-555-0134, card 4111 1111 1111 1111, order ORD-99812"
+
+
+def test_redaction_modes():
+    r = Redactor("redacted", [r"ORD-\d+"])
+    out = r.apply(PII + " key sk-proj-abcdefghijklmnopqrstuv")
+    assert "jane.doe" not in out and "555-0134" not in out and "4111" not in out and "ORD-99812" not in out
+    assert "[REDACTED:EMAIL]" in out and "[REDACTED:CARD]" in out and "[REDACTED:PHONE]" in out
+    assert "sk-proj" not in out
+    full = Redactor("full").apply(PII + " sk-proj-abcdefghijklmnopqrstuv")
+    assert "jane.doe@example.com" in full and "sk-proj" not in full  # keys are masked in every mode
+    h = Redactor("hash-only").apply(PII)
+    assert h.startswith("sha256:") and "jane" not in h
+    with pytest.raises(ValueError, match=r"store.redact_patterns\[0\]"):
+        Redactor("redacted", ["(unclosed"])
+
+
+def test_key_id_is_a_hash():
+    kid = key_id(f"Bearer {APP_KEY}")
+    assert kid.startswith("k_") and APP_KEY not in kid and kid == key_id(f"Bearer {APP_KEY}")
+    assert key_id(None) is None
+
+
+@pytest.mark.parametrize("mode", ["redacted", "hash-only"])
+async def test_proxy_stores_bodies_under_privacy_mode(proxy_factory, store_url, mode):
+    async with proxy_factory(store={"privacy": mode}) as (proxy, base), aiohttp.ClientSession() as s:
+        async with s.post(f"{base}/chat/completions", json=chat(PII), headers=auth()) as r:
+            assert r.status == 200
+        await wait_for(lambda: proxy.writer.written)
+    pair = rows(store_url)[0]
+    stored = " ".join(str(pair[k]) for k in ("request_body", "candidate_request", "primary_body", "candidate_body"))
+    assert "jane.doe@example.com" not in stored and "4111 1111" not in stored
+    assert pair["privacy"] == mode and pair["key_id"] == key_id(f"Bearer {APP_KEY}")
+    if mode == "hash-only":
+        assert pair["request_body"].startswith("sha256:")
+
+
+def _pair(pid: str, created: float, family: str = "f_a") -> dict:
+    return {"id": pid, "created_at": created, "endpoint": "/v1/chat/completions", "family": family,
+            "stream": False, "served_by": "primary", "privacy": "full", "primary_status": 200,
+            "primary_total_ms": 10.0, "candidate_status": 200, "candidate_total_ms": 20.0,
+            "primary_usage": '{"prompt_tokens": 3, "completion_tokens": 2}'}
+
+
+def _cmp(pid: str, created: float, side: str, comparator: str, agree, family: str = "f_a") -> dict:
+    return {"pair_id": pid, "created_at": created, "family": family, "side": side, "comparator": comparator,
+            "agree": agree, "score": 1.0 if agree else 0.0, "detail": None}
+
+
+async def _fill(url: str, now: float) -> None:
+    eng = open_engine(url)
+    migrate(eng)
+    w = StoreWriter(eng, replica="r1")
+    for i in range(10):
+        pid = uuid.uuid4().hex
+        w.submit(_pair(pid, now - i), [
+            _cmp(pid, now - i, "candidate", "structural", i < 7),
+            _cmp(pid, now - i, "noise", "structural", i < 9),
+            _cmp(pid, now - i, "candidate", "text_exact", None),
+        ])
+    old = uuid.uuid4().hex
+    w.submit(_pair(old, now - 40 * 86400, "f_b"), [_cmp(old, now - 40 * 86400, "candidate", "structural", False, "f_b")])
+    w.count("mirror_skip", "queue_full", 3)
+    await w.close()
+    eng.dispose()
+
+
+async def _check(url: str) -> None:
+    now = time.time()
+    await _fill(url, now)
+    eng = open_engine(url)
+    assert migrate(eng) == []  # idempotent
+    agg = {(a.comparator, a.side, a.family): a for a in agreement_by(eng)}
+    assert agg[("structural", "candidate", "f_a")].n == 10 and agg[("structural", "candidate", "f_a")].agree == 7
+    assert agg[("structural", "noise", "f_a")].rate == 0.9
+    assert ("text_exact", "candidate", "f_a") not in agg  # no verdict, not counted
+    assert counter_totals(eng)["mirror_skip"]["queue_full"] == 3
+    assert side_stats(eng)["primary"].prompt_tokens == 33
+    assert purge(eng, 30, now=now) == 1
+    agg = {(a.comparator, a.side, a.family) for a in agreement_by(eng)}
+    assert ("structural", "candidate", "f_b") not in agg
+    eng.dispose()
+
+
+async def test_sqlite_store_wal_aggregation_and_purge(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    await _check(url)
+    eng = open_engine(url)
+    with eng.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        versions = conn.execute(text("SELECT component, version FROM offramp_migrations")).all()
+    assert ("shadow", 1) in versions
+    assert {(m.component, m.version) for m in MIGRATIONS} >= {("shadow", 1)}
+
+
+@pytest.mark.postgres
+async def test_postgres_store_same_schema(pg_url):
+    # Our own schema, so other suites sharing the `test` database are never touched.
+    admin = open_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS offramp_shadow_test CASCADE"))
+        conn.execute(text("CREATE SCHEMA offramp_shadow_test"))
+    admin.dispose()
+    sep = "&" if "?" in pg_url else "?"
+    url = f"{pg_url}{sep}options=-csearch_path%3Dofframp_shadow_test"
+    try:
+        await _check(url)
+    finally:
+        admin = open_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS offramp_shadow_test CASCADE"))
+        admin.dispose()
+
+
+async def test_store_down_never_fails_requests(proxy_factory, tmp_path):
+    async with proxy_factory() as (proxy, base), aiohttp.ClientSession() as s:
+        proxy.writer.engine = open_engine(f"sqlite:///{tmp_path / 'gone' / 'x.db'}")  # unwritable from now on
+        for _ in range(3):
+            async with s.post(f"{base}/chat/completions", json=chat(), headers=auth()) as r:
+                assert r.status == 200
+        await wait_for(lambda: proxy.writer.errors >= 1)

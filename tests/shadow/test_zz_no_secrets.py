@@ -1,0 +1,16 @@
+"""Runs last (file order): after the whole shadow suite, no API key appears in any store, WAL or log it wrote."""
+
+from __future__ import annotations
+
+from conftest import ADMIN, APP_KEY, CAND_KEY
+
+
+def test_no_api_key_in_any_store_or_log(tmp_path_factory, _json_log_file):
+    base = tmp_path_factory.getbasetemp()
+    files = [p for p in base.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in files), "the suite wrote no store?"
+    assert _json_log_file.exists() and _json_log_file.stat().st_size > 0
+    for p in files:
+        data = p.read_bytes()
+        for secret in (APP_KEY, CAND_KEY, ADMIN, APP_KEY[3:]):
+            assert secret.encode() not in data, f"{secret[:8]}… found in {p}"

@@ -1,0 +1,201 @@
+"""Gate evidence read from the shadow store, aggregated across every replica writing to it.
+
+Per comparator: candidate-vs-primary and primary-vs-primary′ verdicts. Two metrics are derived here because the
+gates need them on their own: `tool_calls` (the structural diff touched a tool-call field) and JSON validity
+(tool-call arguments, or content under a JSON response_format, that does not parse). Operational figures
+(errors, latency, TTFT, cost) come from the pairs table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.engine import Engine
+
+from shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
+from shadow.store import schema
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+# `redacted` privacy can replace a bare JSON number (say a timestamp) with a marker, which breaks the JSON.
+_BARE_MARK = re.compile(r'(?<=[:\[,])(\s*)\[REDACTED:[A-Z_]+\]')
+MAX_PAIR_IDS = 20
+
+
+def load_stored(text: str | None):
+    """A stored body as JSON, tolerating redaction markers in place of bare values; None if it is not JSON."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(_BARE_MARK.sub(r'\1"[REDACTED]"', text))
+    except ValueError:
+        return None
+
+
+def _invalid_json(body_text: str | None, json_mode: bool) -> bool | None:
+    """True/False for a stored completion body; None when there is nothing to judge (no body, no JSON)."""
+    body = load_stored(body_text)
+    if not isinstance(body, dict):  # not a completion we stored whole (hash-only privacy): cannot judge
+        return None
+    judged = False
+    for ch in body.get("choices") or []:
+        msg = (ch or {}).get("message") or {}
+        for tc in msg.get("tool_calls") or []:
+            args = ((tc or {}).get("function") or {}).get("arguments")
+            judged = True
+            if not isinstance(args, str):
+                return True
+            try:
+                json.loads(args)
+            except ValueError:
+                return True
+        if json_mode and isinstance(msg.get("content"), str):
+            judged = True
+            try:
+                json.loads(_FENCE.sub("", msg["content"].strip()))
+            except ValueError:
+                return True
+    return False if judged else None
+
+
+def _json_mode(request_text: str | None) -> bool:
+    req = load_stored(request_text)
+    rf = req.get("response_format") if isinstance(req, dict) else None
+    return isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema")
+
+
+def _errored(status: int | None, error: str | None) -> bool:
+    return bool(error) or (status is not None and status >= 400)
+
+
+class StoreEvidence:
+    """`EvidenceSource` over the shadow store (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, family: str | None = None) -> None:
+        self.engine = engine
+        self.family = family
+
+    def _cmp_where(self, side: str, since: float):
+        c = schema.comparisons
+        conds = [c.c.side == side, c.c.created_at >= since, c.c.agree.is_not(None)]
+        if self.family:
+            conds.append(c.c.family == self.family)
+        return and_(*conds)
+
+    def _comparators(self, side: str, since: float) -> dict[str, Proportion]:
+        c = schema.comparisons
+        out: dict[str, Proportion] = {}
+        with self.engine.connect() as conn:
+            q = (select(c.c.comparator, c.c.agree, func.count()).where(self._cmp_where(side, since))
+                 .group_by(c.c.comparator, c.c.agree))
+            for name, agree, n in conn.execute(q):
+                p = out.setdefault(name, Proportion())
+                p.n += int(n)
+                if not agree:
+                    p.bad += int(n)
+            # Tool-call agreement: a structural verdict whose diff touched a tool-call field.
+            tool = Proportion()
+            q = select(c.c.pair_id, c.c.agree, c.c.detail).where(
+                self._cmp_where(side, since), c.c.comparator == "structural").order_by(c.c.created_at.desc())
+            for pair_id, agree, detail in conn.execute(q):
+                tool.n += 1
+                if agree:
+                    continue
+                try:
+                    fields = json.loads(detail or "{}").get("fields") or []
+                except ValueError:
+                    fields = []
+                if any("tool_calls" in f for f in fields):
+                    tool.bad += 1
+                    if side == "candidate" and len(tool.pair_ids) < MAX_PAIR_IDS:
+                        tool.pair_ids.append(pair_id)
+            if tool.n:
+                out["tool_calls"] = tool
+            if side == "candidate":
+                for name, p in out.items():
+                    if name == "tool_calls" or not p.bad:
+                        continue
+                    q = (select(c.c.pair_id).where(self._cmp_where(side, since), c.c.comparator == name,
+                                                   c.c.agree.is_(False))
+                         .order_by(c.c.created_at.desc()).limit(MAX_PAIR_IDS))
+                    p.pair_ids = [r[0] for r in conn.execute(q)]
+        return out
+
+    def collect(self, candidate_since: float, noise_since: float, ops_since: float) -> Evidence:
+        cand = self._comparators("candidate", candidate_since)
+        noise = self._comparators("noise", noise_since)
+        ev = Evidence(comparators={
+            name: ComparatorEvidence(candidate=cand.get(name, Proportion()), noise=noise.get(name, Proportion()))
+            for name in sorted(set(cand) | set(noise))
+        })
+        p = schema.pairs
+        cols = [p.c.id, p.c.request_body, p.c.primary_status, p.c.primary_error, p.c.primary_body,
+                p.c.primary_total_ms, p.c.primary_ttft_ms, p.c.primary_cost_usd, p.c.candidate_status,
+                p.c.candidate_error, p.c.candidate_body, p.c.candidate_total_ms, p.c.candidate_ttft_ms,
+                p.c.candidate_cost_usd]
+        conds = [p.c.created_at >= ops_since]
+        if self.family:
+            conds.append(p.c.family == self.family)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(and_(*conds)).order_by(p.c.created_at.desc())).all()
+        for r in rows:
+            p_tried = r.primary_status is not None or r.primary_error is not None
+            c_tried = r.candidate_status is not None or r.candidate_error is not None
+            p_err, c_err = _errored(r.primary_status, r.primary_error), _errored(r.candidate_status, r.candidate_error)
+            if p_tried:
+                ev.errors_primary.n += 1
+                ev.errors_primary.bad += p_err
+            if c_tried:
+                ev.errors_candidate.n += 1
+                if c_err:
+                    ev.errors_candidate.bad += 1
+                    if len(ev.errors_candidate.pair_ids) < MAX_PAIR_IDS:
+                        ev.errors_candidate.pair_ids.append(r.id)
+            jm = _json_mode(r.request_body)
+            if p_tried and not p_err:
+                bad = _invalid_json(r.primary_body, jm)
+                if bad is not None:
+                    ev.json_invalid_primary.n += 1
+                    ev.json_invalid_primary.bad += bad
+                if r.primary_total_ms is not None:
+                    ev.latency_primary.append(r.primary_total_ms)
+                if r.primary_ttft_ms is not None:
+                    ev.ttft_primary.append(r.primary_ttft_ms)
+            if c_tried and not c_err:
+                bad = _invalid_json(r.candidate_body, jm)
+                if bad is not None:
+                    ev.json_invalid_candidate.n += 1
+                    ev.json_invalid_candidate.bad += bad
+                    if bad and len(ev.json_invalid_candidate.pair_ids) < MAX_PAIR_IDS:
+                        ev.json_invalid_candidate.pair_ids.append(r.id)
+                if r.candidate_total_ms is not None:
+                    ev.latency_candidate.append(r.candidate_total_ms)
+                if r.candidate_ttft_ms is not None:
+                    ev.ttft_candidate.append(r.candidate_ttft_ms)
+            if r.primary_cost_usd is not None and r.candidate_cost_usd is not None and not (p_err or c_err):
+                ev.cost_primary.append(r.primary_cost_usd)
+                ev.cost_candidate.append(r.candidate_cost_usd)
+        return ev
+
+    def step_samples(self, since: float) -> int:
+        """Pairs with at least one candidate verdict since `since` (any replica)."""
+        c = schema.comparisons
+        with self.engine.connect() as conn:
+            n = conn.execute(select(func.count(distinct(c.c.pair_id))).where(self._cmp_where("candidate", since)))
+            return int(n.scalar() or 0)
+
+
+def disagreeing_pairs(engine: Engine, since: float, limit: int = 10) -> list[tuple[str, int]]:
+    """Pair ids ranked by how many comparators disagreed on the candidate side (ties: newest first)."""
+    c = schema.comparisons
+    q = (select(c.c.pair_id, func.count().label("n"), func.max(c.c.created_at).label("t"))
+         .where(c.c.side == "candidate", c.c.agree.is_(False), c.c.created_at >= since)
+         .group_by(c.c.pair_id).order_by(func.count().desc(), func.max(c.c.created_at).desc()).limit(limit))
+    with engine.connect() as conn:
+        return [(r.pair_id, int(r.n)) for r in conn.execute(q)]
+

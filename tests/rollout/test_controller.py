@@ -1,0 +1,176 @@
+"""The ramp state machine against a real (SQLite) store: steps, holds, rollback, approval, commands, restart."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ScriptedEvidence
+
+from shadow.ramp.controller import CommandError, RampController
+from shadow.ramp.plan import RampPlan
+from shadow.ramp.store import RampStore, Status
+
+PLAN = RampPlan(min_step_seconds=60, min_step_samples=100, hold_record_seconds=0)
+
+
+def make(engine, clock, source=None, plan=PLAN):
+    return RampController(plan, RampStore(engine), source or ScriptedEvidence(), clock=clock)
+
+
+def walk(ctl, clock, ticks=20):
+    out = []
+    for _ in range(ticks):
+        clock.t += 61
+        d = ctl.tick()
+        if d:
+            out.append(d)
+    return out
+
+
+def test_good_candidate_climbs_to_the_approval_gate_and_stops(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    decisions = walk(ctl, clock)
+    shares = [d.to_share for d in decisions if d.action == "advance"]
+    assert shares == [1, 5, 25, 50]
+    assert decisions[-1].action == "await_approval"
+    st = ctl.store.load()
+    assert st.status is Status.awaiting_approval and st.share == 50
+    d = ctl.command("approve", actor="alice")
+    assert d.to_share == 100 and d.actor == "alice"
+    assert ctl.store.load().status is Status.complete
+
+
+def test_min_duration_and_min_samples_gate_each_step(engine, clock):
+    src = ScriptedEvidence()
+    ctl = make(engine, clock, src)
+    ctl.command("start")
+    clock.t += 30
+    assert ctl.tick() is None  # too early
+    clock.t += 31
+    src.samples = 50
+    assert ctl.tick() is None  # too few samples
+    src.samples = 100
+    d = ctl.tick()
+    assert d.action == "advance" and d.to_share == 1
+
+
+def test_failing_gate_rolls_back_to_zero_with_reason_figures_and_pairs(engine, clock):
+    src = ScriptedEvidence()
+    ctl = make(engine, clock, src)
+    ctl.command("start")
+    walk(ctl, clock, 3)
+    assert ctl.store.load().share == 25
+    src.cand_rate = 0.10
+    clock.t += 1  # immediately: no waiting for the step's minimum time
+    d = ctl.tick()
+    assert d.action == "rollback" and d.from_share == 25 and d.to_share == 0
+    assert "structural" in d.reason and "gate failed" in d.reason
+    assert d.pair_ids == ["pair-a", "pair-b"]
+    assert any(f["name"] == "structural" and f["outcome"] == "fail" for f in d.figures)
+    st = ctl.store.load()
+    assert st.status is Status.rolled_back and st.share == 0
+    logged = ctl.store.decisions()
+    assert logged[-1].id == d.id and logged[-1].figures == d.figures
+
+
+def test_inconclusive_holds_and_records_the_hold(engine, clock):
+    src = ScriptedEvidence(n=120)  # enough to evaluate, too few to be confident
+    src.cand_rate = 0.04
+    ctl = make(engine, clock, src)
+    ctl.command("start")
+    d = walk(ctl, clock, 1)[0]
+    assert d.action == "hold" and d.outcome == "hold"
+    assert ctl.store.load().share == 0
+
+
+def test_pause_stops_advancing_but_not_the_rollback(engine, clock):
+    src = ScriptedEvidence()
+    ctl = make(engine, clock, src)
+    ctl.command("start")
+    walk(ctl, clock, 1)
+    ctl.command("pause")
+    assert walk(ctl, clock, 3) == []
+    assert ctl.store.load().share == 1
+    src.errors = 400
+    d = ctl.tick()
+    assert d.action == "rollback" and "error_rate" in d.reason
+
+
+def test_resume_continues_the_plan(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    walk(ctl, clock, 1)
+    ctl.command("pause")
+    ctl.command("resume")
+    assert walk(ctl, clock, 1)[0].to_share == 5
+
+
+def test_set_moves_by_hand_and_pauses(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    d = ctl.command("set", 10)
+    st = ctl.store.load()
+    assert d.to_share == 10 and st.status is Status.paused and st.share == 10
+    ctl.command("resume")
+    assert walk(ctl, clock, 1)[0].to_share == 25  # next step above the hand-set share
+
+
+def test_manual_rollback_and_restart(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    walk(ctl, clock, 2)
+    d = ctl.command("rollback", reason="latency complaints")
+    assert d.to_share == 0 and d.reason == "latency complaints"
+    assert ctl.store.load().share == 0
+    ctl.command("start")
+    assert ctl.store.load().status is Status.running
+
+
+@pytest.mark.parametrize("cmd", ["pause", "resume", "approve", "rollback"])
+def test_commands_that_do_not_apply_say_why(engine, clock, cmd):
+    ctl = make(engine, clock)
+    with pytest.raises(CommandError, match=cmd):
+        ctl.command(cmd)
+
+
+def test_start_twice_is_refused(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    with pytest.raises(CommandError, match="already running"):
+        ctl.command("start")
+
+
+def test_set_rejects_out_of_range(engine, clock):
+    with pytest.raises(CommandError, match="between 0 and 100"):
+        make(engine, clock).command("set", 140)
+
+
+def test_state_survives_a_restart(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    walk(ctl, clock, 2)
+    again = make(engine, clock)  # a new process on the same store
+    assert again.store.load().share == 5
+    assert walk(again, clock, 1)[0].from_share == 5
+
+
+def test_operator_write_wins_over_a_stale_controller(engine, clock):
+    ctl = make(engine, clock)
+    ctl.command("start")
+    st = ctl.store.load()
+    ctl.command("rollback", reason="stop")
+    # A controller that read the row before the rollback cannot overwrite it.
+    assert not ctl.store.save(st.model_copy(update={"share": 5.0}), st.version)
+    assert ctl.store.load().share == 0
+
+
+def test_quality_window_spans_the_ramp_and_noise_looks_back(engine, clock):
+    src = ScriptedEvidence()
+    ctl = make(engine, clock, src)
+    ctl.command("start")
+    start = clock.t
+    walk(ctl, clock, 2)
+    cand_since, noise_since, ops_since = src.calls[-1]
+    assert cand_since == start
+    assert noise_since < start
+    assert ops_since > start

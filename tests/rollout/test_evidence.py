@@ -1,0 +1,57 @@
+"""Evidence read from stored pairs: JSON validity survives redaction; tool-call disagreement is derived."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from shadow.ramp.evidence import StoreEvidence, _invalid_json, load_stored
+from shadow.store import migrate, schema
+
+
+def completion(args: str = "{}", created: str = "1795400000") -> str:
+    call = json.dumps({"function": {"name": "f", "arguments": args}})
+    return (f'{{"id": "x", "created": {created}, "choices": [{{"index": 0, "finish_reason": "tool_calls", '
+            f'"message": {{"content": null, "tool_calls": [{call}]}}}}]}}')
+
+
+def test_redaction_markers_in_place_of_numbers_do_not_hide_the_body():
+    body = completion(created="[REDACTED:PHONE]")
+    assert load_stored(body)["created"] == "[REDACTED]"
+    assert _invalid_json(body, False) is False
+    assert _invalid_json(completion('{"city": '), False) is True
+    assert _invalid_json("sha256:abcdef", False) is None  # hash-only privacy: cannot judge
+
+
+def test_store_evidence_counts_tool_calls_json_and_errors(engine):
+    migrate(engine)
+    now = time.time()
+    pairs, cmps = [], []
+    for i in range(10):
+        bad_tool = i < 3
+        pairs.append({c.name: None for c in schema.pairs.columns} | {
+            "id": f"p{i}", "created_at": now, "endpoint": "/v1/chat/completions", "family": "f1", "stream": False,
+            "served_by": "primary", "privacy": "full", "primary_status": 200, "primary_body": completion(),
+            "primary_total_ms": 100.0, "candidate_status": 500 if i == 9 else 200,
+            "candidate_error": "http_5xx" if i == 9 else None,
+            "candidate_body": completion('{"x": ' if i == 8 else "{}"), "candidate_total_ms": 150.0,
+            "primary_cost_usd": 0.01, "candidate_cost_usd": 0.002})
+        detail = {"fields": ["choices.tool_calls.name"]} if bad_tool else {"fields": ["choices.finish_reason"]}
+        cmps.append({"pair_id": f"p{i}", "created_at": now, "family": "f1", "side": "candidate",
+                     "comparator": "structural", "agree": i >= 5, "score": None,
+                     "detail": json.dumps(detail) if i < 5 else None})
+        cmps.append({"pair_id": f"p{i}", "created_at": now, "family": "f1", "side": "noise",
+                     "comparator": "structural", "agree": True, "score": 1.0, "detail": None})
+    with engine.begin() as conn:
+        conn.execute(schema.pairs.insert(), pairs)
+        conn.execute(schema.comparisons.insert(), cmps)
+    ev = StoreEvidence(engine).collect(now - 1, now - 1, now - 1)
+    assert (ev.comparators["structural"].candidate.bad, ev.comparators["structural"].candidate.n) == (5, 10)
+    assert (ev.comparators["tool_calls"].candidate.bad, ev.comparators["tool_calls"].candidate.n) == (3, 10)
+    assert set(ev.comparators["tool_calls"].candidate.pair_ids) == {"p0", "p1", "p2"}
+    assert ev.comparators["structural"].noise.n == 10 and ev.comparators["structural"].noise.bad == 0
+    assert (ev.errors_candidate.bad, ev.errors_candidate.n, ev.errors_candidate.pair_ids) == (1, 10, ["p9"])
+    assert (ev.json_invalid_candidate.bad, ev.json_invalid_candidate.n) == (1, 9)
+    assert len(ev.cost_candidate) == 9 and len(ev.latency_candidate) == 9
+    assert StoreEvidence(engine).step_samples(now - 1) == 10
+    assert StoreEvidence(engine).step_samples(now + 1) == 0

@@ -1,0 +1,130 @@
+"""The gates decide pass / hold / fail from figures a reviewer can check by hand."""
+
+from __future__ import annotations
+
+import random
+
+from shadow.ramp.gates import (
+    ComparatorEvidence,
+    Evidence,
+    GateConfig,
+    Outcome,
+    Proportion,
+    ProportionGateConfig,
+    RatioGateConfig,
+    diffy_reportable,
+    evaluate,
+    excess_bounds,
+    mean_ratio_gate,
+    proportion_gate,
+    quantile_ratio_gate,
+)
+
+CFG = ProportionGateConfig(min_samples=100, min_baseline_samples=30)
+
+
+def gate(cb, cn, nb, nn, cfg=CFG):
+    return proportion_gate("structural", "disagreement", Proportion(bad=cb, n=cn), Proportion(bad=nb, n=nn), cfg,
+                           "noise")
+
+
+def test_too_few_samples_holds_even_when_every_pair_disagrees():
+    r = gate(50, 50, 0, 500)
+    assert r.outcome is Outcome.hold
+    assert "too few samples" in r.reason
+
+
+def test_candidate_clearly_worse_than_noise_fails_with_figures():
+    r = gate(120, 1000, 20, 1000)
+    assert r.outcome is Outcome.fail
+    assert r.figures["candidate_rate"] == 0.12 and r.figures["noise_rate"] == 0.02
+    assert r.figures["excess_lower"] > 0
+
+
+def test_candidate_at_noise_level_passes():
+    r = gate(20, 1000, 21, 1000)
+    assert r.outcome is Outcome.passed, r.reason
+
+
+def test_same_rates_but_small_samples_are_inconclusive_not_pass():
+    # 2% vs 2% on tiny samples: the upper bound of the excess is still above the 3-point allowance.
+    r = gate(3, 100, 1, 40)
+    assert r.outcome is Outcome.hold
+    assert "inconclusive" in r.reason
+
+
+def test_one_sided_test_is_not_a_bare_threshold():
+    # Same 3-point excess: significant on 4000 pairs, not on 150.
+    assert gate(200, 4000, 80, 4000).outcome is Outcome.fail
+    assert gate(8, 150, 3, 150).outcome is not Outcome.fail
+
+
+def test_margin_tolerates_a_small_excess():
+    strict = gate(300, 10000, 200, 10000)
+    lenient = gate(300, 10000, 200, 10000, CFG.model_copy(update={"margin": 0.02}))
+    assert strict.outcome is Outcome.fail
+    assert lenient.outcome is not Outcome.fail
+
+
+def test_excess_bounds_bracket_the_estimate():
+    est, lo, hi = excess_bounds(Proportion(bad=30, n=300), Proportion(bad=10, n=300), 0.95)
+    assert lo < est < hi
+    assert round(est, 3) == round(31 / 302 - 11 / 302, 3)
+
+
+def test_latency_ratio_gate():
+    rng = random.Random(1)
+    prim = [rng.gauss(100, 10) for _ in range(400)]
+    slow = [rng.gauss(300, 30) for _ in range(400)]
+    same = [rng.gauss(100, 10) for _ in range(400)]
+    cfg = RatioGateConfig(max_ratio=1.5, min_samples=50)
+    assert quantile_ratio_gate("latency", slow, prim, cfg).outcome is Outcome.fail
+    assert quantile_ratio_gate("latency", same, prim, cfg).outcome is Outcome.passed
+    assert quantile_ratio_gate("latency", same[:10], prim, cfg).outcome is Outcome.hold
+
+
+def test_cost_gate_uses_mean_cost_per_request():
+    cheap = [0.001] * 60 + [0.002] * 40
+    dear = [0.01] * 100
+    cfg = RatioGateConfig(max_ratio=1.0, min_samples=50)
+    assert mean_ratio_gate("cost", cheap, dear, cfg).outcome is Outcome.passed
+    r = mean_ratio_gate("cost", dear, cheap, cfg)
+    assert r.outcome is Outcome.fail and r.figures["ratio"] > 5
+
+
+def _evidence(cand_bad=20, err_bad=0, n=1000) -> Evidence:
+    rng = random.Random(2)
+    lat = [rng.gauss(100, 5) for _ in range(300)]
+    return Evidence(
+        comparators={"structural": ComparatorEvidence(candidate=Proportion(bad=cand_bad, n=n, pair_ids=["p1"]),
+                                                      noise=Proportion(bad=20, n=n))},
+        json_invalid_candidate=Proportion(bad=0, n=n), json_invalid_primary=Proportion(bad=0, n=n),
+        errors_candidate=Proportion(bad=err_bad, n=n, pair_ids=["e1"]), errors_primary=Proportion(bad=0, n=n),
+        latency_candidate=lat, latency_primary=lat, ttft_candidate=lat, ttft_primary=lat,
+        cost_candidate=[0.001] * 300, cost_primary=[0.004] * 300,
+    )
+
+
+def test_evaluate_passes_a_good_candidate_and_names_the_failing_gate():
+    assert evaluate(_evidence()).outcome is Outcome.passed
+    bad = evaluate(_evidence(err_bad=80))
+    assert bad.outcome is Outcome.fail
+    assert any(r.startswith("error_rate") for r in bad.reasons)
+    assert "e1" in bad.pair_ids
+
+
+def test_dry_run_metric_is_recorded_but_never_blocks():
+    report = evaluate(_evidence(err_bad=80), GateConfig(dry_run=["error_rate"]))
+    assert report.outcome is Outcome.passed
+    err = next(m for m in report.metrics if m.name == "error_rate")
+    assert err.outcome is Outcome.fail and err.dry_run
+
+
+def test_no_data_is_never_a_pass():
+    assert evaluate(Evidence()).outcome is Outcome.hold
+
+
+def test_diffy_display_filter_matches_its_worked_example():
+    assert diffy_reportable(50, 30, 10_000)
+    assert not diffy_reportable(50, 45, 10_000)
+    assert not diffy_reportable(30, 50, 10_000)

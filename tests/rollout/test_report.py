@@ -1,0 +1,84 @@
+"""`migrate shadow report` over real recorded traffic: every section a reviewer signs off on is there."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+import migrate.commands  # noqa: F401  (registers every command, as the console script does)
+from migrate.cli_app import app
+from shadow.report.build import PairSide, build_report, divergence
+from shadow.report.render import render_html, render_terminal
+from shadow.store import open_engine
+
+runner = CliRunner()
+
+
+def test_bad_candidate_was_rolled_back_with_the_pairs_that_show_why(recorded):
+    d = recorded["decision"]
+    assert d is not None and d.action == "rollback"
+    assert "tool_calls" in d.reason or "structural" in d.reason
+    assert d.pair_ids
+
+
+def test_report_model_has_every_section(recorded):
+    eng = open_engine(recorded["url"])
+    rep = build_report(eng, recorded["plan"])
+    eng.dispose()
+    names = {a.comparator for a in rep.agreement}
+    assert {"structural", "text_exact", "tool_calls"} <= names
+    structural = next(a for a in rep.agreement if a.comparator == "structural")
+    assert structural.candidate.n > 20 and structural.noise.n > 5
+    assert structural.excess is not None and structural.excess > 0.1  # 30% wrong tools on half the traffic
+    assert rep.families and all(f.family for f in rep.families)
+    assert rep.latency["primary"].total.n > 0 and rep.latency["candidate"].total.quantiles["p95"] is not None
+    assert sum(rep.latency["candidate"].total.histogram) == rep.latency["candidate"].total.n
+    assert rep.cost["candidate"].prompt_tokens > 0
+    assert rep.projection is not None and rep.projection.requests_per_month > 0
+    assert [d.action for d in rep.decisions] == ["start", "rollback"]
+    assert rep.decisions[-1].figures
+    top = rep.top_pairs[0]
+    assert top.primary.tool_calls or top.primary.text
+    assert top.divergence and top.divergence != "no visible difference (comparator detail only)"
+
+
+def test_divergence_points_at_the_first_differing_word():
+    a = PairSide(label="p", text="The capital of France is Paris, a city")
+    b = PairSide(label="c", text="The capital of France is Lyon, a city")
+    assert "[Paris,] vs [Lyon,]" in divergence(a, b)
+    assert divergence(PairSide(label="p", tool_calls=["f({})"]), PairSide(label="c", tool_calls=["g({})"])) \
+        .startswith("tool call 1")
+    assert divergence(PairSide(label="p", error=None, status=200), PairSide(label="c", error="timeout")) \
+        .startswith("outcome")
+
+
+def test_terminal_and_html_render_the_figures(recorded):
+    eng = open_engine(recorded["url"])
+    rep = build_report(eng, recorded["plan"])
+    eng.dispose()
+    text = render_terminal(rep)
+    assert "rolled_back at 0%" in text and "structural" in text and "Projection at 100%" in text
+    page = render_html(rep)
+    assert page.startswith("<!doctype html>") and "http://" not in page.replace("http-equiv", "")
+    assert 'data-figure=agreement' in page and 'data-figure=history' in page and "<svg" in page
+    data = json.loads(page.split('id=report-data>')[1].split("</script>")[0])
+    assert data["pairs"] == rep.pairs
+
+
+def test_cli_report_json_and_html_file(recorded, tmp_path):
+    r = runner.invoke(app, ["shadow", "report", "--store", recorded["url"], "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["ramp"]["status"] == "rolled_back" and data["pairs"] > 0
+    out = tmp_path / "report.html"
+    r = runner.invoke(app, ["shadow", "report", "--store", recorded["url"], "--format", "html", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "data-figure=savings" in out.read_text()
+
+
+def test_cli_report_errors_are_one_line(tmp_path):
+    r = runner.invoke(app, ["shadow", "report", "--store", str(tmp_path / "missing.db")])
+    assert r.exit_code == 2 and "no database at" in r.output and len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(app, ["shadow", "report", "--store", str(tmp_path / "x.db"), "--format", "pdf"])
+    assert r.exit_code == 2 and "--format" in r.output

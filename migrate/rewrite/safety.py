@@ -1,0 +1,35 @@
+"""The check every rewritten file passes before it is written: it parses, and it has no undefined name and no
+unused import that the original did not already have (pyflakes, compared before/after by message, so that
+pre-existing warnings of the user's code never block a rewrite)."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from pyflakes import checker, messages
+
+_BLOCKING = (messages.UndefinedName, messages.UnusedImport, messages.ImportShadowedByLoopVar,
+             messages.RedefinedWhileUnused, messages.UndefinedLocal)
+
+
+def _problems(source: str, filename: str) -> Counter[str]:
+    tree = ast.parse(source, filename=filename)
+    found = checker.Checker(tree, filename=filename).messages
+    return Counter(m.message % m.message_args for m in found if isinstance(m, _BLOCKING))
+
+
+def check(original: str, rewritten: str, filename: str) -> str:
+    """'' when the rewrite is safe to write, else a one-line reason."""
+    try:
+        after = _problems(rewritten, filename)
+    except SyntaxError as e:
+        return f"rewritten code does not parse (line {e.lineno}: {e.msg})"
+    try:
+        before = _problems(original, filename)
+    except SyntaxError:
+        before = Counter()
+    new = after - before
+    if new:
+        return "rewritten code fails the check: " + "; ".join(sorted(new))
+    return ""

@@ -1,0 +1,188 @@
+"""The rewrite of whole sources and trees: imports, idempotence, untouched files, notebooks, the safety check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from migrate.rewrite import engine, safety
+from migrate.rewrite.engine import RewriteOptions, rewrite_path, rewrite_source
+
+V0 = '''"""Module docstring."""
+from __future__ import annotations
+
+import os
+
+import openai  # the SDK
+
+openai.api_key = os.environ["OPENAI_API_KEY"]
+
+
+def ask(q):
+    # keep this comment
+    resp = openai.ChatCompletion.create(model="gpt-4o", messages=[{"role": "user", "content": q}])
+    return resp["choices"][0]["message"]["content"]
+
+
+def guarded(q):
+    try:
+        return ask(q)
+    except openai.error.Timeout:
+        return None
+'''
+
+
+def test_v0_module_is_moved_onto_the_adapter() -> None:
+    code, moved, left, error = rewrite_source(V0, "app.py")
+    assert not error
+    assert "import openai  # the SDK" in code  # still used by the exception
+    assert code.count("import adapters") == 1
+    assert code.index("import adapters") < code.index("adapters.configure")
+    assert 'adapters.configure(api_key=os.environ["OPENAI_API_KEY"])' in code
+    assert "adapters.client().chat.completions.create(" in code
+    assert 'return resp.choices[0].message.content' in code
+    assert "except openai.APITimeoutError:" in code
+    assert "# keep this comment" in code and '"""Module docstring."""' in code
+    assert code.startswith('"""Module docstring."""\nfrom __future__ import annotations\n')
+    assert not left
+    assert {m.strategy for m in moved} >= {"v0-config", "v0-resource-call", "v0-exception", "response-access"}
+    assert safety.check(V0, code, "app.py") == ""
+
+
+def test_second_run_is_a_no_op() -> None:
+    once, *_ = rewrite_source(V0, "app.py")
+    twice, moved, _, error = rewrite_source(once, "app.py")
+    assert twice == once and not error and not moved
+
+
+def test_openai_import_removed_only_when_unused() -> None:
+    code, *_ = rewrite_source("import openai\n\nr = openai.Embedding.create(model='e', input='x')\n", "a.py")
+    assert code == "import adapters\n\nr = adapters.client().embeddings.create(model='e', input='x')\n"
+
+
+def test_v1_module_client_moves_and_platform_calls_stay(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        "import openai\nopenai.api_key = 'k'\nr = openai.chat.completions.create(model='m', messages=[])\n"
+        "a = openai.beta.assistants.create(model='m')\n")
+    result = rewrite_path(tmp_path, RewriteOptions(use_scan=False))
+    new = result.files[0].rewritten
+    assert "adapters.client().chat.completions.create" in new
+    assert "openai.beta.assistants.create" in new
+    # the module client still serves the assistants call: its key stays set, and the adapter gets it too
+    assert "openai.api_key = 'k'\nadapters.configure(api_key=openai.api_key)\n" in new
+    assert [s.strategy for s in result.files[0].left] == ["keep-on-openai"]
+
+
+def test_files_without_openai_never_change(tmp_path: Path) -> None:
+    (tmp_path / "plain.py").write_text("x = {'choices': 1}\nprint(x['choices'])\n")
+    (tmp_path / "other.py").write_text("import requests\n")
+    result = rewrite_path(tmp_path, RewriteOptions())
+    assert result.files == [] and result.files_scanned == 2
+
+
+def test_exclude_and_include(tmp_path: Path) -> None:
+    (tmp_path / "gen").mkdir()
+    for name in ("a.py", "gen/b.py"):
+        (tmp_path / name).write_text("import openai\nc = openai.OpenAI()\n")
+    result = rewrite_path(tmp_path, RewriteOptions(exclude=["gen/"]))
+    assert [f.path for f in result.changed] == ["a.py"]
+
+
+def test_only_category_limits_the_rewrite(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        "import openai\nc = openai.OpenAI()\ntry:\n    pass\nexcept openai.error.RateLimitError:\n    pass\n")
+    result = rewrite_path(tmp_path, RewriteOptions(only_categories=["errors"]))
+    new = result.files[0].rewritten
+    assert "openai.RateLimitError" in new and "c = openai.OpenAI()" in new
+
+
+def test_notebook_cells_are_rewritten_in_the_json(tmp_path: Path) -> None:
+    nb = {"cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Demo\n"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": ["%pip install openai\n", "import openai"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": ["r = openai.Completion.create(model='m', prompt='p')\n", "print(r['choices'][0]['text'])"]},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "demo.ipynb"
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    result = rewrite_path(tmp_path, RewriteOptions(use_scan=False))
+    f = result.files[0]
+    assert not f.error, f.error
+    out = json.loads(f.rewritten)
+    assert out["cells"][0] == nb["cells"][0]
+    assert out["cells"][1]["source"] == ["%pip install openai\n", "import adapters"]
+    assert out["cells"][2]["source"] == ["r = adapters.client().completions.create(model='m', prompt='p')\n",
+                                         "print(r.choices[0].text)"]
+    assert f.rewritten.startswith('{\n "cells"')  # the notebook's own indentation
+
+
+def test_a_file_failing_the_safety_check_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.py").write_text("import openai\nc = openai.OpenAI()\n")
+    (tmp_path / "b.py").write_text("import openai\nd = openai.OpenAI()\n")
+    real = engine.rewrite_source
+
+    def broken(source, relpath="<string>", **kw):
+        code, moved, left, error = real(source, relpath, **kw)
+        return (code + "print(undefined_name)\n" if relpath == "b.py" else code), moved, left, error
+
+    monkeypatch.setattr(engine, "rewrite_source", broken)
+    result = rewrite_path(tmp_path, RewriteOptions())
+    failed = {f.path: f.error for f in result.failed}
+    assert list(failed) == ["b.py"] and "undefined name 'undefined_name'" in failed["b.py"]
+    assert [f.path for f in result.changed] == ["a.py"]
+
+
+def test_safety_check_ignores_warnings_the_original_already_had() -> None:
+    original = "import os\nimport openai\nx = openai.OpenAI()\n"  # `os` unused before and after
+    assert safety.check(original, "import os\nimport adapters\nx = adapters.OpenAI()\n", "a.py") == ""
+    assert "unused" in safety.check(original, "import os\nimport openai\nimport adapters\nx = adapters.OpenAI()\n",
+                                    "a.py")
+    assert "does not parse" in safety.check(original, "x = (\n", "a.py")
+
+
+def test_unparseable_file_is_reported_not_touched(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text("import openai\nprint 'x'\n")
+    result = rewrite_path(tmp_path, RewriteOptions(use_scan=False))
+    assert result.failed[0].path == "bad.py" and "does not parse (line 2" in result.failed[0].error
+
+
+def test_a_failure_while_writing_leaves_every_file_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from migrate.rewrite import write
+
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("import openai\nc = openai.OpenAI()\n")
+    result = rewrite_path(tmp_path, RewriteOptions())
+    assert len(result.changed) == 2
+    real = write.tempfile.mkstemp
+    calls = []
+
+    def failing(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(write.tempfile, "mkstemp", failing)
+    with pytest.raises(OSError):
+        write.write_all(result, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "b.py"]  # no temp file left behind
+    assert all(p.read_text() == "import openai\nc = openai.OpenAI()\n" for p in tmp_path.iterdir())
+
+
+def test_annotated_notebook_is_stable_on_a_second_run(tmp_path: Path) -> None:
+    from migrate.rewrite.write import write_all
+
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                     "source": ["import openai\n", "r = openai.ChatCompletion.create(model='m', messages=[])\n",
+                                "openai.Edit.create(input='x')"]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
+    first = rewrite_path(tmp_path, RewriteOptions(annotate=True))
+    [left] = first.files[0].left
+    assert (left.cell, left.line) == (0, 3)
+    write_all(first, tmp_path)
+    assert "# migrate: " in (tmp_path / "n.ipynb").read_text()
+    assert rewrite_path(tmp_path, RewriteOptions(annotate=True)).changed == []

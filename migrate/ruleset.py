@@ -49,6 +49,37 @@ class DeepSeekOffer(_Strict):
         return v.strip()
 
 
+class FeatureWhen(_Strict):
+    """How a per-call feature is detected from the call's arguments (all given conditions must hold).
+
+    ``kwarg``: the keyword argument looked at (``model`` also reads ``engine``/``deployment_id``).
+    ``equals`` / ``not_in`` / ``gt``: compare its literal value (module constants are followed).
+    ``key``: look inside a dict literal value (``response_format`` → ``type``).
+    ``is_name``: the value is a name or attribute, not a literal (``response_format=MyModel``).
+    ``matches``: regex on a string literal value (``ft:`` model ids).
+    ``content_part``: a message content part of this ``type`` in the ``messages``/``input`` literal (followed
+    through local names), or a data URL of this media kind (``image``/``audio``).
+    """
+
+    kwarg: str | None = None
+    equals: Any = None
+    not_in: tuple[Any, ...] | None = None
+    gt: float | None = None
+    key: str | None = None
+    is_name: bool = False
+    matches: str | None = None
+    content_part: str | None = None
+    data_url: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureWhen:
+        if not (self.kwarg or self.content_part or self.data_url):
+            raise ValueError("a feature needs `kwarg`, `content_part` or `data_url`")
+        if self.matches:
+            re.compile(self.matches)
+        return self
+
+
 class Match(_Strict):
     """What a rule matches.
 
@@ -56,7 +87,13 @@ class Match(_Strict):
       ``instructor.from_openai``, ``openai.embeddings_utils.get_embedding``).
     - ``method``: a call of the attribute path ``names`` (``chat.completions.create``) on a tracked object whose
       type is ``receiver`` (objects are produced by ``constructor``/``call`` rules with ``produces``). The
-      ``openai`` module itself is a receiver of type ``openai`` (the v1 module-level client).
+      ``openai`` module itself acts as an object of type ``openai.client`` (the v1 module-level client; its
+      findings get the ``module_client`` feature). ``beta.`` and ``with_raw_response`` /
+      ``with_streaming_response`` / ``with_options(...)`` are dropped from the path before matching.
+    - a ``call`` rule whose names hold both ``X.create`` and ``X.acreate`` treats the ``a`` form as async.
+
+    ``when`` (same detector as a feature's) narrows a call/method rule to calls whose arguments match, e.g.
+    ``files.create`` with ``purpose = "fine-tune"``; such rules win over the rule without ``when``.
     - ``constructor``: instantiation of a class resolving to one of ``names`` (``openai.OpenAI``).
     - ``assign``: assignment to a qualified attribute (``openai.api_key = ...``).
     - ``reference``: any use of the qualified name (``except openai.error.RateLimitError``).
@@ -64,6 +101,7 @@ class Match(_Strict):
 
     kind: MatchKind
     names: tuple[str, ...] = Field(min_length=1)
+    when: FeatureWhen | None = None
     receiver: str | None = None
     produces: str | None = None
     is_async: bool = False
@@ -76,6 +114,8 @@ class Match(_Strict):
             raise ValueError("`receiver` is only for method rules")
         if self.produces and self.kind not in ("call", "constructor"):
             raise ValueError("`produces` is only for call and constructor rules")
+        if self.when is not None and self.kind not in ("call", "constructor", "method"):
+            raise ValueError("`when` is only for call, constructor and method rules")
         for n in self.names:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", n):
                 raise ValueError(f"not a dotted name: {n!r}")
@@ -108,37 +148,6 @@ class Rule(_Strict):
     @classmethod
     def _examples(cls, v: Any) -> Any:
         return [{"code": e} if isinstance(e, str) else e for e in v]
-
-
-class FeatureWhen(_Strict):
-    """How a per-call feature is detected from the call's arguments (all given conditions must hold).
-
-    ``kwarg``: the keyword argument looked at (``model`` also reads ``engine``/``deployment_id``).
-    ``equals`` / ``not_in`` / ``gt``: compare its literal value (module constants are followed).
-    ``key``: look inside a dict literal value (``response_format`` → ``type``).
-    ``is_name``: the value is a name or attribute, not a literal (``response_format=MyModel``).
-    ``matches``: regex on a string literal value (``ft:`` model ids).
-    ``content_part``: a message content part of this ``type`` in the ``messages``/``input`` literal (followed
-    through local names), or a data URL of this media kind (``image``/``audio``).
-    """
-
-    kwarg: str | None = None
-    equals: Any = None
-    not_in: tuple[Any, ...] | None = None
-    gt: float | None = None
-    key: str | None = None
-    is_name: bool = False
-    matches: str | None = None
-    content_part: str | None = None
-    data_url: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> FeatureWhen:
-        if not (self.kwarg or self.content_part or self.data_url):
-            raise ValueError("a feature needs `kwarg`, `content_part` or `data_url`")
-        if self.matches:
-            re.compile(self.matches)
-        return self
 
 
 class Feature(_Strict):

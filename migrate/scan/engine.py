@@ -1,0 +1,201 @@
+"""`scan_path`: walk, pre-filter, analyse (in a process pool on large trees), cache, score.
+
+Analysis runs in rounds so cross-module indirection works without whole-program analysis: round 0 analyses
+the files that import an SDK or wrapper; what their modules export (clients, factories, classes holding a
+client, constants) goes into the project index; files importing those modules are then analysed (again)
+with that knowledge, until the exports stop changing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrate.report_model import Finding, ScanReport, Skipped
+from migrate.ruleset import RuleSet, load_ruleset, user_rule_dirs
+from migrate.scan.analyze import FileResult, analyze_source
+from migrate.scan.cache import ResultCache, cache_key
+from migrate.scan.notebook import LineMap, NotebookError, notebook_source
+from migrate.scan.options import ScanOptions
+from migrate.scan.prefilter import import_regex
+from migrate.scan.project import ProjectIndex, module_name
+from migrate.scan.resolve import ProjectContext
+from migrate.scan.summary import build_report
+from migrate.scan.walk import walk
+
+PARALLEL_MIN_FILES = 48  # below this, starting workers costs more than it saves
+MAX_ROUNDS = 4
+_AT_LINE = re.compile(r"syntax error at line (\d+)")
+
+
+@dataclass
+class _Source:
+    data: bytes
+    text: str
+    cells: list[tuple[int, int]] | None
+
+
+def _read(path: Path, rel: str, max_bytes: int) -> _Source | str:
+    """The file's source, or a one-line reason to skip it."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return f"larger than max_file_bytes ({size} > {max_bytes} bytes)"
+        data = path.read_bytes()
+    except OSError as e:
+        return "symlink loop" if e.errno == 40 else f"unreadable: {e.strerror or e}"
+    if b"\0" in data[:8192]:
+        return "binary file (NUL bytes)"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+    text = text.removeprefix("\ufeff")
+    if rel.endswith(".ipynb"):
+        try:
+            src, cells = notebook_source(text)
+        except NotebookError as e:
+            return str(e)
+        return _Source(data, src, cells)
+    return _Source(data, text, None)
+
+
+_WORKER_RULESET: RuleSet | None = None
+
+
+def _init_worker(ruleset: RuleSet) -> None:
+    global _WORKER_RULESET
+    _WORKER_RULESET = ruleset
+
+
+def _run_job(job: tuple[str, str, ProjectContext, list[tuple[int, int]] | None]) -> dict[str, Any]:
+    rel, text, ctx, cells = job
+    assert _WORKER_RULESET is not None
+    return _analyze(rel, text, ctx, cells, _WORKER_RULESET)
+
+
+def _analyze(rel: str, text: str, ctx: ProjectContext, cells: list[tuple[int, int]] | None,
+             ruleset: RuleSet) -> dict[str, Any]:
+    try:
+        res = analyze_source(text, rel, ruleset, ctx, line_map=LineMap(cells) if cells is not None else None)
+    except RecursionError:
+        res = FileResult(skipped_reason="too deeply nested to analyse")
+    m = _AT_LINE.match(res.skipped_reason or "")
+    if cells is not None and m:  # name the cell, not the line of the joined module
+        cell, cline = LineMap(cells)(int(m.group(1)))
+        res.skipped_reason = f"syntax error in cell {cell}, line {cline}" + res.skipped_reason[m.end():]
+    return res.model_dump(mode="json")
+
+
+def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
+    """Scan a directory (or one file) and return the full report. Raises FileNotFoundError for a missing
+    root and migrate.ruleset.RuleFileError for a bad rule file."""
+    options = options or ScanOptions()
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such file or directory")
+    root_dir = root if root.is_dir() else root.parent
+    ruleset = load_ruleset([*options.rules_dirs, *user_rule_dirs(root_dir)])
+
+    walked = walk(root, options.include, options.exclude)
+    skipped: list[Skipped] = list(walked.skipped)
+    sources: dict[str, _Source] = {}
+    for rel, path in walked.files:
+        got = _read(path, rel, options.max_file_bytes)
+        if isinstance(got, str):
+            skipped.append(Skipped(path=rel, reason=got))
+        else:
+            sources[rel] = got
+
+    roots = ruleset.import_roots
+    rx = import_regex(roots)
+    direct = {rel for rel, s in sources.items() if any(r in s.text for r in roots) and rx.search(s.text)}
+    index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
+    cache = ResultCache((options.cache_dir or root_dir / ".offramp-cache" / "scan") if options.use_cache else None)
+    jobs_n = options.jobs or os.cpu_count() or 1
+
+    results: dict[str, FileResult] = {}
+    used_sig: dict[str, str] = {}
+    total, done = len(direct), 0
+    pool: ProcessPoolExecutor | None = None
+    # Files importing another SDK-importing module of the project wait for round 1, when that module's
+    # exports are known: most files are then parsed once.
+    deferred = {rel for rel in direct if any(
+        index.rel_of(src) in direct for _, src in index.imported(rel, sources[rel].text))} if len(direct) > 1 else set()
+    targets = sorted(direct - deferred)
+    try:
+        for _ in range(MAX_ROUNDS + 1):
+            todo: list[tuple[str, str, tuple[str, str, ProjectContext, list[tuple[int, int]] | None]]] = []
+            for rel in targets:
+                src = sources[rel]
+                ctx = index.context_for(rel, src.text)
+                sig = ctx.signature()
+                if used_sig.get(rel) == sig:
+                    continue
+                if rel in used_sig or rel not in direct:
+                    total += 1
+                used_sig[rel] = sig
+                key = cache_key(rel, src.data, sig, ruleset.digest)
+                hit = cache.get(key)
+                if hit is not None:
+                    results[rel] = FileResult.model_validate(hit)
+                    done += 1
+                    if options.progress:
+                        options.progress(done, total)
+                else:
+                    todo.append((key, rel, (rel, src.text, ctx, src.cells)))
+            if todo:
+                if len(todo) >= PARALLEL_MIN_FILES and jobs_n > 1:
+                    if pool is None:
+                        pool = ProcessPoolExecutor(max_workers=jobs_n, initializer=_init_worker, initargs=(ruleset,))
+                    chunk = max(1, min(64, len(todo) // (jobs_n * 8)))
+                    outs = pool.map(_run_job, [j for _, _, j in todo], chunksize=chunk)
+                else:
+                    outs = (_analyze(*j, ruleset) for _, _, j in todo)
+                finished = 0
+                try:
+                    for (key, rel, _), out in zip(todo, outs, strict=True):
+                        cache.put(key, out)
+                        results[rel] = FileResult.model_validate(out)
+                        finished += 1
+                        done += 1
+                        if options.progress:
+                            options.progress(done, total)
+                except BrokenProcessPool:  # a worker died (native crash, OOM kill): finish in this process
+                    if pool is not None:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    pool = None
+                    for key, rel, job in todo[finished:]:
+                        out = _analyze(*job, ruleset)
+                        cache.put(key, out)
+                        results[rel] = FileResult.model_validate(out)
+                        done += 1
+                        if options.progress:
+                            options.progress(done, total)
+            exports = {module_name(rel)[0]: r.exports for rel, r in results.items() if r.exports}
+            if exports == index.exports and not deferred:
+                break
+            index.set_exports(exports)
+            deferred = set()
+            targets = sorted(rel for rel, s in sources.items()
+                             if rel in direct or index.imports_exporting(rel, s.text))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    cache.save()
+
+    findings: list[Finding] = []
+    for rel, res in results.items():
+        if res.skipped_reason:
+            skipped.append(Skipped(path=rel, reason=res.skipped_reason))
+        findings.extend(res.findings)
+    if options.only_categories:
+        wanted = set(options.only_categories)
+        findings = [f for f in findings if f.category in wanted]
+    return build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
+                        files_parsed=sum(1 for r in results.values() if r.parsed))

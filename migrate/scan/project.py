@@ -1,0 +1,150 @@
+"""The cheap project index: module names of the scanned files, local modules that shadow an SDK, and what
+project modules export (clients, factories, classes holding clients, constants) for the files importing them."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from migrate.scan.prefilter import imported_modules
+from migrate.scan.resolve import ProjectContext
+
+_CONST = re.compile(
+    r"""^([A-Z_][A-Z0-9_]*)[ \t]*(?::[^=\n]+)?=[ \t]*((?:[rRbBuU]?(?:"[^"\\\n]*"|'[^'\\\n]*'))"""
+    r"""|-?\d+(?:\.\d+)?|True|False)[ \t]*(?:#.*)?$""",
+    re.MULTILINE,
+)
+
+
+def _const(literal: str) -> Any:
+    try:
+        return ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return None
+
+
+def module_name(relpath: str) -> tuple[str, bool]:
+    """(dotted module name, is a package) for a path relative to the scanned root."""
+    p = relpath
+    for suffix in (".py", ".ipynb"):
+        if p.endswith(suffix):
+            p = p[: -len(suffix)]
+    parts = [x for x in p.split("/") if x]
+    is_pkg = bool(parts) and parts[-1] == "__init__"
+    if is_pkg:
+        parts = parts[:-1]
+    return ".".join(parts), is_pkg
+
+
+class ProjectIndex:
+    """Built from the walked file list; `exports` (full module → {qualified name: descriptor}) fills in as
+    files are analysed."""
+
+    def __init__(self, texts: Mapping[str, str], sdk_roots: Iterable[str]) -> None:
+        self.texts = texts
+        self.files = set(texts)
+        self.sdk_roots = frozenset(sdk_roots)
+        self.packages = {r.rsplit("/", 1)[0] if "/" in r else "" for r in self.files if r.endswith("/__init__.py")
+                         or r == "__init__.py"}
+        self.exports: dict[str, dict[str, dict[str, Any]]] = {}
+        self._files_by_suffix: dict[str, list[str]] = defaultdict(list)
+        self._rel_of: dict[str, str] = {}
+        for rel in self.files:
+            full = module_name(rel)[0]
+            self._rel_of[full] = rel
+            parts = full.split(".")
+            for i in range(len(parts)):
+                self._files_by_suffix[".".join(parts[i:])].append(full)
+        self._consts: dict[str, dict[str, Any]] = {}
+        self._imports: dict[str, list[tuple[str, str]]] = {}
+        self._export_words: tuple[str, ...] = ()
+        self._best_memo: dict[tuple[str, str], str | None] = {}
+
+    def constants(self, full: str) -> dict[str, Any]:
+        """Module-level `NAME = literal` constants of a project module, read without parsing it."""
+        if full not in self._consts:
+            text = self.texts.get(self._rel_of.get(full, ""), "")
+            found = {name: _const(lit) for name, lit in _CONST.findall(text)} if text else {}
+            self._consts[full] = {k: v for k, v in found.items() if isinstance(v, str | int | float | bool)}
+        return self._consts[full]
+
+    def set_exports(self, exports: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.exports = {m: e for m, e in exports.items() if e}
+        # an importer must spell the exporting module's last name (`from app.clients import`, `from app import
+        # clients`, `from . import clients`): a substring test rules out almost every other file
+        self._export_words = tuple(sorted({m.rpartition(".")[2] for m in self.exports}))
+
+    def _shadowed(self, relpath: str) -> frozenset[str]:
+        """SDK names a project module hides for this file: one next to it on its sys.path entry, i.e. in the
+        nearest enclosing directory that is not a package (where a script runs, or a src/ root)."""
+        d = relpath.rsplit("/", 1)[0] if "/" in relpath else ""
+        while d and d in self.packages:
+            d = d.rsplit("/", 1)[0] if "/" in d else ""
+        pre = f"{d}/" if d else ""
+        return frozenset(name for name in self.sdk_roots
+                         if f"{pre}{name}.py" in self.files or f"{pre}{name}/__init__.py" in self.files)
+
+    def _best(self, suffix: str, importer: str) -> str | None:
+        """The project module a dotted import names: all suffixes of module paths count (apps are often
+        scanned from a parent folder); ties go to the module nearest the importer."""
+        cands = self._files_by_suffix.get(suffix)
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        key = (suffix, importer.rpartition(".")[0])
+        if key in self._best_memo:
+            return self._best_memo[key]
+
+        def shared(full: str) -> int:
+            a, b = full.split("."), importer.split(".")
+            n = 0
+            while n < min(len(a), len(b)) and a[n] == b[n]:
+                n += 1
+            return n
+
+        best = self._best_memo[key] = max(cands, key=lambda f: (shared(f), -len(f)))
+        return best
+
+    def context_for(self, relpath: str, text: str | None = None) -> ProjectContext:
+        module, is_pkg = module_name(relpath)
+        package = module if is_pkg else module.rpartition(".")[0]
+        exports: dict[str, dict[str, Any]] = {}
+        if text is not None:
+            for cand, src in self.imported(relpath, text):
+                for name, value in self.constants(src).items():
+                    exports[f"{cand}.{name}"] = {"kind": "const", "value": value}
+                for q, desc in self.exports.get(src, {}).items():
+                    exports[cand + q[len(src):]] = desc
+        return ProjectContext(module=module, package=package, shadowed=self._shadowed(relpath), exports=exports)
+
+    def rel_of(self, full: str) -> str:
+        return self._rel_of.get(full, "")
+
+    def imported(self, relpath: str, text: str) -> list[tuple[str, str]]:
+        """(name as imported, full project module) for each project module the file imports (memoised)."""
+        got = self._imports.get(relpath)
+        if got is None:
+            module, is_pkg = module_name(relpath)
+            got = self._imports[relpath] = self._imported(text, module if is_pkg else module.rpartition(".")[0],
+                                                          module)
+        return got
+
+    def _imported(self, text: str, package: str, module: str) -> list[tuple[str, str]]:
+        """(name as imported, full project module) for each project module the source imports."""
+        out = []
+        for imp in imported_modules(text, package):
+            for cand in (imp, imp.rpartition(".")[0]):
+                src = self._best(cand, module) if cand else None
+                if src is not None and src != module:
+                    out.append((cand, src))
+        return out
+
+    def imports_exporting(self, relpath: str, text: str) -> bool:
+        """Does this file import a project module that exports a tracked object (so it must be analysed)?"""
+        if not self._export_words or not any(w in text for w in self._export_words):
+            return False
+        return any(src in self.exports for _, src in self.imported(relpath, text))

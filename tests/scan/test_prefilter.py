@@ -1,0 +1,35 @@
+"""The import pre-filter: sharp enough to skip files that only mention openai, loose enough for every import form."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrate.ruleset import load_ruleset
+from migrate.scan.prefilter import import_regex, imported_modules
+
+RX = import_regex(load_ruleset().import_roots)
+
+
+@pytest.mark.parametrize("text", [
+    "import openai\n", "import os, openai\n", "import openai as oa\n", "from openai import OpenAI\n",
+    "from openai.types.chat import X\n", "    import openai  # lazy\n", "import openai.error\n",
+    "from langchain_openai import ChatOpenAI\n", "from llama_index.llms.openai import OpenAI\n",
+    "import instructor\n", "from agents import Agent\n", "from langchain.chat_models import ChatOpenAI\n",
+])
+def test_admits(text):
+    assert RX.search("x = 1\n" + text)
+
+
+@pytest.mark.parametrize("text", [
+    "import openai_helpers\n", "from openaiwrapper import x\n", "print('import openai')\n",
+    "# import openai\n", "x = 'from openai import OpenAI'\n", "import anthropic\n", "from my_agents import a\n",
+])
+def test_rejects(text):
+    assert not RX.search(text)
+
+
+def test_imported_modules_resolves_relative_and_from_names():
+    text = "from . import clients\nfrom ..core.config import (\n    MODEL,\n    KEY as K,\n)\nimport app.x as y, z\n"
+    got = imported_modules(text, "pkg.app")
+    assert {"pkg.app", "pkg.app.clients", "pkg.core.config", "pkg.core.config.MODEL", "pkg.core.config.KEY",
+            "app.x", "z"} <= got

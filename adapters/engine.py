@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters import multipart
 from adapters import translate as tr
 from adapters.config import OfframpConfig
 from adapters.profiles import BackendProfile, ProfileError, load_profile
@@ -188,6 +189,8 @@ class Engine:
         body = body if isinstance(body, dict) else None
         caps = capabilities_of(out.path, body)
         model = body.get("model") if body else None
+        if body is None and out.content:
+            model = multipart.form_field(out.content, out.headers.get("content-type", ""), "model")
         stream = bool(body and body.get("stream"))
         record = tr.TranslationRecord(endpoint=endpoint_path(out.path), model_requested=model, started_at=started,
                                       stream=stream)
@@ -263,6 +266,8 @@ class Engine:
             if new != body:
                 content = json.dumps(new).encode()
                 headers["content-type"] = "application/json"
+        elif cand.model and content and record.model_requested not in (None, cand.model):
+            content = multipart.replace_field(content, headers.get("content-type", ""), "model", cand.model)
         stream = bool(body and body.get("stream"))
         if stream:
             return (yield from self._stream(url, headers, content, profile, emu, record, out.method,

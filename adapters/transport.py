@@ -36,6 +36,8 @@ BASE_KEY = "offramp_base"
 
 
 def outbound(request: Any) -> Outbound:
+    """The request as the engine sees it. The body must already be read (`_read_body`): multipart uploads and
+    other streamed contents have no `.content` until then."""
     base = request.extensions.get(BASE_KEY) or ""
     url = str(request.url)
     no_query = url.split("?", 1)[0]
@@ -48,6 +50,16 @@ def outbound(request: Any) -> Outbound:
         content=request.content,
         app_base=base or f"{request.url.scheme}://{request.url.netloc.decode()}",
     )
+
+
+def _read_body(request: Any) -> None:
+    """Buffer a streamed body (multipart file uploads, iterators) so it can be inspected for routing and sent
+    again on a retry or a fallback; the SDK's own requests are small enough to hold in memory."""
+    request.read()
+
+
+async def _aread_body(request: Any) -> None:
+    await request.aread()
 
 
 def _build(method: str, url: str, headers: dict[str, str], content: bytes, ext: dict) -> Any:
@@ -190,6 +202,7 @@ class OfframpTransport(httpx.BaseTransport):
         self.inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: Any) -> Any:
+        _read_body(request)
         gen = self.engine.exchange(outbound(request))
         ext = _timeout_ext(request, self.engine)
         result = self._drive(gen, ext, threading.Lock())
@@ -243,6 +256,7 @@ class AsyncOfframpTransport(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: Any) -> Any:
+        await _aread_body(request)
         gen = self.engine.exchange(outbound(request))
         ext = _timeout_ext(request, self.engine)
         result = await self._drive(gen, ext)

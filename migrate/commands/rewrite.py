@@ -108,8 +108,12 @@ def _print_text(result, diff: str, written: list[str], dry_run: bool, color: boo
         con.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
     changed = result.changed
     verb = "would change" if dry_run else "changed"
+    n = result.moved_unchanged
+    riding = (f" (including {n} call{'s' if n != 1 else ''} on a client, unchanged in the source: "
+              "they move with the client)") if n else ""
     con.print(f"\n[bold]{result.root}[/]: {result.files_scanned} files scanned, {len(changed)} {verb}, "
-              f"{result.moved} sites moved onto the adapter, {len(result.left)} left")
+              f"{result.moved} sites moved onto the adapter{riding}, {len(result.left)} left"
+              + (f", {len(result.failed)} file(s) not rewritten" if result.failed else ""))
     if written:
         con.print(f"wrote {len(written)} file(s)")
     for f in result.failed:

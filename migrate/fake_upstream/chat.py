@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,15 +264,29 @@ def _tool_call(seed: int, key: int, index: int, fn: dict, user_text: str, rng: r
     }
 
 
+def _named(tools: list[dict], user_text: str) -> list[dict]:
+    """The tools the user message asks for: by full name, or by a word of the name ("refund" names
+    `request_refund`), so a question that needs several tools gets them all, as a real model would."""
+    lowered = user_text.lower()
+    words = set(re.findall(r"[a-z0-9]+", lowered))
+    out = []
+    for t in tools:
+        name = (t.get("name") or "").lower()
+        parts = [w for w in re.split(r"[^a-z0-9]+", name) if len(w) >= 4]
+        if name and (name in lowered or any(w in words for w in parts)):
+            out.append(t)
+    return out
+
+
 def _pick_tools(flavor: Flavor, body: dict, tools: list[dict], user_text: str) -> list[dict]:
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
         return [t for t in tools if t.get("name") == name][:1]
-    if flavor.parallel_tool_calls and body.get("parallel_tool_calls") is True and len(tools) > 1:
-        return tools
-    lowered = user_text.lower()
-    named = [t for t in tools if t.get("name") and t["name"].lower() in lowered]
+    named = _named(tools, user_text)
+    one_only = flavor.parallel_tool_calls and body.get("parallel_tool_calls") is False
+    if flavor.multi_tool_calls and not one_only and len(named) > 1:
+        return named
     return (named or tools)[:1]
 
 

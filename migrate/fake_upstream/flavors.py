@@ -85,7 +85,11 @@ class Flavor:
     json_schema: bool = True
     json_word_required: bool = True  # json_object needs the word "json" in the messages
     multi_n: bool = True
-    parallel_tool_calls: bool = True  # honours parallel_tool_calls=true (vLLM ignores it)
+    # Several tool calls in one turn: the model calls every tool the user message names. `parallel_tool_calls`
+    # is honoured only where documented (OpenAI: on by default, `false` → at most one call); DeepSeek has no
+    # such parameter and vLLM ignores it. The fake's vLLM model makes one call per turn (see docs/readme).
+    parallel_tool_calls: bool = True  # the parameter is honoured
+    multi_tool_calls: bool = True  # the model emits several calls when the request names several tools
     max_completion_tokens: bool = True  # honours max_completion_tokens (DeepSeek: not in its schema, ignored)
     forced_tool_choice_in_thinking: bool = True
     legacy_functions: bool = False  # answers the deprecated functions/function_call with message.function_call
@@ -157,6 +161,7 @@ DEEPSEEK = Flavor(
     name="deepseek",
     models=("deepseek-flash", "deepseek-v4-flash", "deepseek-v4-pro", "deepseek-chat", "deepseek-reasoner"),
     owned_by="deepseek",
+    parallel_tool_calls=False,  # not in its API: ignored
     accept_any_model=False,
     endpoints=frozenset(
         {"chat", "completions", "models", "responses", "files"}
@@ -205,7 +210,8 @@ VLLM = Flavor(
     roles=frozenset({"system", "developer", "user", "assistant", "tool"}),
     reasoning_field="reasoning",
     json_word_required=False,
-    parallel_tool_calls=False,
+    parallel_tool_calls=False,  # ignored
+    multi_tool_calls=False,
     cache_usage="none",
     auth_required=False,
     embedding_models={"BAAI/bge-m3": 1024},

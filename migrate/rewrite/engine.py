@@ -30,6 +30,9 @@ _PLATFORM_TEXT = re.compile(
 _CONFIG_READ = re.compile(r"\bopenai\.(api_key|api_base|base_url|organization|api_type|api_version)\b(?!\s*=[^=])")
 _V0_TEXT = re.compile(r"\b(ChatCompletion|Completion|Embedding|Image|Audio|Moderation|File|FineTuningJob|FineTune"
                       r"|Model|Edit)\.a?(create|list|retrieve|delete|transcribe|translate|download|cancel)")
+RIDES = "with-client"  # calls on a client object: they move with the client's constructor
+# Dict-style access DictResponseAccess could turn into attributes: a string subscript or `.get(`.
+_DICT_TEXT = re.compile(r"""\[\s*[rRuU]?['"]|\.get\(""")
 _STRATEGY_CATEGORIES = {"ErrorClasses": {"errors"}, "ClientConstruction": {"client"},
                         "ModuleConfigToConfigure": {"configuration", "config"}}
 
@@ -41,6 +44,7 @@ class RewriteOptions(BaseModel):
     rules_dirs: list[Path] = Field(default_factory=list)
     annotate: bool = False
     use_scan: bool = True
+    jobs: int | None = Field(default=None, description="scan worker processes; None = all cores")
 
 
 @dataclass
@@ -62,7 +66,7 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
     if not wanted and "adapters" not in source:  # nothing to do here: skip the parse and the code generation
         left = _dedupe(_unaccounted(findings or [], [], [], only))
         if not (annotate and left):
-            return source, [], left, ""
+            return source, rides_along(findings or [], [], left, only), left, ""
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as e:
@@ -79,8 +83,8 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
     for step in PIPELINE:
         if only and step.__name__ in _STRATEGY_CATEGORIES and not (_STRATEGY_CATEGORIES[step.__name__] & only):
             continue
-        if step.__name__ not in wanted and not (step is DictResponseAccess and (
-                context.scratch.get(MOVED) or "adapters" in source)):
+        if step.__name__ not in wanted and not (step is DictResponseAccess and _needs_response_access(
+                source, context.scratch.get(MOVED, []))):
             continue
         tree = Codemod.transform_module(step(context), tree)
     for step in LAST:
@@ -98,13 +102,14 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
             reasons.setdefault(line, []).append(s.reason)
         tree = add_annotations(tree, reasons)
     tree = _swap_openai_import(tree, context)
-    if AddImportsVisitor.CONTEXT_KEY in context.scratch:
+    if context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
         tree = AddImportsVisitor(context).transform_module(tree)
-    if RemoveImportsVisitor.CONTEXT_KEY in context.scratch:
+    if context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
         tree = RemoveImportsVisitor(context).transform_module(tree)
+    moved += rides_along(findings or [], moved, left, only)
     code = tree.code
     if code == source:
-        return source, [], left, ""
+        return source, [s for s in moved if s.strategy == RIDES], left, ""
     return code, moved, left, ""
 
 
@@ -123,6 +128,16 @@ _TEXT_FILTERS = {
 }
 
 
+def _needs_response_access(source: str, moved: list[dict[str, Any]]) -> bool:
+    """DictResponseAccess only rewrites dict-style access on the result of an `adapters.client()` /
+    `adapters.async_client()` call: such calls exist when a 0.x or module-client call was just moved there, or
+    were already in the source. Anything else would be a full metadata pass for nothing."""
+    if not _DICT_TEXT.search(source):
+        return False
+    return "adapters.client" in source or "adapters.async_client" in source or any(
+        m.get("strategy") in ("v0-resource-call", "keep-call") for m in moved)
+
+
 def _wanted_steps(source: str, findings: list[dict[str, Any]] | None) -> set[str]:
     """Strategies worth running on this source: those the scan's findings name (cheap text checks without a
     scan). A libcst pass with metadata costs far more than the scan of the file, so skipping matters."""
@@ -133,33 +148,59 @@ def _wanted_steps(source: str, findings: list[dict[str, Any]] | None) -> set[str
         wanted.add("ModuleApiToClient")
     if any("module_client" in f.get("features", []) or f["api"].startswith("openai.") for f in findings):
         wanted.add("ModuleClientCalls")
-    if wanted & {"ModuleApiToClient", "ClientConstruction"} or any(f["category"] == "errors" for f in findings):
-        wanted |= {"ErrorClasses", "ModuleClientCalls", "ClientConstruction"} & {
-            n for n, rx in _TEXT_FILTERS.items() if rx.search(source)}
     return wanted
 
 
 def _swap_openai_import(tree: cst.Module, context: CodemodContext) -> cst.Module:
     """When `import openai` goes unused and `import adapters` is needed, put the new import where the old one
-    was (a one-line diff, in the user's import order) instead of appending it after the last import."""
+    was (a one-line diff, in the user's import order) instead of appending it after the last import.
+
+    The same scope analysis also cancels requests to remove `import openai` that would change nothing (the
+    module is still used), so libcst's RemoveImportsVisitor — a metadata pass of its own — runs only when an
+    import really goes."""
     from libcst.metadata import MetadataWrapper, ScopeProvider
 
     needed = context.scratch.get(AddImportsVisitor.CONTEXT_KEY, [])
-    if not any(i.module_name == "adapters" and i.obj_name is None for i in needed):
+    removals = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])
+    want_swap = any(i.module_name == "adapters" and i.obj_name is None for i in needed)
+    if not want_swap and not any(obj is None and "." not in mod for mod, obj, _ in removals):
         return tree
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
     scopes = wrapper.resolve(ScopeProvider)
+    imports: list[cst.Import] = []
+
+    class _Imports(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            imports.append(node)
+
+    wrapper.module.visit(_Imports())
+
+    def referenced(node: cst.Import, bound: str) -> bool | None:
+        """None when unknown (no scope): neither swapped nor spared from removal then."""
+        scope = scopes.get(node)
+        if scope is None:
+            return None
+        return any(a.references for a in scope.assignments[bound] if getattr(a, "node", None) is node)
+
+    def binds(node: cst.Import, module: str, asname: str | None) -> bool:
+        return any(cst.helpers.get_full_name_for_node(a.name) == module
+                   and (a.evaluated_alias if a.asname else None) == asname for a in node.names)
+
     target: cst.Import | None = None
-    for stmt in wrapper.module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if isinstance(small, cst.Import) and len(small.names) == 1 and small.names[0].asname is None \
-                    and cst.helpers.get_full_name_for_node(small.names[0].name) == "openai":
-                scope = scopes.get(small)
-                if scope is not None and not any(a.references for a in scope.assignments["openai"]
-                                                 if getattr(a, "node", None) is small):
+    if want_swap:
+        for stmt in wrapper.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if isinstance(small, cst.Import) and len(small.names) == 1 and binds(small, "openai", None) \
+                        and referenced(small, "openai") is False:
                     target = small
+    kept = [(mod, obj, asname) for mod, obj, asname in removals
+            if obj is not None or "." in mod
+            or not all(referenced(n, asname or mod) is True
+                       for n in imports if n is not target and binds(n, mod, asname))]
+    if len(kept) != len(removals):
+        context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = kept
     if target is None:
         return tree
     found = target
@@ -186,15 +227,25 @@ def _unaccounted(findings: list[dict[str, Any]], moved: list[Site], left: list[S
         strategy = f.get("rewrite", "")
         if strategy in REPORTING:
             reason = f.get("reason") or f.get("message") or strategy
-        elif strategy == "keep-call" and "module_client" not in f.get("features", []):
-            continue  # a call on a client object keeps its shape: it moves with the client's constructor
         elif strategy == "keep-call":
-            continue
+            continue  # calls keeping their shape: counted by `rides_along` (they move with their client)
         else:
             reason = f"not rewritten: {strategy} could not prove this site safe ({f.get('api')})"
         out.append(Site(line=f["line"], column=f.get("column", 0), api=f.get("api", ""),
                         strategy="scan:" + strategy, category=f.get("category", ""), reason=reason))
     return out
+
+
+def rides_along(findings: list[dict[str, Any]], moved: list[Site], left: list[Site], only: set[str]) -> list[Site]:
+    """Calls on a client object (`client.chat.completions.create`) keep their shape: they move onto the adapter
+    with the constructor of their client. Returned as moved sites; `rewrite_path` turns them into left sites
+    when the project's clients did not all move."""
+    seen = {s.line for s in moved} | {s.line for s in left}
+    return [Site(line=f["line"], column=f.get("column", 0), api=f.get("api", ""), strategy=RIDES,
+                 category=f.get("category", ""))
+            for f in findings
+            if f.get("rewrite") == "keep-call" and "module_client" not in f.get("features", [])
+            and f["line"] not in seen and not (only and f.get("category") not in only)]
 
 
 def _dedupe(sites: list[Site]) -> list[Site]:
@@ -244,15 +295,50 @@ def discover(root: Path, options: RewriteOptions) -> list[Path]:
     return out
 
 
-def _scan_findings(text: str, relpath: str, ruleset: Any, line_map: Any = None) -> list[dict[str, Any]] | None:
-    from migrate.scan import analyze_source
+def _finding_dict(f: Any, line: int) -> dict[str, Any]:
+    return {"line": line, "column": f.column, "api": f.api, "rule": f.rule, "rewrite": f.rewrite,
+            "category": f.category, "features": list(f.features), "message": f.message, "reason": f.deepseek.reason}
 
-    result = analyze_source(text, relpath, ruleset)
-    if result.skipped_reason:
+
+@dataclass
+class ProjectScan:
+    """The scan of the whole tree, with its project index (clients made by a factory in another module, classes
+    holding a client, ...): the rewrite then sees exactly the sites `migrate scan` reports."""
+
+    findings: dict[str, list[Any]]
+    skipped: set[str]
+
+
+def scan_project(root: Path, options: RewriteOptions) -> ProjectScan | None:
+    if not options.use_scan:
         return None
-    return [{"line": f.line, "column": f.column, "api": f.api, "rule": f.rule, "rewrite": f.rewrite,
-             "category": f.category, "features": f.features, "message": f.message,
-             "reason": f.deepseek.reason} for f in result.findings]
+    try:
+        from migrate.scan import ScanOptions, scan_path
+    except ImportError:
+        return None
+    report = scan_path(root, ScanOptions(include=list(options.include), exclude=list(options.exclude),
+                                         rules_dirs=list(options.rules_dirs), use_cache=False,
+                                         jobs=options.jobs))
+    by_path: dict[str, list[Any]] = {}
+    for f in report.findings:
+        by_path.setdefault(f.path, []).append(f)
+    return ProjectScan(by_path, {s.path for s in report.skipped})
+
+
+def _findings_for(item: SourceInput, scan: ProjectScan) -> list[dict[str, Any]] | None:
+    """This file's findings in the rewrite's coordinates (a notebook's cell lines become lines of the joined
+    cells); None when the scan skipped the file (own resolution)."""
+    if item.relpath in scan.skipped:
+        return None
+    found = scan.findings.get(item.relpath, [])
+    if item.notebook is None:
+        return [_finding_dict(f, f.line) for f in found]
+    marks: dict[int, int] = {}
+    for lineno, text in enumerate(item.notebook.source_cache.splitlines(), 1):
+        m = re.match(r"^# @@offramp-cell (\d+)@@$", text)
+        if m:
+            marks[item.notebook.cells[int(m.group(1))]] = lineno
+    return [_finding_dict(f, marks[f.cell] + f.line) for f in found if f.cell in marks]
 
 
 def load_ruleset(root: Path, options: RewriteOptions) -> Any:
@@ -273,12 +359,7 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
     options = options or RewriteOptions()
     root = root.resolve()
     base = root if root.is_dir() else root.parent
-    ruleset = load_ruleset(root, options)
-    prefilter = None
-    if ruleset is not None:
-        from migrate.scan.prefilter import import_regex
-
-        prefilter = import_regex(ruleset.import_roots)
+    scan = scan_project(root, options)
     inputs: list[SourceInput] = []
     result = RewriteResult(root=str(root))
     files = discover(root, options)
@@ -291,7 +372,7 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
         except (OSError, UnicodeDecodeError) as e:
             result.files.append(FileResult(path=rel, original="", rewritten="", error=f"cannot read: {e}"))
             continue
-        if "openai" not in text:
+        if "openai" not in text and (scan is None or rel not in scan.findings):
             continue  # files without OpenAI usage never change
         item = SourceInput(relpath=rel, text=text)
         if path.suffix == ".ipynb":
@@ -300,17 +381,44 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
             except notebooks.NotebookError as e:
                 result.files.append(FileResult(path=rel, original=text, rewritten=text, error=str(e)))
                 continue
-        if prefilter is not None and not prefilter.search(item.notebook.source_cache if item.notebook else text):
-            continue  # the scan's own pre-filter: only files importing an SDK or wrapper have findings
-        if ruleset is not None:
-            src = item.notebook.source_cache if item.notebook else text
-            item.findings = _scan_findings(src, rel, ruleset)
+        if scan is not None:
+            item.findings = _findings_for(item, scan)
+            if item.findings == [] and "adapters" not in text:
+                continue  # the scan found nothing to move here
         inputs.append(item)
     keep = _keeps_openai_module(inputs)
     v0 = any(_V0_TEXT.search(i.notebook.source_cache if i.notebook else i.text) for i in inputs)
     for item in inputs:
         result.files.append(_rewrite_one(item, keep, v0, options))
+    _settle_riders(result, options.only_categories)
     return result
+
+
+def _settle_riders(result: RewriteResult, only: Iterable[str] = ()) -> None:
+    """Calls on client objects moved only if every client constructor the scan found moved too: otherwise some
+    of them still talk to OpenAI through a client built here unchanged (or outside the scanned files). A client
+    left on OpenAI because it serves only platform APIs (batches, assistants, ...) has no such calls."""
+    only = set(only)
+    blocked = [(f.path, s.line) for f in result.files for s in f.left
+               if s.category == "client" and not s.strategy.endswith("keep-on-openai")]
+    blocked += [(f.path, s.line) for f in result.files if f.error for s in f.moved
+                if s.strategy == "client-constructor"]
+    has_client = any(s.strategy == "client-constructor" for f in result.files if not f.error for s in f.moved) \
+        or any("adapters" in f.original for f in result.files)
+    if not blocked and has_client:
+        return
+    if blocked:
+        why = (f"call on a client: it moves with its client, but the client constructor at {blocked[0][0]}:"
+               f"{blocked[0][1]} was not moved")
+    elif only and "client" not in only:
+        why = "call on a client: it moves with its client constructor, which --only leaves out"
+    else:
+        why = "call on a client built outside the rewritten files: point that client at the adapter"
+    for f in result.files:
+        riders = [s for s in f.moved if s.strategy == RIDES]
+        if riders:
+            f.moved = [s for s in f.moved if s.strategy != RIDES]
+            f.left = _dedupe(f.left + [s.model_copy(update={"reason": why}) for s in riders])
 
 
 def _keeps_openai_module(inputs: list[SourceInput]) -> bool:

@@ -49,5 +49,10 @@ class RewriteResult(BaseModel):
         return sum(len(f.moved) for f in self.files if not f.error)
 
     @property
+    def moved_unchanged(self) -> int:
+        """Of `moved`: calls on a client object, which keep their shape and move with the client's constructor."""
+        return sum(1 for f in self.files if not f.error for s in f.moved if s.strategy == "with-client")
+
+    @property
     def left(self) -> list[tuple[FileResult, Site]]:
         return [(f, s) for f in self.files for s in f.left]

@@ -211,35 +211,52 @@ def test_auto_tool_choice_calls_first_or_named_tool_then_answers_after_results(f
     assert not follow.choices[0].message.tool_calls
 
 
-def test_parallel_tool_calls_when_asked(fakes):
+BOTH = [{"role": "user", "content": "What time is it in Tokyo, and what is the weather there?"}]
+
+
+def _call_names(fake, messages=BOTH, **kw) -> list[str]:
+    r = client(fake).chat.completions.create(model=MODELS[fake.flavor], messages=messages, tools=[TIME, WEATHER],
+                                             **kw)
+    calls = r.choices[0].message.tool_calls
+    assert len({t.id for t in calls}) == len(calls)
+    return [t.function.name for t in calls]
+
+
+def test_openai_calls_every_named_tool_unless_parallel_tool_calls_is_false(fakes):
+    """OpenAI: parallel function calling is on by default; `parallel_tool_calls=false` allows at most one."""
+    oa = fakes["openai"]
+    assert _call_names(oa) == ["get_time", "get_weather"]
+    assert _call_names(oa, parallel_tool_calls=True) == ["get_time", "get_weather"]
+    assert _call_names(oa, parallel_tool_calls=False) == ["get_time"]
+    assert _call_names(oa, messages=[{"role": "user", "content": "use get_weather"}]) == ["get_weather"]
+    assert _call_names(oa, messages=USER) == ["get_time"], "nothing named: one call to the first tool"
+
+
+def test_deepseek_has_no_parallel_tool_calls_parameter_and_calls_every_named_tool(fakes):
+    """DeepSeek documents no `parallel_tool_calls` (the adapter drops it); its models still make several calls
+    in one turn when the request needs them."""
+    ds = fakes["deepseek"]
+    off = {"thinking": {"type": "disabled"}}
+    assert _call_names(ds, extra_body=off) == ["get_time", "get_weather"]
+    assert _call_names(ds, extra_body={**off, "parallel_tool_calls": False}) == ["get_time", "get_weather"]
+    assert _call_names(ds, messages=USER, extra_body=off) == ["get_time"]
+
+
+def test_vllm_ignores_parallel_tool_calls(fakes):
+    vl = fakes["vllm"]
+    assert _call_names(vl) == ["get_time"]
+    assert _call_names(vl, extra_body={"parallel_tool_calls": True}) == ["get_time"], "vLLM ignores the parameter"
+
+
+def test_a_tool_is_named_by_a_word_of_its_name(fakes):
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+             for n in ("lookup_order", "shipping_quote", "request_refund")]
+    q = [{"role": "user", "content": "Where is my order, how much is shipping to FR, and can I get a refund?"}]
     for name in ("openai", "deepseek"):
-        _parallel(fakes[name])
-    r = client(fakes["vllm"]).chat.completions.create(
-        model=MODELS["vllm"], messages=USER, tools=[TIME, WEATHER], extra_body={"parallel_tool_calls": True}
-    )
-    assert len(r.choices[0].message.tool_calls) == 1, "vLLM ignores parallel_tool_calls"
-
-
-def _parallel(fake):
-    r = (
-        client(fake).chat.completions.create(
-            model=MODELS[fake.flavor],
-            messages=USER,
-            tools=[TIME, WEATHER],
-            parallel_tool_calls=True,
-            extra_body=_no_thinking(fake.flavor),
-        )
-        if fake.flavor == "openai"
-        else client(fake).chat.completions.create(
-            model=MODELS[fake.flavor],
-            messages=USER,
-            tools=[TIME, WEATHER],
-            extra_body={"parallel_tool_calls": True},
-        )
-    )
-    names = [t.function.name for t in r.choices[0].message.tool_calls]
-    assert names == ["get_time", "get_weather"]
-    assert len({t.id for t in r.choices[0].message.tool_calls}) == 2
+        r = client(fakes[name]).chat.completions.create(model=MODELS[name], messages=q, tools=tools,
+                                                          extra_body=_no_thinking(name))
+        assert [t.function.name for t in r.choices[0].message.tool_calls] == [
+            "lookup_order", "shipping_quote", "request_refund"]
 
 
 def test_streamed_tool_call_reassembles(fake):

@@ -77,6 +77,7 @@ def test_app_suite_passes_on_the_adapter(app: harness.App, rewritten: dict[str, 
     with fake_testing.FakeUpstream("openai") as fake:
         run = _run(root, fake.base_url, {})
         assert run.returncode == 0, f"{app.name} on the openai flavor:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+        plain_chat = [r for r in fake.requests if r.path.endswith("/chat/completions") and not _has_image(r)]
 
     with fake_testing.FakeUpstream("openai") as openai_fake, fake_testing.FakeUpstream("deepseek") as ds:
         # The app keeps its OpenAI settings (the openai fake); offramp.toml moves what the adapter routes to the
@@ -89,9 +90,22 @@ def test_app_suite_passes_on_the_adapter(app: harness.App, rewritten: dict[str, 
         finally:
             (root / "offramp.toml").unlink()
         assert run.returncode == 0, f"{app.name} on the deepseek flavor:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
-        chat_paths = [r for r in ds.requests if r.path.endswith("/chat/completions")]
-        uses_chat = any("chat/completions" in r.path for r in openai_fake.requests) or chat_paths
-        if uses_chat:
-            assert chat_paths, f"{app.name}: no chat request reached the deepseek upstream"
-            assert not [r for r in openai_fake.requests if r.path.endswith("/chat/completions")], \
-                f"{app.name}: chat requests still went to OpenAI although routed to deepseek"
+        # Chat goes to deepseek, except chat carrying images (vision stays on OpenAI in this config); what else
+        # reached the openai fake is a capability the config keeps there (audio, images, files, ...).
+        on_openai = [r for r in openai_fake.requests if r.path.endswith("/chat/completions")]
+        assert not [r for r in on_openai if not _has_image(r)], \
+            f"{app.name}: chat requests without images still went to OpenAI although routed to deepseek"
+        if plain_chat:
+            assert [r for r in ds.requests if r.path.endswith("/chat/completions")], \
+                f"{app.name}: no chat request reached the deepseek upstream"
+        assert not [r for r in ds.requests if r.path.endswith("/chat/completions") and _has_image(r)], \
+            f"{app.name}: chat with images reached deepseek although vision is routed to OpenAI"
+        assert not [r for r in ds.requests if not r.path.endswith(("/chat/completions", "/models"))], \
+            f"{app.name}: a capability kept on OpenAI reached deepseek"
+
+
+def _has_image(request) -> bool:
+    body = request.json if isinstance(request.json, dict) else {}
+    return any(isinstance(p, dict) and p.get("type") == "image_url"
+               for m in body.get("messages") or [] if isinstance(m, dict) and isinstance(m.get("content"), list)
+               for p in m["content"])

@@ -314,15 +314,21 @@ class Prober:
         return ok, "honoured" if ok else "named tool not called"
 
     def _parallel(self) -> tuple[bool, str]:
-        r = self.chat(
-            tools=[TOOL_A, TOOL_B],
-            parallel_tool_calls=True,
-            thinking_off=True,
-            messages=[{"role": "user", "content": "Weather in Paris and time in Tokyo, both at once."}],
-        )
-        n = len(r.choices[0].message.tool_calls or [])
-        self.p["parallel_tool_calls"] = n > 1
-        return n > 1, f"{n} call(s)"
+        """Honoured only if `false` limits a two-tool request to one call while `true` allows both: a server that
+        always answers with one call, or ignores the flag and makes several, does not honour it."""
+        def calls(parallel: bool) -> int:
+            r = self.chat(
+                tools=[TOOL_A, TOOL_B],
+                parallel_tool_calls=parallel,
+                thinking_off=True,
+                messages=[{"role": "user", "content": "Weather in Paris and time in Tokyo, both at once."}],
+            )
+            return len(r.choices[0].message.tool_calls or [])
+
+        n_true, n_false = calls(True), calls(False)
+        honoured = n_true > 1 and n_false == 1
+        self.p["parallel_tool_calls"] = honoured
+        return honoured, f"{n_true} call(s) with true, {n_false} with false"
 
     def _legacy_functions(self) -> tuple[bool, str]:
         """The deprecated functions/function_call: served only if the reply says `function_call`; servers that

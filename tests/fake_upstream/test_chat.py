@@ -244,8 +244,11 @@ def test_deepseek_has_no_parallel_tool_calls_parameter_and_calls_every_named_too
 
 def test_vllm_ignores_parallel_tool_calls(fakes):
     vl = fakes["vllm"]
-    assert _call_names(vl) == ["get_time"]
-    assert _call_names(vl, extra_body={"parallel_tool_calls": True}) == ["get_time"], "vLLM ignores the parameter"
+    q = [{"role": "user", "content": "Weather in Paris and the time in Tokyo?"}]
+    both = _call_names(vl, messages=q)
+    assert len(both) == 2, "the model calls every tool the request names"
+    for flag in (True, False):
+        assert _call_names(vl, messages=q, extra_body={"parallel_tool_calls": flag}) == both, "vLLM ignores the flag"
 
 
 def test_a_tool_is_named_by_a_word_of_its_name(fakes):

@@ -26,9 +26,10 @@ def _fail(msg: str, code: int = 2) -> None:
 
 
 def load_cli_config(config: Path | None, overrides: dict):
-    from shadow.config import ConfigError, load_config
+    from shadow.config import ConfigError, check_legacy_env, load_config
 
     try:
+        check_legacy_env()
         return load_config(config, overrides)
     except ConfigError as exc:
         _fail(str(exc))

@@ -56,21 +56,18 @@ def _store_url(config: Path | None, store: str | None) -> str:
 
 def _open(config: Path | None, store: str | None):
     """(engine, plan) with a clear one-line error for a missing SQLite file or an unreachable server."""
-    import os
-
     from sqlalchemy.exc import SQLAlchemyError
 
+    from shadow.config import ConfigError, check_legacy_env
     from shadow.ramp.plan import PlanError, load_plan
     from shadow.ramp.store import RampStore
     from shadow.store import open_engine
     from shadow.store.db import normalize_url
 
-    # The plan: `[ramp]` of --config, else the file the proxy reads too ($OFFRAMP_RAMP_CONFIG), else defaults.
-    env_plan = os.environ.get("OFFRAMP_RAMP_CONFIG")
-    plan_path = config if config is not None and _has_ramp(config) else (Path(env_plan) if env_plan else None)
     try:
-        plan = load_plan(plan_path)
-    except PlanError as exc:
+        check_legacy_env()
+        plan = load_plan(config)  # `[ramp]` of the same file `serve --config` reads; no file: the defaults
+    except (PlanError, ConfigError) as exc:
         _fail(str(exc))
     url = normalize_url(_store_url(config, store))
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
@@ -81,14 +78,6 @@ def _open(config: Path | None, store: str | None):
     except SQLAlchemyError as exc:
         _fail(f"store {_safe(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
     return engine, plan
-
-
-def _has_ramp(config: Path) -> bool:
-    try:
-        text = config.read_text(encoding="utf-8")
-    except OSError:
-        return True  # let load_plan report the file error
-    return "[ramp" in text or "[shadow.ramp" in text
 
 
 def _safe(url: str) -> str:

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shadow.ramp.plan import RampPlan
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -105,6 +107,8 @@ class StoreConfig(_Model):
     flush_interval_s: float = Field(0.5, gt=0)
     # Bound on records waiting to be written; beyond it records are dropped and counted, never the primary.
     max_pending: int = Field(10_000, ge=1)
+    # How often the day's mirror spend (all replicas) is re-read for the spend cap; never on the request path.
+    spend_refresh_s: float = Field(2.0, gt=0)
 
 
 class ServerConfig(_Model):
@@ -126,6 +130,20 @@ class ShadowConfig(_Model):
     comparators: ComparatorConfig = Field(default_factory=ComparatorConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    # The rollout plan (`[ramp]`), so one file configures the proxy, its replicas and `migrate shadow ramp`.
+    ramp: RampPlan = Field(default_factory=RampPlan)
+
+
+LEGACY_RAMP_ENV = "OFFRAMP_RAMP_CONFIG"
+
+
+def check_legacy_env() -> None:
+    """The ramp plan used to come from a second file named by $OFFRAMP_RAMP_CONFIG; a plan silently ignored
+    would ramp real traffic on defaults, so its presence is an error pointing at the one file now read."""
+    if os.environ.get(LEGACY_RAMP_ENV):
+        raise ConfigError(
+            f"${LEGACY_RAMP_ENV} is no longer read: move its [ramp] table into the --config file and unset it"
+        )
 
 
 def upstream_from_name(name: str, role: str) -> Upstream:

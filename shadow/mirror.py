@@ -11,7 +11,6 @@ import asyncio
 import json
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -24,9 +23,14 @@ from shadow.logs import event
 from shadow.metrics import Metrics
 from shadow.privacy import Redactor, key_id
 from shadow.routing import RequestInfo
+from shadow.spend import SpendMeter
 from shadow.store.writer import StoreWriter
 from shadow.translation import Translator, cost_usd
 from shadow.upstream import CallResult, call, decode_body, parse_response
+
+__all__ = ["Mirror", "MirrorJob", "PrimaryOutcome", "SpendMeter", "SKIP_REASONS"]
+
+_bits = random.getrandbits
 
 SKIP_REASONS = ("sampled_out", "queue_full", "body_too_large", "endpoint_not_mirrored", "spend_cap")
 
@@ -61,33 +65,6 @@ class MirrorJob:
             self.primary.set_result(outcome)
 
 
-class SpendMeter:
-    """Mirror spend per UTC day (candidate + second primary)."""
-
-    def __init__(self, cap_usd: float) -> None:
-        self.cap = cap_usd
-        self.day = self._today()
-        self.spent = 0.0
-
-    @staticmethod
-    def _today() -> str:
-        return datetime.now(timezone.utc).strftime("%Y-%m-%d")
-
-    def _roll(self) -> None:
-        d = self._today()
-        if d != self.day:
-            self.day, self.spent = d, 0.0
-
-    def exhausted(self) -> bool:
-        self._roll()
-        return self.cap > 0 and self.spent >= self.cap
-
-    def add(self, usd: float | None) -> None:
-        if usd:
-            self._roll()
-            self.spent += usd
-
-
 class Mirror:
     def __init__(
         self,
@@ -111,6 +88,7 @@ class Mirror:
         self.translator = translator
         self.redactor = redactor
         self.spend = SpendMeter(cfg.mirror.daily_spend_cap_usd)
+        writer.track_spend(self.spend)  # the day's spend is shared through the store (restarts, replicas)
         self.queue: asyncio.Queue[MirrorJob] = asyncio.Queue(maxsize=cfg.mirror.queue_size)
         self.endpoints = set(cfg.mirror.endpoints)
         self.skips = dict.fromkeys(SKIP_REASONS, 0)
@@ -234,17 +212,20 @@ class Mirror:
         if self._candidate_key:
             cand_headers["authorization"] = f"Bearer {self._candidate_key}"
         tasks: dict[str, asyncio.Task] = {}
-        if creq is not None:
+        # Serialised once: the bytes sent are the bytes stored as the translated request.
+        cand_bytes = json.dumps(creq.body).encode() if creq is not None else None
+        if cand_bytes is not None:
             tasks["candidate"] = asyncio.ensure_future(
-                call(session, self._candidate_url, creq.body, cand_headers, stream=job.stream, timeout_s=timeout)
+                call(session, self._candidate_url, cand_bytes, cand_headers, stream=job.stream, timeout_s=timeout)
             )
         if job.noise:
             noise_headers = {"content-type": "application/json"}
             if job.authorization:
                 noise_headers["authorization"] = job.authorization
-            tasks["noise"] = asyncio.ensure_future(
-                call(session, self._primary_url, job.body, noise_headers, stream=job.stream, timeout_s=timeout)
-            )
+            # The app's own request bytes, as the primary first received them.
+            tasks["noise"] = asyncio.ensure_future(call(
+                session, self._primary_url, job.raw_request, noise_headers, stream=job.stream, timeout_s=timeout
+            ))
         job.authorization = None  # drop the app's key as soon as the second-primary call holds it
         try:
             outcome: PrimaryOutcome = await asyncio.wait_for(
@@ -286,15 +267,21 @@ class Mirror:
                 if r.total_ms is not None:
                     self._child(self.metrics.latency, side, "total").observe(r.total_ms / 1000)
 
-        pair_id = uuid.uuid4().hex
+        pair_id = f"{_bits(128):032x}"  # unique, not secret: no urandom syscall per pair
         family = request_family(job.body)
         ctx = CompareContext(request=job.body, session=session)
         cmp_rows: list[dict] = []
         created = time.time()
+        cancelled = False
         for side, other in (("candidate", cand), ("noise", noise)):
-            if other is None or not (primary.ok and other.ok):
+            if other is None or not (primary.ok and other.ok) or cancelled:
                 continue
-            verdicts = await run_all(self.comparators, primary.body, other.body, ctx)
+            verdicts: dict = {}
+            try:
+                await run_all(self.comparators, primary.body, other.body, ctx, out=verdicts)
+            except asyncio.CancelledError:
+                # Shutdown grace ran out mid-comparison (a slow model): keep the pair and the verdicts reached.
+                cancelled = True
             for name, v in verdicts.items():
                 if v.agree is not None:
                     self._child(self.metrics.agreement, name, side, "agree" if v.agree else "disagree").inc()
@@ -325,7 +312,7 @@ class Mirror:
             "primary_model": prim_model,
             "candidate_model": cand_model,
             "request_body": red(job.raw_request.decode("utf-8", "replace")),
-            "candidate_request": red(json.dumps(creq.body)) if creq else None,
+            "candidate_request": red(cand_bytes.decode()) if cand_bytes is not None else None,
             "translation_changes": json.dumps(creq.changes, default=str) if creq else translated_error,
             **_side("primary", primary, p_cost, red),
             **_side("candidate", cand, c_cost, red),
@@ -333,6 +320,8 @@ class Mirror:
         }
         self.writer.submit(pair, cmp_rows)
         self.metrics.store_pending.set(self.writer.pending)
+        if cancelled:
+            raise asyncio.CancelledError
 
     @staticmethod
     def _primary_result(o: PrimaryOutcome) -> CallResult:

@@ -1,11 +1,16 @@
 """What of a request/response body reaches the store: `full`, `redacted` (PII masked) or `hash-only`.
 
 Key-shaped secrets are masked in every mode: a prompt that pastes a key must not turn the store into a key dump.
+
+`redacted` walks the JSON and rewrites string values only (and JSON embedded in strings, such as tool-call
+arguments): numbers, keys and structure are never touched, so a stored body stays valid JSON and a timestamp
+is never taken for a phone number.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 _KEYLIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}|\b[Bb]earer\s+[A-Za-z0-9._\-]{12,}")
@@ -15,6 +20,12 @@ _BUILTIN = [
     ("CARD", re.compile(r"\b(?:\d[ \-]?){12,18}\d\b")),
     ("PHONE", re.compile(r"(?<![\w])\+?\d{1,3}?[ .\-]?\(?\d{2,4}\)?[ .\-]?\d{3,4}[ .\-]?\d{3,4}\b")),
 ]
+
+
+# Every built-in match needs an "@" (email) or a run of 8+ digits joined only by phone/card separators: one
+# cheap search decides whether the three built-in patterns need to run on a string at all.
+_MAYBE_NUMBER = re.compile(r"\d[\d .\-()]{6,}\d")
+_N_BUILTIN = len(_BUILTIN)
 
 
 def key_id(authorization: str | None) -> str | None:
@@ -42,16 +53,54 @@ class Redactor:
     def scrub_secrets(self, text: str) -> str:
         return _KEYLIKE.sub("[REDACTED:KEY]", text)
 
+    def redact_text(self, text: str) -> str:
+        """PII patterns over one piece of free text (a JSON string value, or a body that is not JSON)."""
+        patterns = self.patterns
+        if "@" not in text and _MAYBE_NUMBER.search(text) is None:
+            patterns = patterns[_N_BUILTIN:]  # this runs on every stored string: skip what cannot match
+        for label, pat in patterns:
+            text = pat.sub(f"[REDACTED:{label}]", text)
+        return text
+
+    def _walk(self, value, changed: list):
+        if isinstance(value, str):
+            out = self._string(value, changed)
+            if out != value:
+                changed[0] = True
+            return out
+        if isinstance(value, dict):
+            return {k: self._walk(v, changed) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, changed) for v in value]
+        return value  # numbers, booleans, null: never PII patterns' business
+
+    def _string(self, s: str, changed: list) -> str:
+        t = s.lstrip()
+        if t[:1] in ("{", "[") and len(t) > 1:
+            try:
+                inner = json.loads(s)  # JSON inside a string (tool-call arguments, JSON-mode content)
+            except ValueError:
+                pass
+            else:
+                sub = [False]
+                out = self._walk(inner, sub)
+                return json.dumps(out, ensure_ascii=False) if sub[0] else s
+        return self.redact_text(s)
+
     def apply(self, text: str | None) -> str | None:
         """The stored form of a body (JSON text) under the configured mode."""
         if text is None:
             return None
         if self.mode == "hash-only":
             return sha256(text)
-        text = self.scrub_secrets(text)
+        text = self.scrub_secrets(text)  # JSON-safe: a key never spans a quote
         if self.mode == "redacted":
-            for label, pat in self.patterns:
-                if label == "EMAIL" and "@" not in text:
-                    continue  # cheap pre-check: this runs on every stored body
-                text = pat.sub(f"[REDACTED:{label}]", text)
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                return self.redact_text(text)  # not JSON (a cut stream's prefix): plain text rules
+            changed = [False]
+            out = self._walk(doc, changed)
+            # Nothing to mask: keep the text as received, byte for byte.
+            return json.dumps(out, ensure_ascii=False) if changed[0] else text
         return text

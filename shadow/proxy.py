@@ -24,7 +24,7 @@ from shadow import comparators as comparators_mod
 from shadow.config import ShadowConfig
 from shadow.logs import event
 from shadow.metrics import Metrics
-from shadow.mirror import Mirror, PrimaryOutcome
+from shadow.mirror import Mirror, MirrorJob, PrimaryOutcome
 from shadow.privacy import Redactor
 from shadow.routing import RequestInfo, Router
 from shadow.sse import first_token_index
@@ -99,6 +99,7 @@ class ShadowProxy:
             flush_interval_s=cfg.store.flush_interval_s,
             max_pending=cfg.store.max_pending,
             retention_days=cfg.store.retention_days,
+            spend_refresh_s=cfg.store.spend_refresh_s,
         )
         self.translator = Translator(cfg.candidate)
         self.session: aiohttp.ClientSession | None = None
@@ -138,6 +139,7 @@ class ShadowProxy:
 
     async def _startup(self, app: web.Application) -> None:
         await asyncio.to_thread(migrate, self.engine)
+        await asyncio.to_thread(self.writer.load_spend)  # the day's spend so far, before the first request
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
         # Bytes are forwarded as received (no decompression); only the app's own Accept-Encoding is sent.
         self.session = aiohttp.ClientSession(
@@ -145,6 +147,11 @@ class ShadowProxy:
         )
         self.writer.start()
         self.mirror.start()
+        for c in self.comparators:
+            warm = getattr(c, "warm", None)
+            if warm is not None and self.mirror.share > 0:  # e.g. load the embedding model now, not on a pair
+                warm().add_done_callback(lambda f, name=c.name: f.exception() and event(
+                    "comparator failed to start", 40, comparator=name, error=str(f.exception())[:200]))
         event(
             "shadow proxy started",
             primary=self.cfg.primary.base_url,
@@ -159,11 +166,16 @@ class ShadowProxy:
 
     async def _shutdown(self, app: web.Application) -> None:
         await self.mirror.stop()
+        for c in self.comparators:
+            close = getattr(c, "close", None)
+            if close is not None:  # e.g. the embedding worker process: never keep the exit waiting
+                await asyncio.to_thread(close)
         await self.writer.close()
         if self.session is not None:
             await self.session.close()
         self.engine.dispose()
-        event("shadow proxy stopped", written=self.writer.written, dropped=self.writer.dropped)
+        event("shadow proxy stopped", written=self.writer.written, dropped=self.writer.dropped,
+              failed=self.writer.failed)
 
     # ---- /v1 ----
     async def handle_v1(self, request: web.Request) -> web.StreamResponse:
@@ -187,7 +199,7 @@ class ShadowProxy:
         elif route.mirror:
             self.mirror._skip("endpoint_not_mirrored")
         try:
-            return await self._forward_primary(request, raw, path, t0, job)
+            return await self.forward_primary(request, raw, t0, job)
         except BaseException as exc:
             if job is not None:
                 why = "client_disconnected" if isinstance(exc, (asyncio.CancelledError, ConnectionError)) else (
@@ -202,7 +214,17 @@ class ShadowProxy:
         )
         return f"{base}?{qs}" if qs else base
 
-    async def _forward_primary(self, request, raw: bytes, path: str, t0: float, job) -> web.StreamResponse:
+    async def forward_primary(
+        self, request: web.Request, raw: bytes, t0: float | None = None, job: MirrorJob | None = None
+    ) -> web.StreamResponse:
+        """Answer `request` from the primary, byte for byte (status, headers, body; streams chunk by chunk).
+
+        `raw` is the request body already read; `t0` the `perf_counter()` at arrival (for the overhead header;
+        now if omitted); `job` the mirror job to complete with the primary's outcome, if any. Public for
+        extensions that decide not to answer from the candidate (the ramp's fallback).
+        """
+        t0 = time.perf_counter() if t0 is None else t0
+        path = request.path
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _HOP)
         label = _NAMED.get(path, "other")
         t_send = time.perf_counter()
@@ -314,7 +336,8 @@ class ShadowProxy:
             "outcomes": dict(m.outcomes),
             "spend_usd_today": round(m.spend.spent, 6),
             "daily_spend_cap_usd": m.spend.cap,
-            "store": {"pending": self.writer.pending, "written": self.writer.written, "dropped": self.writer.dropped},
+            "store": {"pending": self.writer.pending, "written": self.writer.written, "dropped": self.writer.dropped,
+                      "failed": self.writer.failed, "write_errors": self.writer.errors},
         }
 
     async def admin_get(self, request: web.Request) -> web.Response:

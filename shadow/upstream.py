@@ -72,17 +72,20 @@ def parse_response(raw: bytes, *, stream: bool, status: int) -> CallResult:
 async def call(
     session: aiohttp.ClientSession,
     url: str,
-    body: dict,
+    body: dict | bytes,
     headers: dict[str, str],
     *,
     stream: bool,
     timeout_s: float,
 ) -> CallResult:
+    """POST `body` (a dict, or JSON bytes already serialised — sent as they are, with the caller's
+    content-type) and time it."""
     t0 = time.perf_counter()
     ttft = None
+    payload = {"data": body} if isinstance(body, bytes) else {"json": body}
     try:
         async with session.post(
-            url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s), **payload
         ) as resp:
             if stream and resp.status < 400:
                 parts, times = [], []

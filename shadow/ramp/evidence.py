@@ -18,21 +18,16 @@ from shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
 from shadow.store import schema
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
-# `redacted` privacy can replace a bare JSON number (say a timestamp) with a marker, which breaks the JSON.
-_BARE_MARK = re.compile(r'(?<=[:\[,])(\s*)\[REDACTED:[A-Z_]+\]')
 MAX_PAIR_IDS = 20
 
 
 def load_stored(text: str | None):
-    """A stored body as JSON, tolerating redaction markers in place of bare values; None if it is not JSON."""
+    """A stored body as JSON (redaction only rewrites string values, so stored JSON stays JSON); None if it
+    is not JSON (hash-only privacy, a cut stream)."""
     if not text:
         return None
     try:
         return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return json.loads(_BARE_MARK.sub(r'\1"[REDACTED]"', text))
     except ValueError:
         return None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import uuid
 
@@ -71,6 +72,10 @@ class RampRuntime:
         self.is_leader = False
         self.last_tick_error: str | None = None
         self._tasks: list[asyncio.Task] = []
+        # A cancelled task does not stop its thread: a step still running at stop() could take the leader lock
+        # after release() and keep it for the life of the process. Steps and release are serialised instead.
+        self._step_lock = threading.Lock()
+        self._stopped = False
 
     def refresh(self) -> RampState:
         st = self.store.load()
@@ -79,6 +84,12 @@ class RampRuntime:
 
     def controller_step(self) -> None:
         """One controller iteration (blocking; run in a thread)."""
+        with self._step_lock:
+            if self._stopped:
+                return
+            self._step()
+
+    def _step(self) -> None:
         self.is_leader = self.leadership.check()
         if not self.is_leader:
             return
@@ -99,7 +110,12 @@ class RampRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
-        await asyncio.to_thread(self.leadership.release)
+        await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
+        with self._step_lock:  # waits for a step still running in its thread
+            self._stopped = True
+            self.leadership.release()
 
     async def _follow(self) -> None:
         while True:

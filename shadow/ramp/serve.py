@@ -51,7 +51,7 @@ class CandidateServer:
         """The proxy's own primary path, byte for byte (the body was already read, so it is passed on)."""
         tok = FALLBACK.set(True)
         try:
-            return await self.proxy._forward_primary(request, raw, request.path, t0, None)
+            return await self.proxy.forward_primary(request, raw, t0)
         finally:
             FALLBACK.reset(tok)
 

@@ -45,6 +45,11 @@ def _v1(conn: Connection) -> None:
         t.create(conn, checkfirst=True)
 
 
+@register_migration("shadow", 2, "daily mirror spend")
+def _v2(conn: Connection) -> None:
+    schema.spend.create(conn, checkfirst=True)
+
+
 _PG_LOCK_KEY = 0x0FF7A3  # arbitrary constant advisory lock id for migrations
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.engine import Engine
 
+from shadow.spend import day_label
 from shadow.store import schema
 
 
@@ -153,4 +154,5 @@ def purge(engine: Engine, retention_days: int, now: float | None = None) -> int:
         n = conn.execute(delete(schema.pairs).where(schema.pairs.c.created_at < cutoff)).rowcount
         conn.execute(delete(schema.comparisons).where(schema.comparisons.c.created_at < cutoff))
         conn.execute(delete(schema.counters).where(schema.counters.c.created_at < cutoff))
+        conn.execute(delete(schema.spend).where(schema.spend.c.day < day_label(int(cutoff // 86400))))
     return int(n or 0)

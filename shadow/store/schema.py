@@ -86,3 +86,13 @@ counters = Table(
     Column("value", Float, nullable=False),  # delta since the previous flush
     Index("ix_shadow_counters_created", "created_at"),
 )
+
+# Mirror spend per UTC day, shared by every replica writing to the store: the daily cap survives restarts and
+# holds across replicas. Each writer adds its delta with one upsert per flush (never on the request path).
+spend = Table(
+    "shadow_spend",
+    metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("usd", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

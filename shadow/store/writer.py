@@ -1,5 +1,14 @@
 """Batched, off-request-path writes. The proxy appends records to memory; a background task writes them in a
-worker thread every `flush_interval_s` or `batch_size` records; `close()` writes everything still pending."""
+worker thread every `flush_interval_s` or `batch_size` records; `close()` writes everything still pending.
+
+A batch is one executemany per table, so every row of a batch carries every column (missing ones filled with
+the column default). When a batch fails, its records are retried one pair at a time: a bad record is counted
+(`failed`) and logged, never taking the rest of the batch with it; while the store is unreachable the records
+go back to the queue (up to `max_pending`) and are written when it returns.
+
+The writer also carries the mirror's daily spend (shadow/spend.py): each flush adds this replica's unwritten
+spend to the day's row and reads the day's total back, so the cap check never touches the store itself.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +16,60 @@ import asyncio
 import time
 from collections import defaultdict, deque
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shadow.logs import event
 from shadow.store import schema
 from shadow.store.queries import purge
+
+_DEFAULTS: dict[str, dict] = {}
+
+
+def _defaults(table: Table) -> dict:
+    """Every insertable column of `table` with its scalar default (or None)."""
+    d = _DEFAULTS.get(table.name)
+    if d is None:
+        auto = table.autoincrement_column
+        d = _DEFAULTS[table.name] = {
+            c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None)
+            for c in table.columns
+            if c is not auto
+        }
+    return d
+
+
+def uniform_rows(table: Table, rows: list[dict]) -> list[dict]:
+    """Rows with the same key set, as executemany requires (a missing key would fail the whole batch)."""
+    d = _defaults(table)
+    return [{**d, **r} for r in rows]
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The store itself is down or unreachable (retry later), as opposed to one record it refuses."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def add_spend(conn: Connection, deltas: dict[str, float], now: float) -> None:
+    """`usd += delta` per day, one upsert each: concurrent replicas never overwrite each other."""
+    t = schema.spend
+    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for day, usd in deltas.items():
+        stmt = ins(t).values(day=day, usd=usd, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.day], set_={"usd": t.c.usd + stmt.excluded.usd, "updated_at": now}
+        )
+        conn.execute(stmt)
+
+
+def read_spend(conn: Connection, day: str) -> float:
+    v = conn.execute(select(schema.spend.c.usd).where(schema.spend.c.day == day)).scalar()
+    return float(v or 0.0)
 
 
 class StoreWriter:
@@ -24,6 +82,7 @@ class StoreWriter:
         flush_interval_s: float = 0.5,
         max_pending: int = 10_000,
         retention_days: int | None = None,
+        spend_refresh_s: float = 2.0,
     ) -> None:
         self.engine = engine
         self.replica = replica
@@ -38,9 +97,13 @@ class StoreWriter:
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self._last_purge = 0.0
-        self.dropped = 0
+        self.spend_refresh_s = spend_refresh_s
+        self._spend = None  # a shadow.spend.SpendMeter, when the mirror has one
+        self._spend_read = float("-inf")
+        self.dropped = 0  # records refused at submit (bound reached) or not re-queued after a failed write
         self.written = 0
-        self.errors = 0
+        self.errors = 0  # failed batch writes
+        self.failed = 0  # records the store refused (bad record) or lost at shutdown while it was down
 
     @property
     def pending(self) -> int:
@@ -57,6 +120,20 @@ class StoreWriter:
         if len(self._pairs) >= self.batch_size:
             self._wake.set()
         return True
+
+    def track_spend(self, meter) -> None:
+        """Write `meter`'s spend with every batch and refresh its view of the day's total (all replicas)."""
+        self._spend = meter
+
+    def load_spend(self) -> None:
+        """Read the day's total now (blocking; call off the event loop at startup, before any request)."""
+        if self._spend is None:
+            return
+        day = self._spend.today()
+        with self.engine.connect() as conn:
+            total = read_spend(conn, day)
+        self._spend.settle(day, total)
+        self._spend_read = time.monotonic()
 
     def count(self, name: str, label: str, delta: float = 1.0) -> None:
         self._counters[(name, label)] += delta
@@ -92,26 +169,97 @@ class StoreWriter:
         self._counters.clear()
         return pairs, cmps, counters
 
-    def _write(self, pairs: list[dict], cmps: list[dict], counters: list[dict]) -> None:
+    def _write(self, pairs: list[dict], cmps: list[dict], counters: list[dict], spend: dict[str, float],
+               spend_day: str | None) -> float | None:
         with self.engine.begin() as conn:
             if pairs:
-                conn.execute(schema.pairs.insert(), pairs)
+                conn.execute(schema.pairs.insert(), uniform_rows(schema.pairs, pairs))
             if cmps:
-                conn.execute(schema.comparisons.insert(), cmps)
+                conn.execute(schema.comparisons.insert(), uniform_rows(schema.comparisons, cmps))
             if counters:
                 conn.execute(schema.counters.insert(), counters)
+            if spend:
+                add_spend(conn, spend, time.time())
+            return read_spend(conn, spend_day) if spend_day is not None else None
 
-    async def flush(self) -> None:
+    def _salvage(self, pairs: list[dict], cmps: list[dict], counters: list[dict]):
+        """After a failed batch: one transaction per pair (with its comparisons), then the rest. Returns
+        (written, refused, first refusal, pairs, comparisons and counters to retry because the store is down)."""
+        by_pair: dict[str, list[dict]] = defaultdict(list)
+        for c in cmps:
+            by_pair[c.get("pair_id")].append(c)
+        groups: list[tuple[list[dict], list[dict], list[dict]]] = [([p], by_pair.pop(p.get("id"), []), [])
+                                                                   for p in pairs]
+        orphans = [c for rows in by_pair.values() for c in rows]
+        if orphans or counters:
+            groups.append(([], orphans, counters))
+        written = refused = 0
+        first: str | None = None
+        retry: tuple[list[dict], list[dict], list[dict]] = ([], [], [])
+        for i, (ps, cs, ks) in enumerate(groups):
+            try:
+                self._write(ps, cs, ks, {}, None)
+                written += len(ps)
+            except Exception as exc:  # noqa: BLE001
+                if _unavailable(exc):
+                    for g in groups[i:]:
+                        for acc, rows in zip(retry, g, strict=True):
+                            acc.extend(rows)
+                    return written, refused, first or _why(exc), *retry
+                refused += len(ps) or len(cs) + len(ks)
+                first = first or _why(exc)
+        return written, refused, first, *retry
+
+    async def flush(self, *, final: bool = False) -> None:
         async with self._lock:
             pairs, cmps, counters = self._take()
-            if not (pairs or cmps or counters):
+            meter = self._spend
+            deltas = meter.take() if meter is not None else {}
+            refresh = meter is not None and (
+                bool(deltas) or time.monotonic() - self._spend_read >= self.spend_refresh_s
+            )
+            if not (pairs or cmps or counters or refresh):
                 return
+            day = meter.today() if refresh else None
             try:
-                await asyncio.to_thread(self._write, pairs, cmps, counters)
-                self.written += len(pairs)
+                total = await asyncio.to_thread(self._write, pairs, cmps, counters, deltas, day)
             except Exception as exc:  # noqa: BLE001 - the store being down must never fail a request
                 self.errors += 1
-                event("store write failed", 40, error=type(exc).__name__, pairs=len(pairs))
+                if meter is not None:
+                    meter.restore()  # written with the next batch
+                event("store write failed", 40, error=_why(exc), pairs=len(pairs))
+                if pairs or cmps or counters:
+                    await self._recover(pairs, cmps, counters, final)
+                return
+            self.written += len(pairs)
+            if meter is not None:
+                meter.settle(day, total) if day is not None else meter.settle(meter.today(), None)
+                if day is not None:
+                    self._spend_read = time.monotonic()
+
+    async def _recover(self, pairs: list[dict], cmps: list[dict], counters: list[dict], final: bool) -> None:
+        written, refused, why, r_pairs, r_cmps, r_counters = await asyncio.to_thread(
+            self._salvage, pairs, cmps, counters
+        )
+        self.written += written
+        self.failed += refused
+        lost = 0
+        if final:
+            lost = len(r_pairs)  # shutting down with the store unreachable: nothing left to retry with
+            self.failed += lost
+        elif r_pairs or r_cmps or r_counters:
+            room = max(0, self.max_pending - len(self._pairs))
+            keep = r_pairs[:room]
+            lost = len(r_pairs) - len(keep)
+            self.dropped += lost
+            gone = {p.get("id") for p in r_pairs[room:]}
+            self._pairs.extendleft(reversed(keep))
+            self._cmps.extendleft(reversed([c for c in r_cmps if c.get("pair_id") not in gone]))
+            for k in r_counters:
+                self._counters[(k["name"], k["label"])] += k["value"]
+        if refused or lost or r_pairs:
+            event("store records not written", 40, written=written, refused=refused, retrying=len(r_pairs) - lost,
+                  lost=lost, error=why)
 
     async def close(self) -> None:
         """Stop the background task and write everything pending (shutdown flush)."""
@@ -122,4 +270,10 @@ class StoreWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        await self.flush()
+        await self.flush(final=True)
+
+
+def _why(exc: BaseException) -> str:
+    """A short, key-free reason: the exception type and the first line of the driver's message."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:200]

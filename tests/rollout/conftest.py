@@ -66,13 +66,12 @@ def recorded(tmp_path_factory):
     import asyncio
     import os
 
-    from traffic import CAND_KEY, CAND_KEY_ENV, running_proxy, send, settle, shadow_config
-
     from migrate.fake_upstream.testing import FakeUpstream
     from shadow.ramp.controller import RampController
     from shadow.ramp.evidence import StoreEvidence
     from shadow.ramp.gates import GateConfig, ProportionGateConfig, RatioGateConfig
     from shadow.ramp.plan import RampPlan
+    from tests.rollout.traffic import CAND_KEY, CAND_KEY_ENV, running_proxy, send, settle, shadow_config
 
     os.environ[CAND_KEY_ENV] = CAND_KEY
     url = f"sqlite:///{tmp_path_factory.mktemp('recorded') / 'shadow.db'}"

@@ -66,3 +66,47 @@ def test_approve_takes_the_gated_step(engine):
     r = ramp(url, "approve")
     assert r.exit_code == 0 and "approve: 50% → 100%" in r.output
     assert RampController(RampPlan(), store, None).store.load().status is Status.complete  # type: ignore[arg-type]
+
+
+SHADOW_TOML = """
+[mirror]
+sample = 0.5
+[ramp]
+steps = [0, 10, 100]
+min_step_samples = 7
+[ramp.gates.latency]
+max_ratio = 2.5
+"""
+
+
+def test_one_config_file_carries_the_ramp_plan(engine, tmp_path, monkeypatch):
+    """`serve --config` and `shadow ramp --config` read the same `[ramp]` table; the proxy runs that plan."""
+    from shadow.config import load_config
+    from shadow.proxy import ShadowProxy
+
+    monkeypatch.delenv("OFFRAMP_RAMP_CONFIG", raising=False)
+    path = tmp_path / "shadow.toml"
+    path.write_text(SHADOW_TOML + f'[store]\nurl = "{engine.url}"\n')
+    cfg = load_config(path)
+    assert cfg.ramp.steps == [0, 10, 100] and cfg.ramp.min_step_samples == 7 and cfg.mirror.sample == 0.5
+    assert cfg.ramp.gates.latency.max_ratio == 2.5
+    proxy = ShadowProxy(cfg, admin_token="x")
+    proxy.build_app()
+    assert proxy.ramp_plan == cfg.ramp  # the ramp extension follows the proxy's own file
+    proxy.engine.dispose()
+    r = cli.invoke(app, ["shadow", "ramp", "status", "--json", "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["plan"] == [0, 10, 100]
+
+
+def test_ramp_errors_in_the_serve_config_and_the_retired_variable(tmp_path, monkeypatch):
+    path = tmp_path / "shadow.toml"
+    path.write_text("[ramp]\nsteps = [5, 10]\n")
+    monkeypatch.delenv("OFFRAMP_RAMP_CONFIG", raising=False)
+    r = cli.invoke(app, ["shadow", "serve", "--config", str(path)])
+    assert r.exit_code == 2 and f"{path}: ramp.steps" in r.output and "must start at 0" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    monkeypatch.setenv("OFFRAMP_RAMP_CONFIG", str(tmp_path / "plan.toml"))
+    for args in (["shadow", "serve"], ["shadow", "ramp", "status", "--store", str(tmp_path / "x.db")]):
+        r = cli.invoke(app, args)
+        assert r.exit_code == 2 and "OFFRAMP_RAMP_CONFIG is no longer read" in r.output

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ScriptedEvidence
 
 from shadow.ramp.controller import CommandError, RampController
 from shadow.ramp.plan import RampPlan
 from shadow.ramp.store import RampStore, Status
+from tests.rollout.conftest import ScriptedEvidence
 
 PLAN = RampPlan(min_step_seconds=60, min_step_samples=100, hold_record_seconds=0)
 

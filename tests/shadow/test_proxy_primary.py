@@ -8,9 +8,9 @@ import json
 import time
 
 import aiohttp
-from conftest import APP_KEY, CAND_KEY, auth, chat, rows, wait_for
 
 from migrate.fake_upstream.testing import key_fingerprint
+from tests.shadow.conftest import APP_KEY, CAND_KEY, auth, chat, rows, wait_for
 
 
 async def test_non_stream_answer_and_headers(proxy_factory, primary_fake, candidate_fake):

@@ -10,10 +10,10 @@ import sys
 import time
 import urllib.request
 
-from conftest import APP_KEY, CAND_KEY, chat
 from typer.testing import CliRunner
 
 from migrate.cli_app import app as root_app
+from tests.shadow.conftest import APP_KEY, CAND_KEY, chat
 
 runner = CliRunner()
 

@@ -3,18 +3,19 @@ the same schema on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import aiohttp
 import pytest
-from conftest import APP_KEY, auth, chat, rows, wait_for
 from sqlalchemy import text
 
 from shadow.privacy import Redactor, key_id
 from shadow.store import MIGRATIONS, migrate, open_engine
 from shadow.store.queries import agreement_by, counter_totals, purge, side_stats
 from shadow.store.writer import StoreWriter
+from tests.shadow.conftest import APP_KEY, auth, chat, rows, wait_for
 
 PII = "Mail jane.doe@example.com or call +1 415-555-0134, card 4111 1111 1111 1111, order ORD-99812"
 
@@ -33,6 +34,23 @@ def test_redaction_modes():
         Redactor("redacted", ["(unclosed"])
 
 
+def test_redacted_bodies_stay_valid_json_and_keep_numbers():
+    r = Redactor("redacted", [r"ORD-\d+"])
+    body = {"id": "chatcmpl-1", "created": 1795400000, "amount": 4111111111111111, "ok": True, "none": None,
+            "choices": [{"index": 0, "message": {"content": PII, "tool_calls": [{"function": {
+                "name": "call", "arguments": json.dumps({"phone": "+1 415-555-0134", "n": 4155550134})}}]}}],
+            "+1 415-555-0134": "a key is structure, not a value"}
+    out = json.loads(r.apply(json.dumps(body)))
+    assert out["created"] == 1795400000 and out["amount"] == 4111111111111111
+    assert out["ok"] is True and out["none"] is None and "+1 415-555-0134" in out  # keys untouched
+    content = out["choices"][0]["message"]["content"]
+    assert "jane.doe" not in content and "[REDACTED:PHONE]" in content and "[REDACTED:CUSTOM0]" in content
+    args = json.loads(out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
+    assert args == {"phone": "[REDACTED:PHONE]", "n": 4155550134}  # JSON in a string: still JSON
+    # Not JSON (a cut stream's prefix): plain-text rules still apply.
+    assert r.apply('data: {"content": "mail jane.doe@example.com') == 'data: {"content": "mail [REDACTED:EMAIL]'
+
+
 def test_key_id_is_a_hash():
     kid = key_id(f"Bearer {APP_KEY}")
     assert kid.startswith("k_") and APP_KEY not in kid and kid == key_id(f"Bearer {APP_KEY}")
@@ -46,11 +64,16 @@ async def test_proxy_stores_bodies_under_privacy_mode(proxy_factory, store_url, 
             assert r.status == 200
         await wait_for(lambda: proxy.writer.written)
     pair = rows(store_url)[0]
-    stored = " ".join(str(pair[k]) for k in ("request_body", "candidate_request", "primary_body", "candidate_body"))
+    keys = ("request_body", "candidate_request", "primary_body", "candidate_body")
+    stored = " ".join(str(pair[k]) for k in keys)
     assert "jane.doe@example.com" not in stored and "4111 1111" not in stored
     assert pair["privacy"] == mode and pair["key_id"] == key_id(f"Bearer {APP_KEY}")
     if mode == "hash-only":
         assert pair["request_body"].startswith("sha256:")
+    else:  # every stored body is still JSON, with its numbers (the `created` timestamp) intact
+        docs = {k: json.loads(pair[k]) for k in keys}
+        assert isinstance(docs["primary_body"]["created"], int)
+        assert isinstance(docs["candidate_body"]["created"], int)
 
 
 def _pair(pid: str, created: float, family: str = "f_a") -> dict:
@@ -71,7 +94,10 @@ async def _fill(url: str, now: float) -> None:
     w = StoreWriter(eng, replica="r1")
     for i in range(10):
         pid = uuid.uuid4().hex
-        w.submit(_pair(pid, now - i), [
+        pair = _pair(pid, now - i)
+        if i % 3 == 0:  # a noise sample between 0 and 1: one batch mixes pairs with and without noise fields
+            pair.update(noise_status=200, noise_total_ms=12.0, noise_error=None, noise_body='{"created": 1}')
+        w.submit(pair, [
             _cmp(pid, now - i, "candidate", "structural", i < 7),
             _cmp(pid, now - i, "noise", "structural", i < 9),
             _cmp(pid, now - i, "candidate", "text_exact", None),
@@ -79,7 +105,11 @@ async def _fill(url: str, now: float) -> None:
     old = uuid.uuid4().hex
     w.submit(_pair(old, now - 40 * 86400, "f_b"), [_cmp(old, now - 40 * 86400, "candidate", "structural", False, "f_b")])
     w.count("mirror_skip", "queue_full", 3)
+    # A record the store refuses (NOT NULL family) in the same batch: counted and logged, the others written.
+    bad = uuid.uuid4().hex
+    w.submit({**_pair(bad, now), "family": None}, [])
     await w.close()
+    assert w.failed == 1 and w.written == 11 and w.errors == 1
     eng.dispose()
 
 
@@ -93,6 +123,10 @@ async def _check(url: str) -> None:
     assert agg[("structural", "noise", "f_a")].rate == 0.9
     assert ("text_exact", "candidate", "f_a") not in agg  # no verdict, not counted
     assert counter_totals(eng)["mirror_skip"]["queue_full"] == 3
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM shadow_pairs")).scalar() == 11
+        assert conn.execute(text("SELECT count(*) FROM shadow_pairs WHERE noise_status = 200")).scalar() == 4
+        assert conn.execute(text("SELECT count(*) FROM shadow_comparisons")).scalar() == 31
     assert side_stats(eng)["primary"].prompt_tokens == 33
     assert purge(eng, 30, now=now) == 1
     agg = {(a.comparator, a.side, a.family) for a in agreement_by(eng)}
@@ -137,3 +171,35 @@ async def test_store_down_never_fails_requests(proxy_factory, tmp_path):
             async with s.post(f"{base}/chat/completions", json=chat(), headers=auth()) as r:
                 assert r.status == 200
         await wait_for(lambda: proxy.writer.errors >= 1)
+
+
+async def test_mixed_noise_batch_through_the_proxy(proxy_factory, store_url):
+    """noise_sample between 0 and 1: pairs with and without a second primary land in the same batches."""
+    async with proxy_factory(mirror={"noise_sample": 0.5}, store={"flush_interval_s": 0.3}) as (proxy, base):
+        async with aiohttp.ClientSession() as s:
+            for i in range(16):
+                async with s.post(f"{base}/chat/completions", json=chat(f"q{i}"), headers=auth()) as r:
+                    assert r.status == 200
+        await wait_for(lambda: proxy.writer.written >= 16, timeout=5)
+        assert proxy.writer.errors == 0 and proxy.writer.failed == 0
+    stored = rows(store_url)
+    with_noise = [p for p in stored if p["noise_status"] is not None]
+    assert len(stored) == 16 and 0 < len(with_noise) < 16
+
+
+async def test_store_outage_keeps_records_for_later(tmp_path):
+    """While the store is unreachable the batch goes back to the queue; it is written when the store returns."""
+    good = open_engine(f"sqlite:///{tmp_path / 'ok.db'}")
+    migrate(good)
+    w = StoreWriter(good, replica="r1")
+    w.engine = open_engine(f"sqlite:///{tmp_path / 'gone' / 'x.db'}")
+    now = time.time()
+    for _ in range(3):
+        pid = uuid.uuid4().hex
+        w.submit(_pair(pid, now), [_cmp(pid, now, "candidate", "structural", True)])
+    await w.flush()
+    assert w.errors == 1 and w.pending == 3 and w.written == 0 and w.failed == 0
+    w.engine = good
+    await w.close()
+    assert w.written == 3
+    assert len(rows(f"sqlite:///{tmp_path / 'ok.db'}", "shadow_comparisons")) == 3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ADMIN, APP_KEY, CAND_KEY
+from tests.shadow.conftest import ADMIN, APP_KEY, CAND_KEY
 
 
 def test_no_api_key_in_any_store_or_log(tmp_path_factory, _json_log_file):

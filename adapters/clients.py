@@ -71,8 +71,17 @@ def _attach(result: Any, response: Any) -> Any:
     return result
 
 
-class _SyncMixin:
+class _Offramp:
+    """What the four drop-in classes share: the engine, set up before the SDK's own __init__ sees the kwargs."""
+
     _offramp_engine: Engine | None = None
+    _offramp_async = False
+
+    def __init__(self, *, offramp_config: Any = None, on_call: Callable[[Any], None] | None = None,
+                 **kwargs: Any) -> None:
+        engine = _prepare(kwargs, offramp_config, on_call, is_async=self._offramp_async)
+        super().__init__(**kwargs)
+        self._offramp_engine = engine
 
     def _build_request(self, options: Any, *, retries_taken: int = 0) -> Any:
         request = super()._build_request(options, retries_taken=retries_taken)  # type: ignore[misc]
@@ -80,19 +89,15 @@ class _SyncMixin:
             request.extensions[BASE_KEY] = str(self.base_url)  # type: ignore[attr-defined]
         return request
 
+
+class _SyncMixin(_Offramp):
     def _process_response(self, *, response: Any, **kwargs: Any) -> Any:
         result = super()._process_response(response=response, **kwargs)  # type: ignore[misc]
         return _attach(result, response)
 
 
-class _AsyncMixin:
-    _offramp_engine: Engine | None = None
-
-    def _build_request(self, options: Any, *, retries_taken: int = 0) -> Any:
-        request = super()._build_request(options, retries_taken=retries_taken)  # type: ignore[misc]
-        if self._offramp_engine is not None:
-            request.extensions[BASE_KEY] = str(self.base_url)  # type: ignore[attr-defined]
-        return request
+class _AsyncMixin(_Offramp):
+    _offramp_async = True
 
     async def _process_response(self, *, response: Any, **kwargs: Any) -> Any:
         result = await super()._process_response(response=response, **kwargs)  # type: ignore[misc]
@@ -103,36 +108,14 @@ class OpenAI(_SyncMixin, openai.OpenAI):
     """`openai.OpenAI`, routed by offramp.toml. Extra keywords: `offramp_config` (path, OfframpConfig, or False to
     ignore any config file) and `on_call(record)` (called after each call with what Offramp did and its cost)."""
 
-    def __init__(self, *, offramp_config: Any = None, on_call: Callable[[Any], None] | None = None,
-                 **kwargs: Any) -> None:
-        engine = _prepare(kwargs, offramp_config, on_call, is_async=False)
-        super().__init__(**kwargs)
-        self._offramp_engine = engine
-
 
 class AsyncOpenAI(_AsyncMixin, openai.AsyncOpenAI):
     """`openai.AsyncOpenAI`, routed by offramp.toml (same extra keywords as `adapters.OpenAI`)."""
-
-    def __init__(self, *, offramp_config: Any = None, on_call: Callable[[Any], None] | None = None,
-                 **kwargs: Any) -> None:
-        engine = _prepare(kwargs, offramp_config, on_call, is_async=True)
-        super().__init__(**kwargs)
-        self._offramp_engine = engine
 
 
 class AzureOpenAI(_SyncMixin, openai.AzureOpenAI):
     """`openai.AzureOpenAI`, routed by offramp.toml; the deployment path is dropped for non-Azure backends."""
 
-    def __init__(self, *, offramp_config: Any = None, on_call: Callable[[Any], None] | None = None,
-                 **kwargs: Any) -> None:
-        engine = _prepare(kwargs, offramp_config, on_call, is_async=False)
-        super().__init__(**kwargs)
-        self._offramp_engine = engine
-
 
 class AsyncAzureOpenAI(_AsyncMixin, openai.AsyncAzureOpenAI):
-    def __init__(self, *, offramp_config: Any = None, on_call: Callable[[Any], None] | None = None,
-                 **kwargs: Any) -> None:
-        engine = _prepare(kwargs, offramp_config, on_call, is_async=True)
-        super().__init__(**kwargs)
-        self._offramp_engine = engine
+    """`openai.AsyncAzureOpenAI`, routed by offramp.toml (same extra keywords as `adapters.OpenAI`)."""

@@ -133,24 +133,24 @@ class Engine:
         """URL and headers for a backend; keys from the environment only, the app's key never leaves OpenAI."""
         backend = self.config.backend(cand.backend)
         headers = {k: v for k, v in out.headers.items() if k not in _HOP}
+        key = None
+        if backend.api_key_env:
+            key = os.environ.get(backend.api_key_env)
+            if not key:
+                return self._fail(401, f"offramp: environment variable {backend.api_key_env} "
+                                  f"(backends.{cand.backend}.api_key_env in {self.config.path}) is not set",
+                                  "missing_api_key")
         path, query = out.path, out.query
         if backend.base_url is None and backend.kind == "openai":
             base = out.app_base
-            if backend.api_key_env:
-                headers["authorization"] = f"Bearer {os.environ.get(backend.api_key_env, '')}"
         else:
             base = backend.base_url or out.app_base
             path = endpoint_path(path)
             query = "&".join(q for q in query.split("&") if q and not q.startswith("api-version="))
             for h in _OPENAI_ONLY:
                 headers.pop(h, None)
-            if backend.api_key_env:
-                key = os.environ.get(backend.api_key_env)
-                if not key:
-                    return self._fail(401, f"offramp: environment variable {backend.api_key_env} "
-                                      f"(backends.{cand.backend}.api_key_env in {self.config.path}) is not set",
-                                      "missing_api_key")
-                headers["authorization"] = f"Bearer {key}"
+        if key:
+            headers["authorization"] = f"Bearer {key}"
         url = base.rstrip("/") + "/" + path + (f"?{query}" if query else "")
         return url, headers
 
@@ -171,9 +171,10 @@ class Engine:
             try:
                 return max(0.0, float(ra))
             except ValueError:
-                parsed = email.utils.parsedate_to_datetime(ra) if ra else None
-                if parsed is not None:
-                    return max(0.0, parsed.timestamp() - time.time())
+                try:  # an HTTP date; anything else unparseable falls through to our own backoff
+                    return max(0.0, email.utils.parsedate_to_datetime(ra).timestamp() - time.time())
+                except (TypeError, ValueError):
+                    pass
         r = self.config.retries
         return min(r.backoff_max, r.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
 

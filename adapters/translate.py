@@ -161,7 +161,9 @@ def translate_chat_request(
     Raises StrictModeError (strict and a lossy change is needed) or TranslationError (cannot be expressed).
     """
     cache = REASONING_CACHE if reasoning_cache is None else reasoning_cache
-    out = copy.deepcopy(body)
+    # Copy-on-write, not deepcopy (a long conversation with images is megabytes, copied on every call): the
+    # rules below replace top-level keys, and every message they touch is copied first (_translate_messages).
+    out = dict(body)
     changes: list[Change] = []
     emu = Emulation()
 

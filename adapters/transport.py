@@ -94,10 +94,34 @@ def _broken_message(sd: StreamDone, exc: Exception, engine: Engine) -> bytes:
                            "stream_interrupted")
 
 
-class _SyncRelay(httpx.SyncByteStream):
+_NEXT, _END = "next", "end"
+
+
+class _Relay:
+    """What the sync and async relays share: per-line handling; they differ only in how they read and close."""
+
     def __init__(self, sd: StreamDone, engine: Engine) -> None:
         self.sd, self.engine, self._closed = sd, engine, False
 
+    def _line(self, line: str) -> tuple[list[bytes], str | None]:
+        """Events for one upstream line, and whether to stop: `_NEXT` stream (at `[DONE]`) or `_END` of all."""
+        sd = self.sd
+        if time.monotonic() > sd.deadline:
+            return [_deadline_message(sd, self.engine.config.timeouts.stream_total)], _END
+        events = relay_line(line, sd)
+        if events is None:
+            return [], _NEXT
+        return events, _END if sd.normalizer.failed_reason else None
+
+    def _mark_closed(self) -> bool:
+        """True the first time only: the handles are closed and the call finished exactly once."""
+        if self._closed:
+            return False
+        self._closed = True
+        return True
+
+
+class _SyncRelay(_Relay, httpx.SyncByteStream):
     def __iter__(self):
         sd = self.sd
         try:
@@ -112,15 +136,12 @@ class _SyncRelay(httpx.SyncByteStream):
                     return
                 try:
                     for line in handle.iter_lines():
-                        if time.monotonic() > sd.deadline:
-                            yield _deadline_message(sd, self.engine.config.timeouts.stream_total)
-                            return
-                        events = relay_line(line, sd)
-                        if events is None:
-                            break
+                        events, stop = self._line(line)
                         yield from events
-                        if sd.normalizer.failed_reason:
+                        if stop is _END:
                             return
+                        if stop is _NEXT:
+                            break
                 except httpx.TransportError as exc:
                     yield _broken_message(sd, exc, self.engine)
                     return
@@ -129,18 +150,13 @@ class _SyncRelay(httpx.SyncByteStream):
             self.close()
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for h in self.sd.handles:
-            h.close()
-        self.engine.stream_finished(self.sd)
+        if self._mark_closed():
+            for h in self.sd.handles:
+                h.close()
+            self.engine.stream_finished(self.sd)
 
 
-class _AsyncRelay(httpx.AsyncByteStream):
-    def __init__(self, sd: StreamDone, engine: Engine) -> None:
-        self.sd, self.engine, self._closed = sd, engine, False
-
+class _AsyncRelay(_Relay, httpx.AsyncByteStream):
     async def __aiter__(self):
         sd = self.sd
         try:
@@ -155,16 +171,13 @@ class _AsyncRelay(httpx.AsyncByteStream):
                     return
                 try:
                     async for line in handle.aiter_lines():
-                        if time.monotonic() > sd.deadline:
-                            yield _deadline_message(sd, self.engine.config.timeouts.stream_total)
-                            return
-                        events = relay_line(line, sd)
-                        if events is None:
-                            break
+                        events, stop = self._line(line)
                         for e in events:
                             yield e
-                        if sd.normalizer.failed_reason:
+                        if stop is _END:
                             return
+                        if stop is _NEXT:
+                            break
                 except httpx.TransportError as exc:
                     yield _broken_message(sd, exc, self.engine)
                     return
@@ -174,12 +187,10 @@ class _AsyncRelay(httpx.AsyncByteStream):
             await self.aclose()
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for h in self.sd.handles:
-            await h.aclose()
-        self.engine.stream_finished(self.sd)
+        if self._mark_closed():
+            for h in self.sd.handles:
+                await h.aclose()
+            self.engine.stream_finished(self.sd)
 
 
 def _final(result: Done | StreamDone, request: Any, engine: Engine, relay: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,16 @@ class ProbeResult:
     profile: dict[str, Any] = field(default_factory=dict)
 
 
+def shown_url(url: str) -> str:
+    """The URL as printed and written into the profile: without `user:password@` or a query (`?api-key=...`),
+    where some servers take their key."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _err(exc: Exception) -> str:
     if isinstance(exc, openai.APIStatusError):
         body = exc.body
@@ -146,9 +157,9 @@ class Prober:
         try:
             first = self.chat()
         except openai.APIConnectionError as exc:
-            raise ProbeError(f"cannot reach {self.client.base_url}: {_err(exc)}") from None
+            raise ProbeError(f"cannot reach {shown_url(str(self.client.base_url))}: {_err(exc)}") from None
         except openai.AuthenticationError as exc:
-            raise ProbeError(f"authentication failed at {self.client.base_url} ({_err(exc)})") from None
+            raise ProbeError(f"authentication failed at {shown_url(str(self.client.base_url))} ({_err(exc)})") from None
         except openai.APIStatusError as exc:
             raise ProbeError(f"chat completion with model {self.model!r} failed: {_err(exc)}") from None
         content = first.choices[0].message.content or ""
@@ -534,6 +545,7 @@ def probe(
     ]
     profile = {"family": "probed", "models": ["*"]}
     profile.update({k: prober.p[k] for k in order if k in prober.p})
+    base_url = shown_url(base_url)
     profile["source"] = (
         f"migrate probe {base_url} --model {model} ({_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d})"
     )

@@ -25,7 +25,7 @@ def probe_command(
     from rich.console import Console
     from rich.table import Table
 
-    from migrate.probe import ProbeError, probe, write_profile
+    from migrate.probe import ProbeError, probe, shown_url, write_profile
 
     err = Console(stderr=True)
     if key_env:
@@ -44,7 +44,7 @@ def probe_command(
     except ProbeError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
-    table = Table(title=f"migrate probe {base_url} (model {model})")
+    table = Table(title=f"migrate probe {shown_url(base_url)} (model {model})")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail", overflow="fold")

@@ -12,7 +12,7 @@ from aiohttp import web
 from migrate.fake_upstream import azure
 from migrate.fake_upstream.errors import ApiError, error_body
 from migrate.fake_upstream.faults import Fault, parse_fault_header
-from migrate.fake_upstream.state import ServerState
+from migrate.fake_upstream.state import ServerState, key_hint
 
 STATE_KEY: web.AppKey[ServerState] = web.AppKey("fake_state", ServerState)
 MALFORMED = b'{"id": "broken", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": "'
@@ -74,8 +74,7 @@ def _check_auth(state: ServerState, request: web.Request) -> None:
             code="invalid_api_key",
         )
     if wanted is not None and key != wanted:
-        hint = f"****{key[-4:]}" if len(key) > 4 else "****"
-        raise ApiError(401, f"Incorrect API key provided: {hint}.", code="invalid_api_key")
+        raise ApiError(401, f"Incorrect API key provided: ****{key_hint(key) or ''}.", code="invalid_api_key")
 
 
 async def intake(request: web.Request, endpoint: str) -> Intake:

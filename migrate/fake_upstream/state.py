@@ -23,6 +23,11 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def key_hint(key: str) -> str | None:
+    """The last four characters, as OpenAI's own 401 shows them; None for a key too short to spare four."""
+    return key[-4:] if len(key) > 8 else None
+
+
 @dataclass
 class RecordedRequest:
     """What a client sent (API keys redacted: only a hint and a fingerprint are kept)."""
@@ -90,7 +95,7 @@ class ServerState:
             clean,
             body,
             dict(query),
-            key_hint=key[-4:] if key else None,
+            key_hint=key_hint(key) if key else None,
             key_fingerprint=key_fingerprint(key) if key else None,
         )
         with self._lock:

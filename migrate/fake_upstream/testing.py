@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from migrate.fake_upstream.faults import Fault
 from migrate.fake_upstream.options import FakeOptions
 from migrate.fake_upstream.state import RecordedRequest, ServerState, key_fingerprint
 
-__all__ = ["FakeUpstream", "RecordedRequest", "key_fingerprint"]
+__all__ = ["FakeUpstream", "RecordedRequest", "fleet", "key_fingerprint", "reset_all"]
 
 
 class FakeUpstream:
@@ -57,7 +59,8 @@ class FakeUpstream:
 
         self._thread = threading.Thread(target=run, name=f"fake-upstream-{self.options.flavor}", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        if not ready.wait(10):
+            raise RuntimeError(f"fake upstream ({self.options.flavor}) did not start listening within 10 s")
         if failure:
             self._thread = None
             raise RuntimeError(f"fake upstream failed to start: {failure[0]}") from failure[0]
@@ -128,3 +131,23 @@ class FakeUpstream:
     def reset(self) -> None:
         """Forget requests, faults, cache and stored objects (options stay)."""
         self.state.reset()
+
+
+@contextmanager
+def fleet(flavors: Iterable[str]) -> Iterator[dict[str, FakeUpstream]]:
+    """One running fake per flavor, stopped on exit: test suites start one fleet and `reset()` it per test
+    instead of paying a server start per test."""
+    fakes: dict[str, FakeUpstream] = {}
+    try:
+        for flavor in flavors:
+            fakes[flavor] = FakeUpstream(flavor).start()
+        yield fakes
+    finally:
+        for fake in fakes.values():
+            fake.stop()
+
+
+def reset_all(fakes: dict[str, FakeUpstream]) -> dict[str, FakeUpstream]:
+    for fake in fakes.values():
+        fake.reset()
+    return fakes

@@ -1,7 +1,8 @@
 """Renderers of a `ScanReport`: each module turns the one JSON contract into one output format.
 
 Every renderer is `render(report, ruleset=None, ...) -> str`; the ruleset, when given, adds what the report
-does not carry (level names for every rung of the ladder, rule titles for SARIF).
+does not carry (level names for every rung of the ladder, rule titles for SARIF). `render` below is the way in
+for the CLI: it also redacts keys hard-coded in the quoted source lines (`secrets.py`).
 """
 
 from __future__ import annotations
@@ -29,4 +30,6 @@ def render(fmt: str, report: ScanReport, ruleset: RuleSet | None = None, **kwarg
         from migrate.report import html as mod
     else:
         raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    return mod.render(report, ruleset, **kwargs)
+    from migrate.report.secrets import redact_report
+
+    return mod.render(redact_report(report), ruleset, **kwargs)

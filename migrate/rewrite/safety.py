@@ -13,23 +13,28 @@ _BLOCKING = (messages.UndefinedName, messages.UnusedImport, messages.ImportShado
              messages.RedefinedWhileUnused, messages.UndefinedLocal)
 
 
-def _problems(source: str, filename: str) -> Counter[str]:
+def _problems(source: str, filename: str) -> list[tuple[int, str]]:
     tree = ast.parse(source, filename=filename)
     found = checker.Checker(tree, filename=filename).messages
-    return Counter(m.message % m.message_args for m in found if isinstance(m, _BLOCKING))
+    return [(m.lineno, m.message % m.message_args) for m in found if isinstance(m, _BLOCKING)]
 
 
 def check(original: str, rewritten: str, filename: str) -> str:
-    """'' when the rewrite is safe to write, else a one-line reason."""
+    """'' when the rewrite is safe to write, else a one-line reason naming the line(s) of the rewritten file."""
     try:
         after = _problems(rewritten, filename)
     except SyntaxError as e:
         return f"rewritten code does not parse (line {e.lineno}: {e.msg})"
     try:
-        before = _problems(original, filename)
+        before = Counter(msg for _, msg in _problems(original, filename))
     except SyntaxError:
         before = Counter()
-    new = after - before
+    new = []
+    for line, msg in sorted(after):
+        if before[msg]:
+            before[msg] -= 1  # the original had this one already (lines move in a rewrite: compare by message)
+        else:
+            new.append(f"line {line}: {msg}")
     if new:
-        return "rewritten code fails the check: " + "; ".join(sorted(new))
+        return "rewritten code fails the check: " + "; ".join(new)
     return ""

@@ -21,8 +21,8 @@ def dirty_files(base: Path, paths: list[str]) -> list[str]:
     if not paths:
         return []
     try:
-        out = subprocess.run(["git", "-C", str(base), "status", "--porcelain", "--untracked-files=all", "--",
-                              *paths], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(["git", "-C", str(base), "status", "--porcelain", "-z", "--untracked-files=all",
+                              "--", *paths], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as e:
         raise DirtyTreeError(f"{base}: cannot run git to check for uncommitted changes ({e}); "
                              "pass --allow-dirty to write anyway") from None
@@ -32,9 +32,14 @@ def dirty_files(base: Path, paths: list[str]) -> list[str]:
     top = subprocess.run(["git", "-C", str(base), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     root = Path(top.stdout.strip()).resolve()
     dirty = []
-    for line in out.stdout.splitlines():
-        p = line[3:].split(" -> ")[-1].strip().strip('"')
-        dirty.append((root / p).resolve().relative_to(base.resolve()).as_posix())
+    # -z: paths verbatim (no C-quoting of non-ASCII names); a rename's entry is followed by its source path
+    entries = iter(out.stdout.split("\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        if entry[0] in "RC":
+            next(entries, None)
+        dirty.append((root / entry[3:]).resolve().relative_to(base.resolve()).as_posix())
     return sorted(set(dirty))
 
 

@@ -9,19 +9,17 @@ FLAVORS = ("openai", "deepseek", "vllm")
 
 @pytest.fixture(scope="session")
 def _servers():
-    from migrate.fake_upstream.testing import FakeUpstream
+    from migrate.fake_upstream.testing import fleet
 
-    fakes = {f: FakeUpstream(f).start() for f in FLAVORS}
-    yield fakes
-    for fake in fakes.values():
-        fake.stop()
+    with fleet(FLAVORS) as fakes:
+        yield fakes
 
 
 @pytest.fixture
 def fakes(_servers):
-    for fake in _servers.values():
-        fake.reset()
-    return _servers
+    from migrate.fake_upstream.testing import reset_all
+
+    return reset_all(_servers)
 
 
 @pytest.fixture

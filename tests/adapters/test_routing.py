@@ -83,6 +83,14 @@ async def test_429_retried_with_retry_after_then_success(fakes, ds, is_async):
 
 
 @SYNC_ASYNC
+async def test_unparseable_retry_after_falls_back_to_own_backoff(fakes, ds, is_async):
+    ds.script(status=503, headers={"Retry-After": "soon"}, times=1)
+    client = make_client(fakes, config(fakes), is_async=is_async)
+    res = await call(client, "chat.completions.create", model="gpt-4o", messages=HI)
+    assert res.choices and len(ds.requests) == 2 and res._offramp.attempts == 2
+
+
+@SYNC_ASYNC
 async def test_400_401_422_are_not_retried(fakes, ds, is_async):
     client = make_client(fakes, config(fakes, fallback='fallback = ["openai"]'), is_async=is_async)
     for status, exc in ((400, openai.BadRequestError), (401, openai.AuthenticationError),
@@ -108,6 +116,17 @@ def test_missing_key_env_is_a_clear_error(fakes, ds, monkeypatch):
     with pytest.raises(openai.AuthenticationError, match="DS_KEY.*backends.deepseek.api_key_env"):
         make_client(fakes, config(fakes)).chat.completions.create(model="gpt-4o", messages=HI)
     assert not ds.requests
+
+
+def test_missing_key_env_of_the_openai_backend_is_the_same_clear_error(fakes, oa, monkeypatch):
+    monkeypatch.delenv("OA_KEY", raising=False)
+    cfg = config(fakes, '[backends.openai]\nkind = "openai"\napi_key_env = "OA_KEY"')
+    with pytest.raises(openai.AuthenticationError, match="OA_KEY.*backends.openai.api_key_env"):
+        make_client(fakes, cfg).chat.completions.create(model="gpt-4o-mini", messages=HI)
+    assert not oa.requests  # not sent with an empty bearer in place of the app's key
+    monkeypatch.setenv("OA_KEY", "sk-from-env-1234")
+    make_client(fakes, cfg).chat.completions.create(model="gpt-4o-mini", messages=HI)
+    assert oa.requests[0].key_hint == "1234"
 
 
 def test_share_is_sticky_by_user_and_roughly_proportional(fakes):

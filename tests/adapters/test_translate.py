@@ -215,3 +215,39 @@ def test_normalize_chat_chunk_is_stateless():
                                 "usage": {"prompt_tokens": 3, "prompt_cache_hit_tokens": 1}}, VLLM)
     assert out["choices"][0]["delta"] == {"reasoning_content": "r"}
     assert out["usage"]["prompt_tokens_details"]["cached_tokens"] == 1
+
+
+RICH_PROFILES = [V4, load_profile("deepseek", "deepseek-chat"), VLLM, OLLAMA, load_profile("llamacpp", "any"),
+                 load_profile("sglang", "any")]
+
+
+@pytest.mark.parametrize("profile", RICH_PROFILES, ids=lambda p: f"{p.kind}-{p.family}")
+@pytest.mark.parametrize("rf", [{"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}},
+                                {"type": "json_object"}], ids=["json_schema", "json_object"])
+@pytest.mark.parametrize("legacy", [True, False], ids=["functions", "tools"])
+def test_translation_never_mutates_the_callers_body(profile, rf, legacy):
+    """The proxy and the engine keep the original for the next backend in the chain: no rule may write into it."""
+    import copy
+
+    body = {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": False}, "n": 3, "logprobs": True,
+            "reasoning_effort": "low", "chat_template_kwargs": {"x": 1}, "user": "alice@example.com",
+            "response_format": rf, "max_completion_tokens": 10**6, "parallel_tool_calls": True,
+            "functions": [{"name": "f", "parameters": {}}], "function_call": {"name": "f"},
+            "tools": [{"type": "function", "function": {"name": "g", "parameters": {}}},
+                      {"type": "custom", "custom": {"name": "c"}}],
+            "messages": [{"role": "developer", "content": [{"type": "text", "text": "be brief"}]},
+                         {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                         {"role": "assistant", "content": None, "reasoning": "r",
+                          "tool_calls": [{"id": "call_1", "type": "function",
+                                          "function": {"name": "g", "arguments": "{}"}}]},
+                         {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+                         {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}},
+                         {"role": "function", "name": "f", "content": "done"},
+                         {"role": "user", "content": "and now?"}]}
+    if not legacy:  # legacy turns are converted on copies first: without them the message rules meet the input
+        body = {k: v for k, v in body.items() if k not in ("functions", "function_call")}
+        body["messages"] = [m for m in body["messages"] if "function_call" not in m and m["role"] != "function"]
+    before = copy.deepcopy(body)
+    t = translate_chat_request(body, profile)
+    assert body == before
+    assert t.body != before  # the rules did apply (to the copy)

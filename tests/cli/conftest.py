@@ -4,6 +4,7 @@ that returns a chosen report, so exit codes and options are tested apart from de
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,14 +20,17 @@ from migrate.report_model import (
     Skipped,
     Summary,
 )
+from rules import RULES_DIR
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# the ladder is data (rules/levels.toml, editable): read it rather than restating it here
 NAMES = {
-    0: ("none", "none"),
-    1: ("plain chat", "1–2 weeks"),
-    2: ("tools and structured outputs", "3–4 weeks"),
-    3: ("fine-tuned models", "6–8 weeks"),
-    4: ("embeddings and vector stores", "8–12 weeks"),
-    5: ("multimodal and platform APIs", "hybrid: keep on OpenAI"),
+    row["level"]: (row["name"], row["effort"])
+    for row in tomllib.loads((RULES_DIR / "levels.toml").read_text("utf-8"))["level"]
 }
 
 

@@ -153,3 +153,17 @@ def test_empty_tree(cli, tmp_path: Path) -> None:
     assert res.exit_code == 0
     assert json.loads(res.stdout)["summary"]["level"] == 0
     assert f"no Python files or notebooks found under {empty.resolve()}" in res.stderr
+
+
+def test_a_hard_coded_key_never_reaches_a_report_file(cli, tmp_path: Path) -> None:
+    key = "sk-proj-" + "Qw3rty" * 6
+    root = tmp_path / "keyed"
+    root.mkdir()
+    (root / "old.py").write_text(f'import openai\nopenai.api_key = "{key}"\n'
+                                 'r = openai.ChatCompletion.create(model="gpt-4", messages=[])\n')
+    for fmt in ("json", "sarif", "markdown", "html"):
+        out = tmp_path / f"report.{fmt}"
+        res = cli("scan", root, "--format", fmt, "--no-cache", "--output", out)
+        text = out.read_text(encoding="utf-8")
+        assert res.exit_code == 0 and "old.py" in text and "api_key" in text
+        assert key not in text and key not in res.stdout, fmt

@@ -5,24 +5,20 @@ from __future__ import annotations
 import openai
 import pytest
 
-from migrate.fake_upstream.testing import FakeUpstream
+from migrate.fake_upstream.testing import FakeUpstream, fleet, reset_all
 
 MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-v4-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
 
 
 @pytest.fixture(scope="module")
 def _servers():
-    fakes = {name: FakeUpstream(name).start() for name in MODELS}
-    yield fakes
-    for fake in fakes.values():
-        fake.stop()
+    with fleet(MODELS) as fakes:
+        yield fakes
 
 
 @pytest.fixture
 def fakes(_servers):
-    for fake in _servers.values():
-        fake.reset()
-    return _servers
+    return reset_all(_servers)
 
 
 @pytest.fixture(params=list(MODELS))

@@ -440,8 +440,14 @@ def test_auth_is_required_where_the_real_service_requires_it(fakes):
     )
     assert r.status_code == 200
     with FakeUpstream("openai", api_key="sk-right") as fake:
-        with pytest.raises(openai.AuthenticationError):
+        with pytest.raises(openai.AuthenticationError) as err:
             client(fake).chat.completions.create(model="gpt-4o", messages=USER)
+        assert "****-key" in err.value.message and "sk-test-key" not in err.value.message
+        short = openai.OpenAI(base_url=fake.base_url, api_key="sk-1", max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as err:
+            short.chat.completions.create(model="gpt-4o", messages=USER)
+        assert "sk-1" not in err.value.message
+        assert [r.key_hint for r in fake.requests] == ["-key", None]
 
 
 def test_requests_are_recorded_without_the_key(fakes):

@@ -188,3 +188,15 @@ def test_probe_errors_are_one_line(monkeypatch, tmp_path):
     with FakeUpstream("openai", api_key="sk-other") as fake:
         r = runner.invoke(app, ["probe", fake.base_url, "--model", "gpt-4o", "--key-env", "K"])
     assert r.exit_code == 1 and "authentication failed" in r.output and SECRET not in r.output
+
+
+def test_credentials_in_the_base_url_are_neither_printed_nor_written(tmp_path):
+    """A server behind basic auth is reached as `user:password@host`: the profile records the server only."""
+    out = tmp_path / "p.toml"
+    with FakeUpstream("vllm") as fake:
+        url = fake.base_url.replace("://", "://probe:pw-Secret-77@")
+        r = CliRunner().invoke(app, ["probe", url, "--model", "deepseek-ai/DeepSeek-V4-Flash", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert fake.base_url in text
+    assert "Secret-77" not in text and "Secret-77" not in r.output

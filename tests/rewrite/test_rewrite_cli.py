@@ -95,6 +95,18 @@ def test_write_refuses_dirty_files_unless_allowed(tmp_path: Path) -> None:
 
 
 @needs_git
+def test_dirty_file_with_a_non_ascii_name_is_named_as_it_is(tmp_path: Path) -> None:
+    """git C-quotes such names (`caf\\303\\251.py`) unless asked for -z: the refusal must name the real file."""
+    repo = _repo(tmp_path)
+    (repo / "svc" / "app.py").rename(repo / "svc" / "café.py")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "rename")
+    (repo / "svc" / "café.py").write_text(APP + "\n# local edit\n")
+    res = run(str(repo / "svc"))
+    assert res.exit_code == 2 and "café.py: has uncommitted changes" in res.output, res.output
+
+
+@needs_git
 def test_clean_tree_is_written_in_place_and_second_run_is_clean(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     res = run(str(repo / "svc"))

@@ -151,12 +151,22 @@ class Rule(_Strict):
 
 
 class Feature(_Strict):
+    """A per-call feature. When it raises a finding above its rule's level, the finding takes the feature's
+    category and DeepSeek offer (an image part makes a chat call "vision", not "supported")."""
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     level: int = Field(ge=0, le=5)
     category: str
     description: str
     when: FeatureWhen | None = None
+    deepseek: DeepSeekOffer | None = None
     source: str = ""
+
+    @model_validator(mode="after")
+    def _offer_from_level_2(self) -> Feature:
+        if self.level >= 2 and self.deepseek is None:
+            raise ValueError("features of level 2 or more need `deepseek` (hosted, self_hosted, reason)")
+        return self
 
 
 class Level(_Strict):

@@ -8,6 +8,7 @@ with that knowledge, until the exports stop changing.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -22,13 +23,15 @@ from migrate.scan.analyze import FileResult, analyze_source
 from migrate.scan.cache import ResultCache, cache_key
 from migrate.scan.notebook import LineMap, NotebookError, notebook_source
 from migrate.scan.options import ScanOptions
-from migrate.scan.prefilter import import_regex
+from migrate.scan.prefilter import import_regex, reach_filter
 from migrate.scan.project import ProjectIndex, module_name
-from migrate.scan.resolve import ProjectContext
+from migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
 from migrate.scan.summary import build_report
 from migrate.scan.walk import walk
 
-PARALLEL_MIN_FILES = 48  # below this, starting workers costs more than it saves
+# Below this much source to analyse in a round, starting workers costs more than it saves (libcst parses
+# ~0.5 MB/s per core; forking a worker and importing nothing new costs ~50 ms).
+PARALLEL_MIN_CHARS = 400_000
 MAX_ROUNDS = 4
 _AT_LINE = re.compile(r"syntax error at line (\d+)")
 
@@ -68,6 +71,15 @@ def _read(path: Path, rel: str, max_bytes: int) -> _Source | str:
 _WORKER_RULESET: RuleSet | None = None
 
 
+def _mp_context() -> multiprocessing.context.BaseContext | None:
+    """fork where it exists: workers inherit the imported libcst/pydantic instead of re-importing them
+    (spawn and forkserver pay ~0.5 s per worker before the first file)."""
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - Windows
+        return None
+
+
 def _init_worker(ruleset: RuleSet) -> None:
     global _WORKER_RULESET
     _WORKER_RULESET = ruleset
@@ -92,6 +104,16 @@ def _analyze(rel: str, text: str, ctx: ProjectContext, cells: list[tuple[int, in
     return res.model_dump(mode="json")
 
 
+def reach_names(ruleset: RuleSet) -> set[str]:
+    """Qualified names an import must lead to for a file to be worth parsing (see prefilter.reach_filter)."""
+    names = {n for r in ruleset.rules if r.match.kind != "method" for n in r.match.names}
+    for module, receiver in MODULE_RECEIVERS.items():
+        names |= {f"{module}.{n.split('.')[0]}" for r in ruleset.rules if r.match.receiver == receiver
+                  for n in r.match.names}
+        names |= {f"{module}.{m}" for m in ("beta", "with_raw_response", "with_streaming_response", "with_options")}
+    return names
+
+
 def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
     """Scan a directory (or one file) and return the full report. Raises FileNotFoundError for a missing
     root and migrate.ruleset.RuleFileError for a bad rule file."""
@@ -114,7 +136,9 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
 
     roots = ruleset.import_roots
     rx = import_regex(roots)
-    direct = {rel for rel, s in sources.items() if any(r in s.text for r in roots) and rx.search(s.text)}
+    may_reach = reach_filter(roots, reach_names(ruleset))
+    direct = {rel for rel, s in sources.items()
+              if any(r in s.text for r in roots) and rx.search(s.text) and may_reach(s.text)}
     index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
     cache = ResultCache((options.cache_dir or root_dir / ".offramp-cache" / "scan") if options.use_cache else None)
     jobs_n = options.jobs or os.cpu_count() or 1
@@ -150,11 +174,15 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
                 else:
                     todo.append((key, rel, (rel, src.text, ctx, src.cells)))
             if todo:
-                if len(todo) >= PARALLEL_MIN_FILES and jobs_n > 1:
+                work = sum(len(j[1]) for _, _, j in todo)
+                if jobs_n > 1 and len(todo) > 1 and work >= PARALLEL_MIN_CHARS:
                     if pool is None:
-                        pool = ProcessPoolExecutor(max_workers=jobs_n, initializer=_init_worker, initargs=(ruleset,))
-                    chunk = max(1, min(64, len(todo) // (jobs_n * 8)))
-                    outs = pool.map(_run_job, [j for _, _, j in todo], chunksize=chunk)
+                        pool = ProcessPoolExecutor(max_workers=jobs_n, mp_context=_mp_context(),
+                                                   initializer=_init_worker, initargs=(ruleset,))
+                    # largest first, one file per task: a few big modules otherwise leave a worker idle at the
+                    # end of the round (results are small, so per-task messages cost little)
+                    todo.sort(key=lambda t: -len(t[2][1]))
+                    outs = pool.map(_run_job, [j for _, _, j in todo], chunksize=1)
                 else:
                     outs = (_analyze(*j, ruleset) for _, _, j in todo)
                 finished = 0
@@ -182,8 +210,7 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
                 break
             index.set_exports(exports)
             deferred = set()
-            targets = sorted(rel for rel, s in sources.items()
-                             if rel in direct or index.imports_exporting(rel, s.text))
+            targets = sorted(direct | index.exporting_importers())
     finally:
         if pool is not None:
             pool.shutdown()

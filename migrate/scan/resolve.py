@@ -148,6 +148,8 @@ class Collected:
     awaited: set[int] = field(default_factory=set)
     assigns: list[tuple[cst.BaseExpression, Scope]] = field(default_factory=list)
     references: list[tuple[cst.BaseExpression, Scope]] = field(default_factory=list)
+    # id(collected node) -> the innermost statement holding it: positions are then computed for those
+    # statements alone, not the whole module (analyze.py)
     statement_of: dict[int, cst.CSTNode] = field(default_factory=dict)
 
 
@@ -184,14 +186,18 @@ class _Collector:
         self.scope = Scope("module", None)
         self.out = Collected(self.scope)
         self._handlers: dict[type, tuple[Any, Any]] = {}
+        self.unit: cst.CSTNode | None = None  # innermost statement being walked
 
     def walk(self, node: cst.CSTNode) -> None:
         t = type(node)
         h = self._handlers.get(t)
         if h is None:
             h = self._handlers[t] = (getattr(self, f"visit_{t.__name__}", None),
-                                     getattr(self, f"leave_{t.__name__}", None))
-        visit, leave = h
+                                     getattr(self, f"leave_{t.__name__}", None),
+                                     issubclass(t, cst.SimpleStatementLine | cst.BaseCompoundStatement))
+        visit, leave, unit = h
+        if unit:
+            outer, self.unit = self.unit, node
         if visit is None or visit(node) is not False:
             for name in _fields(t):
                 v = getattr(node, name)
@@ -203,6 +209,8 @@ class _Collector:
                             self.walk(x)
         if leave is not None:
             leave(node)
+        if unit:
+            self.unit = outer
 
     # imports -------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> bool:
@@ -288,6 +296,7 @@ class _Collector:
             self.scope.bindings.setdefault(target.value, []).append(value)
         elif isinstance(target, cst.Attribute):
             self.out.assigns.append((target, self.scope))
+            self.out.statement_of[id(target)] = self.unit  # type: ignore[assignment]
             base = target.value
             if isinstance(base, cst.Name) and self.scope.cls is not None and base.value in (
                 self.scope.self_name, "cls"
@@ -324,6 +333,7 @@ class _Collector:
     # uses --------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
         self.out.calls.append((node, self.scope))
+        self.out.statement_of[id(node)] = self.unit  # type: ignore[assignment]
         func = node.func
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and node.args:
             if func.attr.value in ("append", "extend", "insert"):
@@ -341,6 +351,7 @@ class _Collector:
                 self._reference(el.value)
         elif isinstance(expr, cst.Name | cst.Attribute):
             self.out.references.append((expr, self.scope))
+            self.out.statement_of[id(expr)] = self.unit  # type: ignore[assignment]
         elif isinstance(expr, cst.Call):
             self._reference(expr.func)
 

@@ -36,9 +36,19 @@ def test_invalid(rule, example):
         assert f.line == example.line
     if "features" in example.model_fields_set:
         assert set(f.features) == set(example.features)
-    assert f.deepseek.hosted == rule.deepseek.hosted
+    assert f.deepseek.model_dump() == _expected_offer(rule, f)
     assert f.rewrite == rule.rewrite
     assert f.level >= rule.level
+
+
+def _expected_offer(rule, finding):
+    """The offer of the finding's highest contributor: its rule, or the first feature raising the level."""
+    level, offer = rule.level, rule.deepseek
+    for fid in finding.features:
+        feat = RULESET.feature(fid)
+        if feat.level > level:
+            level, offer = feat.level, feat.deepseek or offer
+    return offer.model_dump()
 
 
 STRATEGIES = {"client-constructor", "keep-call", "v0-resource-call", "v0-config", "v0-exception", "wrapper-base-url",

@@ -73,7 +73,13 @@ def test_corrupt_cache_is_ignored(tmp_path):
     assert len(report.findings) == 2
 
 
-def test_parallel_equals_serial(tmp_path):
+def test_parallel_equals_serial(tmp_path, monkeypatch):
+    from migrate.scan import engine
+
+    pools = []
+    real_pool = engine.ProcessPoolExecutor
+    monkeypatch.setattr(engine, "PARALLEL_MIN_CHARS", 0)  # a small tree: force the worker pool
+    monkeypatch.setattr(engine, "ProcessPoolExecutor", lambda *a, **k: pools.append(k) or real_pool(*a, **k))
     files = dict(APP)
     for i in range(60):
         files[f"pkg{i % 3}/m{i}.py"] = (
@@ -88,6 +94,7 @@ def test_parallel_equals_serial(tmp_path):
     progress: list[tuple[int, int]] = []
     serial = scan_path(tmp_path, ScanOptions(jobs=1, use_cache=False))
     parallel = scan_path(tmp_path, ScanOptions(jobs=2, use_cache=False, progress=lambda d, t: progress.append((d, t))))
+    assert len(pools) == 1 and pools[0]["max_workers"] == 2
     assert serial.model_dump() == parallel.model_dump()
     assert len(serial.findings) == 1 + 1 + 60 * 2
     assert progress[-1][0] == progress[-1][1] and progress[-1][0] >= 63

@@ -304,3 +304,90 @@ def test_shadowing_is_per_sys_path_entry(scan, rows):
         "app/main.py": "import openai\nopenai.OpenAI()\n",
     })
     assert rows(report) == [("app/main.py", 2, "OpenAI", "openai-client")]
+
+
+@pytest.mark.parametrize(("body", "features"), [
+    ("def f(m):\n    stream = True\n    return c.chat.completions.create(model='x', messages=m, stream=stream)\n",
+     ["stream"]),
+    ("def f(m, stream=True, n=3):\n    return c.chat.completions.create(model='x', messages=m, stream=stream, n=n)\n",
+     ["stream", "n_gt_1"]),
+    ("def f(m):\n    fmt = {'type': 'json_schema', 'json_schema': {}}\n"
+     "    return c.chat.completions.create(model='x', messages=m, response_format=fmt)\n", ["json_schema"]),
+    ("def f(m):\n    model = 'ft:gpt-4o:acme::1'\n    return c.chat.completions.create(model=model, messages=m)\n",
+     ["fine_tuned_model"]),
+    ("def f(m, stream=False):\n    return c.chat.completions.create(model='x', messages=m, stream=stream)\n", []),
+])
+def test_keyword_values_follow_local_constants_and_parameter_defaults(body, features):
+    (_, api, _, feats), = find("from openai import OpenAI\nc = OpenAI()\n" + body)[1:]
+    assert (api, feats) == ("chat.completions.create", features)
+
+
+def test_importing_only_sdk_types_is_not_parsed(scan, rows):
+    report = scan({
+        "types_only.py": "from openai.types.chat import ChatCompletion\nfrom openai import NOT_GIVEN\n"
+                         "def show(c: ChatCompletion) -> str:\n    return c.choices[0].message.content\n",
+        "client.py": "from openai import (\n    OpenAI,\n)\nOpenAI()\n",
+        "module.py": "import openai.types\nopenai.api_key = 'k'\n",
+    })
+    assert rows(report) == [("client.py", 4, "OpenAI", "openai-client"), ("module.py", 2, "openai.api_key", "v0-config")]
+    assert report.summary.files_parsed == 2
+
+
+def test_positions_of_hits_in_nested_and_compound_statements():
+    code = (
+        "import openai\n"
+        "from openai import OpenAI\n"
+        "class Bot:\n"
+        "    '''doc'''\n"
+        "\n"
+        "    @staticmethod\n"
+        "    def make(  # comment\n"
+        "            c=OpenAI()):\n"
+        "        x = 1; y = openai.Completion.create(\n"
+        "            prompt='p')\n"
+        "        try:\n"
+        "            pass\n"
+        "        except openai.error.RateLimitError:\n"
+        "            pass\n"
+        "        for chunk in c.chat.completions.create(model='m', messages=[], stream=True):\n"
+        "            if x: z = foo(\n"
+        "                  c.embeddings.create(input='x', model='e'))\n"
+        "        with c.chat.completions.stream(model='m', messages=[]) as s:\n"
+        "            pass\n"
+        "    '''\n"
+        "    openai.Completion.create()\n"
+        "    '''\n"
+    )
+    assert [(line, api) for line, api, _, _ in find(code)] == [
+        (8, "OpenAI"), (9, "openai.Completion.create"), (13, "openai.error.RateLimitError"),
+        (15, "chat.completions.create"), (17, "embeddings.create"), (18, "chat.completions.stream")]
+    cols = {f.api: f.column for f in analyze_source(code, "m.py", RS).findings}
+    assert cols == {"OpenAI": 14, "openai.Completion.create": 19, "openai.error.RateLimitError": 15,
+                    "chat.completions.create": 21, "embeddings.create": 18, "chat.completions.stream": 13}
+    # the per-statement pass agrees with a code-gen pass over the whole module
+    import libcst as cst
+
+    from migrate.scan.analyze import analyze_module, attach_positions
+
+    module = cst.parse_module(code)
+    hits, collected, _ = analyze_module(module, RS)
+    attach_positions(module, hits, code, collected)
+    fast = [(h.line, h.column) for h in hits]
+    attach_positions(module, hits)
+    assert fast == [(h.line, h.column) for h in hits]
+
+
+@pytest.mark.parametrize("imports", [
+    "from app import (\n    config,\n    clients,\n)\n",
+    "from app \\\n    import clients\n",
+    "if True: from app import clients\n",
+])
+def test_importers_of_a_client_module_are_found_in_every_import_form(scan, rows, imports):
+    report = scan({
+        "app/__init__.py": "",
+        "app/config.py": "MAIN = 1\n",
+        "app/clients.py": "from openai import OpenAI\n\n\ndef get_client():\n    return OpenAI()\n",
+        # `clients` also appears outside imports here, and `main` in many places: neither may matter
+        "app/use.py": imports + "def main():\n    'clients'\n    return clients.get_client().embeddings.create(input='x', model='e')\n",
+    })
+    assert [(p, api) for p, _, api, _ in rows(report)] == [("app/clients.py", "OpenAI"), ("app/use.py", "embeddings.create")]

@@ -28,7 +28,8 @@ def test_levels_categories_and_effort(scan):
         ("rag.py", 4, 2), ("tools.py", 2, 1), ("chat.py", 1, 2)]
     tools = [f for f in report.findings if f.path == "tools.py"][0]
     assert (tools.rule, tools.category, tools.level, tools.features) == ("v0-chat-completion", "tools", 2, ["functions"])
-    assert tools.deepseek.hosted == "supported" and tools.rewrite == "v0-resource-call"
+    # `functions` raised the level, so the finding carries that feature's offer, not the chat rule's
+    assert (tools.deepseek.hosted, tools.rewrite) == ("translated", "v0-resource-call")
     assert report.rules_digest == load_ruleset().digest
 
 

@@ -33,6 +33,7 @@ from migrate.scan.resolve import (
     collect,
     exports_of,
 )
+from migrate.secrets import redact
 
 # Bump when a change in the engine could change results for unchanged input (invalidates the cache).
 ENGINE_VERSION = "2"
@@ -422,7 +423,7 @@ def analyze_source(source: str, relpath: str, ruleset: RuleSet, project_index: A
             path=relpath, line=line, column=h.column, cell=cell, api=h.api, category=h.category,
             features=h.features, level=h.level, rule=h.rule.id,
             deepseek=DeepSeekOffer(**(h.offer or h.rule.deepseek).model_dump()), message=h.rule.message or h.rule.title,
-            code=lines[h.line - 1].strip() if 0 < h.line <= len(lines) else "", rewrite=h.rule.rewrite,
+            code=redact(lines[h.line - 1].strip()) if 0 < h.line <= len(lines) else "", rewrite=h.rule.rewrite,
         ))
     exports = exports_of(collected, resolver, project.module) if project.module else {}
     return FileResult(findings=findings, parsed=True, exports=exports)

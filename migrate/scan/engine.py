@@ -22,7 +22,7 @@ from migrate.ruleset import RuleSet, load_ruleset, user_rule_dirs
 from migrate.scan.analyze import FileResult, analyze_source
 from migrate.scan.cache import ResultCache, cache_key
 from migrate.scan.notebook import LineMap, NotebookError, notebook_source
-from migrate.scan.options import ScanOptions
+from migrate.scan.options import ScanOptions, default_cache_dir
 from migrate.scan.prefilter import import_regex, reach_filter
 from migrate.scan.project import ProjectIndex, module_name
 from migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
@@ -140,7 +140,7 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
     direct = {rel for rel, s in sources.items()
               if any(r in s.text for r in roots) and rx.search(s.text) and may_reach(s.text)}
     index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
-    cache = ResultCache((options.cache_dir or root_dir / ".offramp-cache" / "scan") if options.use_cache else None)
+    cache = ResultCache((options.cache_dir or default_cache_dir(root_dir)) if options.use_cache else None)
     jobs_n = options.jobs or os.cpu_count() or 1
 
     results: dict[str, FileResult] = {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from migrate.scan import ScanOptions, analyze, scan_path
+from migrate.scan.options import default_cache_dir
 
 APP = {
     "app/__init__.py": "",
@@ -23,6 +26,15 @@ def _rows(report):
     return [(f.path, f.line, f.rule, f.features) for f in report.findings]
 
 
+@pytest.fixture(autouse=True)
+def _user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("OFFRAMP_CACHE_DIR", str(tmp_path / "user-cache"))
+
+
+def _default_cache_file(root):
+    return default_cache_dir(root) / "results.json"
+
+
 def test_rescan_uses_cache_and_edits_are_rescanned(tmp_path, monkeypatch):
     _write(tmp_path, APP)
     calls: list[str] = []
@@ -34,7 +46,9 @@ def test_rescan_uses_cache_and_edits_are_rescanned(tmp_path, monkeypatch):
 
     monkeypatch.setattr("migrate.scan.engine.analyze_source", counting)
     first = scan_path(tmp_path, ScanOptions(jobs=1))
-    assert (tmp_path / ".offramp-cache" / "scan" / "results.json").is_file()
+    assert _default_cache_file(tmp_path).is_file()
+    assert str(_default_cache_file(tmp_path)).startswith(str(tmp_path / "user-cache"))
+    assert not (tmp_path / ".offramp-cache").exists(), "a scan never writes into the tree it reads"
     assert sorted(set(calls)) == ["app/clients.py", "app/views.py"]
 
     calls.clear()
@@ -63,12 +77,21 @@ def test_cache_dir_option_and_no_cache(tmp_path):
     assert not (tmp_path / "src" / ".offramp-cache").exists()
     scan_path(tmp_path / "src", ScanOptions(use_cache=False, jobs=1))
     assert not (tmp_path / "src" / ".offramp-cache").exists()
+    assert not default_cache_dir(tmp_path / "src").exists()
+
+
+def test_cached_findings_hold_no_hardcoded_key(tmp_path):
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0"
+    _write(tmp_path, {"app.py": f"import openai\nopenai.api_key = '{key}'\n"})
+    report = scan_path(tmp_path, ScanOptions(jobs=1))
+    assert [f.code for f in report.findings] == ["openai.api_key = '<redacted>'"]
+    assert key not in _default_cache_file(tmp_path).read_text()
 
 
 def test_corrupt_cache_is_ignored(tmp_path):
     _write(tmp_path, APP)
-    (tmp_path / ".offramp-cache" / "scan").mkdir(parents=True)
-    (tmp_path / ".offramp-cache" / "scan" / "results.json").write_text("{garbage")
+    _default_cache_file(tmp_path).parent.mkdir(parents=True)
+    _default_cache_file(tmp_path).write_text("{garbage")
     report = scan_path(tmp_path, ScanOptions(jobs=1))
     assert len(report.findings) == 2
 

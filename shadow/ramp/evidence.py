@@ -93,14 +93,14 @@ class StoreEvidence:
                 p.n += int(n)
                 if not agree:
                     p.bad += int(n)
-            # Tool-call agreement: a structural verdict whose diff touched a tool-call field.
-            tool = Proportion()
-            q = select(c.c.pair_id, c.c.agree, c.c.detail).where(
-                self._cmp_where(side, since), c.c.comparator == "structural").order_by(c.c.created_at.desc())
-            for pair_id, agree, detail in conn.execute(q):
-                tool.n += 1
-                if agree:
-                    continue
+            # Tool-call agreement: a structural verdict whose diff touched a tool-call field. Only the
+            # disagreements are read back (the noise window spans days: every verdict each tick would not scale).
+            structural = out.get("structural")
+            tool = Proportion(n=structural.n if structural else 0)
+            q = select(c.c.pair_id, c.c.detail).where(
+                self._cmp_where(side, since), c.c.comparator == "structural", c.c.agree.is_(False)
+            ).order_by(c.c.created_at.desc())
+            for pair_id, detail in conn.execute(q):
                 try:
                     fields = json.loads(detail or "{}").get("fields") or []
                 except ValueError:

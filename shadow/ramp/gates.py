@@ -286,6 +286,11 @@ def evaluate(ev: Evidence, cfg: GateConfig | None = None) -> GateReport:
     """Run every gate over the evidence; the report's outcome is the worst non-dry-run metric."""
     cfg = cfg or GateConfig()
     results: list[MetricResult] = []
+    if not ev.comparators:
+        # Errors and latency alone say nothing about answer quality: without a single comparison the
+        # candidate has not been shown to agree with the primary, so the ramp holds.
+        results.append(MetricResult(name="agreement", kind="disagreement", outcome=Outcome.hold,
+                                    reason="agreement: no comparisons of candidate and primary yet"))
     for name in sorted(ev.comparators):
         c = ev.comparators[name]
         results.append(proportion_gate(name, "disagreement", c.candidate, c.noise, cfg.for_comparator(name),

@@ -54,7 +54,9 @@ class RampPlan(BaseModel):
     step_seconds: dict[str, float] = Field(default_factory=dict, description="per-step override, key = share")
     step_samples: dict[str, int] = Field(default_factory=dict, description="per-step override, key = share")
     evaluate_every_seconds: float = Field(5.0, gt=0.0)
-    approval_required_at: float = Field(100.0, description="steps at or above this share need `ramp approve`")
+    approval_required_at: float = Field(
+        100.0, gt=0.0, le=100.0, description="steps at or above this share need `ramp approve` (100% always does)"
+    )
     shadow_candidate_served: float = Field(
         0.2, ge=0.0, le=1.0, description="share of candidate-served requests still shadowed to the primary"
     )

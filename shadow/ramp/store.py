@@ -225,6 +225,9 @@ class Leadership:
         if self._conn is not None:
             try:
                 self._conn.execute(text("SELECT 1")).scalar()
+                # End the implicit transaction: a session left "idle in transaction" is what managed servers
+                # kill (idle_in_transaction_session_timeout), and with it the lock — leadership would flap.
+                self._conn.commit()
                 return True
             except Exception:  # the session (and with it the lock) is gone
                 self._drop()

@@ -247,6 +247,7 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
                      + "</div></section>")
     if not rep.top_pairs:
         parts.append("<p class=muted>no disagreeing pairs</p>")
-    data = json.dumps(json.loads(rep.model_dump_json()), separators=(",", ":")).replace("</", "<\\/")
+    # Every "<" escaped: a prompt holding "<!--<script>" would otherwise keep the block open past its end.
+    data = json.dumps(json.loads(rep.model_dump_json()), separators=(",", ":")).replace("<", "\\u003c")
     parts.append(f"<script type=application/json id=report-data>{data}</script></body></html>")
     return "".join(parts)

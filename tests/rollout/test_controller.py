@@ -174,3 +174,12 @@ def test_quality_window_spans_the_ramp_and_noise_looks_back(engine, clock):
     assert cand_since == start
     assert noise_since < start
     assert ops_since > start
+
+
+def test_full_share_always_waits_for_a_human(tmp_path):
+    from shadow.ramp.plan import PlanError, load_plan
+
+    cfg = tmp_path / "shadow.toml"
+    cfg.write_text("[ramp]\napproval_required_at = 101\n")  # would let the controller reach 100% by itself
+    with pytest.raises(PlanError, match="ramp.approval_required_at: Input should be less than or equal to 100"):
+        load_plan(cfg)

@@ -80,7 +80,8 @@ async def test_headless_chromium_renders_the_figures(cfg, recorded, tmp_path):
         need_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "rollout-dashboard.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    shot.unlink(missing_ok=True)  # a screenshot left by an earlier run must not pass for this one
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--hide-scrollbars", "--window-size=1280,2400"]
     async with running_proxy(cfg, admin_token=recorded["admin"]) as (_proxy, base):

@@ -124,6 +124,14 @@ def test_no_data_is_never_a_pass():
     assert evaluate(Evidence()).outcome is Outcome.hold
 
 
+def test_errors_and_latency_alone_never_pass_without_a_single_comparison():
+    ev = _evidence()
+    ev.comparators = {}  # healthy candidate on errors, latency and cost, but nothing was ever compared
+    report = evaluate(ev)
+    assert report.outcome is Outcome.hold
+    assert report.reasons == ["agreement: no comparisons of candidate and primary yet"]
+
+
 def test_diffy_display_filter_matches_its_worked_example():
     assert diffy_reportable(50, 30, 10_000)
     assert not diffy_reportable(50, 45, 10_000)

@@ -82,3 +82,16 @@ def test_cli_report_errors_are_one_line(tmp_path):
     assert r.exit_code == 2 and "no database at" in r.output and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["shadow", "report", "--store", str(tmp_path / "x.db"), "--format", "pdf"])
     assert r.exit_code == 2 and "--format" in r.output
+
+
+def test_html_data_block_survives_hostile_prompts(recorded):
+    eng = open_engine(recorded["url"])
+    rep = build_report(eng, recorded["plan"])
+    eng.dispose()
+    hostile = "<!--<script>alert(1)</script>"
+    rep.top_pairs[0].request = hostile
+    page = render_html(rep)
+    blob = page.split("id=report-data>")[1]
+    data = blob.removesuffix("</script></body></html>")
+    assert "<" not in data  # no "<!--", "<script" or "</script" can change how the browser parses the block
+    assert json.loads(data)["top_pairs"][0]["request"] == hostile

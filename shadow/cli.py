@@ -76,6 +76,7 @@ def serve(
               "(the candidate never uses the app's key; set api_key_env = \"\" for a keyless self-hosted server)")
 
     import asyncio
+    import gc
     import signal
 
     from shadow.logs import event, setup_logging
@@ -89,6 +90,13 @@ def serve(
 
     async def main() -> None:
         runner = await start_site(proxy)
+        # Everything loaded so far (modules, config, the app) lives as long as the process: frozen out of the
+        # cyclic GC, a full collection no longer walks it. Each request and mirror job allocates a few hundred
+        # containers, so the default 700-allocation young generation is collected thousands of times a
+        # second: a larger one (bench/proxy, 100% mirroring: GC time 0.7 s -> 0.1 s per 12 s of load, no 80 ms
+        # full-collection pauses) costs a few MB at most.
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
         addrs = ", ".join(f"http://{a[0]}:{a[1]}/v1" for a in runner.addresses)
         typer.echo(f"offramp shadow proxy on {addrs} -> primary {cfg.primary.base_url}, "
                    f"candidate {cfg.candidate.base_url} (store {cfg.store.url})", err=True)

@@ -11,10 +11,12 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import aiohttp
+from yarl import URL
 
 from shadow.comparators import CompareContext, run_all
 from shadow.config import ShadowConfig
@@ -94,8 +96,9 @@ class Mirror:
         self.skips = dict.fromkeys(SKIP_REASONS, 0)
         self.outcomes: dict[str, int] = {}
         self._workers: list[asyncio.Task] = []
-        self._candidate_url = cfg.candidate.base_url + "/chat/completions"
-        self._primary_url = cfg.primary.base_url + "/chat/completions"
+        # Parsed once: a str URL is parsed again by the client on every call.
+        self._candidate_url = URL(cfg.candidate.base_url + "/chat/completions")
+        self._primary_url = URL(cfg.primary.base_url + "/chat/completions")
         self._candidate_key = cfg.candidate.api_key()
         self.metrics.sample.set(self.share)
         self._rand = random.random
@@ -158,7 +161,6 @@ class Mirror:
             ramp_share=ramp_share,
         )
         self.queue.put_nowait(job)
-        self.metrics.queue_depth.set(self.queue.qsize())
         return job
 
     # ---- workers ----
@@ -193,7 +195,6 @@ class Mirror:
             finally:
                 self._busy -= 1
                 self.queue.task_done()
-                self.metrics.queue_depth.set(self.queue.qsize())
 
     def _outcome(self, outcome: str, target: str = "candidate") -> None:
         self.outcomes[f"{target}:{outcome}"] = self.outcomes.get(f"{target}:{outcome}", 0) + 1
@@ -211,31 +212,43 @@ class Mirror:
         cand_headers = {"content-type": "application/json"}
         if self._candidate_key:
             cand_headers["authorization"] = f"Bearer {self._candidate_key}"
-        tasks: dict[str, asyncio.Task] = {}
-        # Serialised once: the bytes sent are the bytes stored as the translated request.
-        cand_bytes = json.dumps(creq.body).encode() if creq is not None else None
+        calls: dict[str, Coroutine] = {}
+        # Serialised once, compact: the bytes sent are the bytes stored as the translated request.
+        cand_text = json.dumps(creq.body, separators=(",", ":")) if creq is not None else None
+        cand_bytes = cand_text.encode() if cand_text is not None else None
         if cand_bytes is not None:
-            tasks["candidate"] = asyncio.ensure_future(
-                call(session, self._candidate_url, cand_bytes, cand_headers, stream=job.stream, timeout_s=timeout)
+            calls["candidate"] = call(
+                session, self._candidate_url, cand_bytes, cand_headers, stream=job.stream, timeout_s=timeout
             )
         if job.noise:
             noise_headers = {"content-type": "application/json"}
             if job.authorization:
                 noise_headers["authorization"] = job.authorization
             # The app's own request bytes, as the primary first received them.
-            tasks["noise"] = asyncio.ensure_future(call(
+            calls["noise"] = call(
                 session, self._primary_url, job.raw_request, noise_headers, stream=job.stream, timeout_s=timeout
-            ))
-        job.authorization = None  # drop the app's key as soon as the second-primary call holds it
-        try:
-            outcome: PrimaryOutcome = await asyncio.wait_for(
-                asyncio.shield(job.primary), self.cfg.server.primary_timeout_s + 5
             )
-        except asyncio.TimeoutError:
-            outcome = PrimaryOutcome(None, None, None, job.stream, None, None, "primary_timeout")
+        job.authorization = None  # drop the app's key as soon as the second-primary call holds it
+        loop = asyncio.get_running_loop()
+        primary_deadline = loop.time() + self.cfg.server.primary_timeout_s + 5  # from now, as the legs start
         results: dict[str, CallResult] = {}
-        for name, t in tasks.items():
-            results[name] = await t
+        # The primary runs in its own request handler meanwhile, so one leg is simply awaited here (no task);
+        # two legs run side by side.
+        if len(calls) == 1:
+            (name, coro), = calls.items()
+            results[name] = await coro
+        elif calls:
+            for name, r in zip(calls, await asyncio.gather(*calls.values()), strict=True):
+                results[name] = r
+        if job.primary.done():
+            outcome: PrimaryOutcome = job.primary.result()
+        else:
+            try:
+                outcome = await asyncio.wait_for(
+                    asyncio.shield(job.primary), max(0.0, primary_deadline - loop.time())
+                )
+            except asyncio.TimeoutError:
+                outcome = PrimaryOutcome(None, None, None, job.stream, None, None, "primary_timeout")
         cand = results.get("candidate") or CallResult(error=translated_error or "not_sent")
         noise = results.get("noise")
         self._outcome(cand.error or "ok")
@@ -244,6 +257,7 @@ class Mirror:
 
         primary = self._primary_result(outcome)
         cand_model = creq.body.get("model") if creq else None
+        cand_parsed = cand.body  # the body as received: what the stored text is, for redaction without a re-parse
         if cand.ok and creq is not None:
             try:
                 cand.body = self.translator.normalize(cand.body, cand_model)
@@ -259,7 +273,6 @@ class Mirror:
         n_cost = cost_usd(pprov, prim_model, noise.usage, now) if noise else None
         self.spend.add(c_cost)
         self.spend.add(n_cost)
-        self.metrics.spend.set(self.spend.spent)
         for side, r in (("primary", primary), ("candidate", cand), ("noise", noise)):
             if r is not None and r.error is None:
                 if r.ttft_ms is not None:
@@ -311,15 +324,14 @@ class Mirror:
             "privacy": self.redactor.mode,
             "primary_model": prim_model,
             "candidate_model": cand_model,
-            "request_body": red(job.raw_request.decode("utf-8", "replace")),
-            "candidate_request": red(cand_bytes.decode()) if cand_bytes is not None else None,
+            "request_body": red(job.raw_request.decode("utf-8", "replace"), job.body),
+            "candidate_request": red(cand_text, creq.body) if cand_text is not None else None,
             "translation_changes": json.dumps(creq.changes, default=str) if creq else translated_error,
             **_side("primary", primary, p_cost, red),
-            **_side("candidate", cand, c_cost, red),
+            **_side("candidate", cand, c_cost, red, cand_parsed),
             **(_side("noise", noise, n_cost, red) if noise else {}),
         }
         self.writer.submit(pair, cmp_rows)
-        self.metrics.store_pending.set(self.writer.pending)
         if cancelled:
             raise asyncio.CancelledError
 
@@ -336,18 +348,23 @@ class Mirror:
         return r
 
 
-def _side(side: str, r: CallResult, cost: float | None, red) -> dict:
+def _side(side: str, r: CallResult, cost: float | None, red, parsed=...) -> dict:
+    """The pair's columns for one side. `parsed`: the JSON of `r.raw` when `r.body` is no longer it (the
+    candidate's body is normalised after parsing); the redactor walks it instead of parsing the text again."""
+    doc = ...
     if r.body is not None and r.raw is not None and not r.streamed:
         body_text = r.raw.decode("utf-8", "replace")  # what the upstream sent, no re-serialisation
+        doc = r.body if parsed is ... else parsed
     elif r.body is not None:
         body_text = json.dumps(r.body)  # a stream, stored as the completion rebuilt from it
+        doc = r.body
     elif r.raw is not None:
         body_text = r.raw[:4096].decode("utf-8", "replace")
     else:
         body_text = None
     return {
         f"{side}_status": r.status,
-        f"{side}_body": red(body_text),
+        f"{side}_body": red(body_text, doc),
         f"{side}_ttft_ms": r.ttft_ms,
         f"{side}_total_ms": r.total_ms,
         f"{side}_usage": json.dumps(r.usage) if r.usage else None,

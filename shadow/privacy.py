@@ -26,6 +26,8 @@ _BUILTIN = [
 # cheap search decides whether the three built-in patterns need to run on a string at all.
 _MAYBE_NUMBER = re.compile(r"\d[\d .\-()]{6,}\d")
 _N_BUILTIN = len(_BUILTIN)
+# Every _KEYLIKE match contains one of these: a substring test is far cheaper than the regex over a whole body.
+_KEY_MARKERS = ("sk-", "pk-", "rk-", "earer")
 
 
 def key_id(authorization: str | None) -> str | None:
@@ -49,8 +51,11 @@ class Redactor:
                 self.patterns.append((f"CUSTOM{i}", re.compile(pat)))
             except re.error as exc:
                 raise ValueError(f"store.redact_patterns[{i}]: invalid regex {pat!r}: {exc}") from None
+        self._builtin_only = len(self.patterns) == _N_BUILTIN
 
     def scrub_secrets(self, text: str) -> str:
+        if not any(m in text for m in _KEY_MARKERS):
+            return text
         return _KEYLIKE.sub("[REDACTED:KEY]", text)
 
     def redact_text(self, text: str) -> str:
@@ -62,17 +67,48 @@ class Redactor:
             text = pat.sub(f"[REDACTED:{label}]", text)
         return text
 
+    def _plain(self, s: str) -> bool:
+        """True when no pattern can change `s` and it holds no JSON to descend into (most strings): the walk
+        then skips the call into the patterns altogether."""
+        return (self._builtin_only and "@" not in s and "{" not in s and "[" not in s
+                and _MAYBE_NUMBER.search(s) is None)
+
     def _walk(self, value, changed: list):
+        """`value` with PII masked in its strings; the very same object when nothing changed (no copy)."""
         if isinstance(value, str):
+            if self._plain(value):
+                return value
             out = self._string(value, changed)
             if out != value:
                 changed[0] = True
-            return out
+                return out
+            return value
         if isinstance(value, dict):
-            return {k: self._walk(v, changed) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._walk(v, changed) for v in value]
-        return value  # numbers, booleans, null: never PII patterns' business
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            return value  # numbers, booleans, null: never PII patterns' business
+        plain = self._plain
+        copy = None
+        for k, v in items:
+            if isinstance(v, str):
+                if plain(v):
+                    continue
+                w = self._string(v, changed)
+                if w == v:
+                    continue
+                changed[0] = True
+            elif isinstance(v, (dict, list)):
+                w = self._walk(v, changed)
+                if w is v:
+                    continue
+            else:
+                continue
+            if copy is None:
+                copy = dict(value) if isinstance(value, dict) else list(value)
+            copy[k] = w
+        return value if copy is None else copy
 
     def _string(self, s: str, changed: list) -> str:
         t = s.lstrip()
@@ -87,20 +123,22 @@ class Redactor:
                 return json.dumps(out, ensure_ascii=False) if sub[0] else s
         return self.redact_text(s)
 
-    def apply(self, text: str | None) -> str | None:
-        """The stored form of a body (JSON text) under the configured mode."""
+    def apply(self, text: str | None, doc=...) -> str | None:
+        """The stored form of a body (JSON text) under the configured mode. `doc`, when given, is
+        `json.loads(text)` already at hand (the mirror parsed it to compare): it is not parsed again."""
         if text is None:
             return None
         if self.mode == "hash-only":
             return sha256(text)
-        text = self.scrub_secrets(text)  # JSON-safe: a key never spans a quote
+        scrubbed = self.scrub_secrets(text)  # JSON-safe: a key never spans a quote
         if self.mode == "redacted":
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                return self.redact_text(text)  # not JSON (a cut stream's prefix): plain text rules
+            if scrubbed is not text or doc is ...:
+                try:
+                    doc = json.loads(scrubbed)
+                except ValueError:
+                    return self.redact_text(scrubbed)  # not JSON (a cut stream's prefix): plain text rules
             changed = [False]
             out = self._walk(doc, changed)
             # Nothing to mask: keep the text as received, byte for byte.
-            return json.dumps(out, ensure_ascii=False) if changed[0] else text
-        return text
+            return json.dumps(out, ensure_ascii=False) if changed[0] else scrubbed
+        return scrubbed

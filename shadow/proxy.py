@@ -142,8 +142,11 @@ class ShadowProxy:
         await asyncio.to_thread(self.writer.load_spend)  # the day's spend so far, before the first request
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
         # Bytes are forwarded as received (no decompression); only the app's own Accept-Encoding is sent.
+        # No cookie jar: a proxy shared by many apps must not keep one app's cookies (OpenAI sets some) and
+        # replay them for another; each app's own Cookie and Set-Cookie headers pass through untouched.
         self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding")
+            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         self.writer.start()
         self.mirror.start()
@@ -310,7 +313,10 @@ class ShadowProxy:
 
     # ---- ops ----
     async def handle_metrics(self, request: web.Request) -> web.Response:
+        # Gauges are read at scrape time, not set on every request and mirror job.
         self.metrics.store_pending.set(self.writer.pending)
+        self.metrics.queue_depth.set(self.mirror.queue.qsize())
+        self.metrics.spend.set(self.mirror.spend.spent)
         data = generate_latest(self.metrics.registry)
         return web.Response(body=data, headers={"content-type": CONTENT_TYPE_LATEST})
 

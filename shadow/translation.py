@@ -4,6 +4,7 @@ candidate's backend profile. The translated body and the list of changes are rec
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -73,11 +74,11 @@ def _cost_mod():
 
 
 @functools.lru_cache(maxsize=4096)
-def _rates(provider: str, model: str, minute: str) -> dict[str, float] | None:
+def _rates(provider: str, model: str, minute: int) -> dict[str, float] | None:
     """Per-million-token rates in force during one UTC minute (price windows start on minute boundaries), so
     the mirror prices each call with a dict lookup instead of a table scan."""
     mod = _cost_mod()
-    at = datetime.strptime(minute, "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
+    at = datetime.fromtimestamp(minute * 60, timezone.utc)
     try:
         return dict(mod.cost_of(provider, model, {}, at).rates)
     except Exception:  # noqa: BLE001 - an unpriced model is recorded without cost, not an error
@@ -89,8 +90,8 @@ def cost_usd(provider: str, model: str | None, usage: dict | None, at: datetime 
     mod = _cost_mod()
     if not usage or not model or mod is None:
         return None
-    at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    rates = _rates(provider, model, at.strftime("%Y%m%d%H%M"))
+    ts = at.timestamp() if at is not None else time.time()
+    rates = _rates(provider, model, int(ts // 60))
     if rates is None:
         return None
     tokens = mod.token_split(usage)

@@ -5,6 +5,10 @@ fake upstream at 0 ms, interleaved in one run so the ratios are fair on a shared
     python bench/proxy/run.py            # concurrency 1/16/64, stream and not, + delayed-upstream p99 check
     python bench/proxy/run.py --quick    # well under a minute
     python bench/proxy/run.py --litellm  # also LiteLLM (installed into its own virtualenv on first use)
+    python bench/proxy/run.py --quick --baseline /tmp/base --concurrency 16 --rounds 3   # before/after, one cell
+
+Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included) and
+the share of requests the mirroring proxies actually mirrored: on a shared machine, the steadier figure.
 
 Every server runs in its own process; the load generator is an aiohttp client in this process.
 """
@@ -135,8 +139,48 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You 
 
 
 async def load(base: str, concurrency: int, stream: bool, seconds: float, warmup: float = 0.3) -> dict:
-    lat, errors = await _load(base, concurrency, stream, seconds, warmup)
+    lat, errors, _ = await _load(base, concurrency, stream, seconds, warmup)
     return summarize(lat, errors, seconds)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` and its live child processes (the embedding worker), from /proc."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+async def mirrored(base: str) -> float | None:
+    """Candidate calls made so far by a shadow proxy (from its /metrics); None for other servers."""
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
+            if r.status != 200:
+                return None
+            text = await r.text()
+    except aiohttp.ClientError:
+        return None
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+               if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
 
 
 def summarize(lat: list[float], errors: int, seconds: float) -> dict:
@@ -146,12 +190,15 @@ def summarize(lat: list[float], errors: int, seconds: float) -> dict:
             "errors": errors}
 
 
-async def _load(base: str, concurrency: int, stream: bool, seconds: float, warmup: float) -> tuple[list, int]:
+async def _load(base: str, concurrency: int, stream: bool, seconds: float,
+                warmup: float) -> tuple[list, int, int]:
+    """(latencies measured after the warm-up, errors, every request answered, warm-up included)."""
     body = json.dumps({**BODY, "stream": stream}).encode()
     headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
     url = f"{base}/v1/chat/completions"
     lat: list[float] = []
     errors = 0
+    done = 0
     conn = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=conn) as s:
         t_start = time.perf_counter()
@@ -159,7 +206,7 @@ async def _load(base: str, concurrency: int, stream: bool, seconds: float, warmu
         t_end = t_measure + seconds
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, done
             while True:
                 t0 = time.perf_counter()
                 if t0 >= t_end:
@@ -171,6 +218,7 @@ async def _load(base: str, concurrency: int, stream: bool, seconds: float, warmu
                 except aiohttp.ClientError:
                     ok = False
                 t1 = time.perf_counter()
+                done += 1
                 if t0 >= t_measure:
                     if ok:
                         lat.append(t1 - t0)
@@ -178,7 +226,7 @@ async def _load(base: str, concurrency: int, stream: bool, seconds: float, warmu
                         errors += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return lat, errors
+    return lat, errors, done
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -192,42 +240,60 @@ async def main(args: argparse.Namespace) -> dict:
         on, on_url = shadow(up_url, cand_url, 1.0, tmp / "on.db")
         procs += [up, cand, pt, off, on]
         targets = {"direct": up_url, "passthrough": pt_url, "proxy_mirror_off": off_url, "proxy_mirror_on": on_url}
+        # CPU per request is measured on the server's own process ("direct" is the upstream every target uses).
+        served_by = {"passthrough": pt, "proxy_mirror_off": off, "proxy_mirror_on": on}
         if args.baseline:
             boff, boff_url = shadow(up_url, cand_url, 0.0, tmp / "boff.db", tree=args.baseline)
             bon, bon_url = shadow(up_url, cand_url, 1.0, tmp / "bon.db", tree=args.baseline)
             procs += [boff, bon]
             targets["base_mirror_off"] = boff_url
             targets["base_mirror_on"] = bon_url
+            served_by.update(base_mirror_off=boff, base_mirror_on=bon)
         if not args.quick:
             core, core_url = shadow(up_url, cand_url, 0.0, tmp / "core.db", core=True)
             procs.append(core)
             targets["proxy_off_no_ext"] = core_url
+            served_by["proxy_off_no_ext"] = core
         if args.litellm:
             ll, ll_url = litellm(up_url)
             procs.append(ll)
             targets["litellm"] = ll_url
+            served_by["litellm"] = ll
         for p in procs:
             await p.ready(180 if p.name == "litellm" else 60)
         for name, url in targets.items():
             await _warm(name, url)
-        concs = [1, 16] if args.quick else [1, 16, 64]
+        concs = args.concurrency or ([1, 16] if args.quick else [1, 16, 64])
         seconds = 1.0 if args.quick else args.seconds
-        if args.quick:
-            args.rounds = 1
+        if args.rounds is None:
+            args.rounds = 1 if args.quick else 3
         cells = []
         for stream in (False, True):
             for c in concs:
                 # Interleaved rounds, rotating the order, so a burst from another process on this shared
                 # machine lands on every target rather than on one.
                 acc = {name: ([], 0) for name in targets}
+                served = dict.fromkeys(targets, 0)
+                # CPU over the whole cell, drain included: mirror work queued during a target's turn and done
+                # during another's is still charged to the proxy that queued it.
+                cpu0 = {name: cpu_seconds(p.p.pid) for name, p in served_by.items()}
+                mir0 = {name: await mirrored(targets[name]) for name in served_by if name.endswith("_on")}
                 names = list(targets)
                 for r in range(args.rounds):
                     for name in names[r % len(names):] + names[: r % len(names)]:
-                        lat, err = await _load(targets[name], c, stream, seconds, 0.2)
+                        lat, err, n = await _load(targets[name], c, stream, seconds, 0.2)
                         acc[name] = (acc[name][0] + lat, acc[name][1] + err)
+                        served[name] += n
+                await asyncio.sleep(1.0)  # let the mirrors' queues drain before reading the CPU
                 row = {"stream": stream, "concurrency": c}
                 for name in targets:
                     row[name] = summarize(acc[name][0], acc[name][1], seconds * args.rounds)
+                    if name in served_by and served[name]:
+                        cpu = cpu_seconds(served_by[name].p.pid) - cpu0[name]
+                        row[name]["cpu_us_per_req"] = cpu / served[name] * 1e6
+                    if mir0.get(name) is not None and served[name]:
+                        # Share of the requests actually mirrored (the rest dropped as queue_full).
+                        row[name]["mirrored"] = (await mirrored(targets[name]) - mir0[name]) / served[name]
                 cells.append(row)
                 _print_cell(row)
         delay = None
@@ -275,13 +341,18 @@ def _print_cell(row: dict) -> None:
     d, pt = row["direct"], row["passthrough"]
     print(f"\nstream={row['stream']} concurrency={row['concurrency']}", flush=True)
     print(f"  {'target':18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
-          f"{'rps/pass':>8} {'rps/direct':>10}")
+          f"{'rps/pass':>8} {'rps/direct':>10} {'cpu us/req':>10} {'pass/cpu':>8}")
+    pt_cpu = pt.get("cpu_us_per_req")
     for name, r in row.items():
         if not isinstance(r, dict):
             continue
         print(f"  {name:18} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
               f"{r['p50_ms'] - d['p50_ms']:8.2f} {r['p99_ms'] - d['p99_ms']:8.2f} "
-              f"{r['rps'] / pt['rps']:8.2f} {r['rps'] / d['rps']:10.2f}" + (f"  errors={r['errors']}" if r["errors"] else ""),
+              f"{r['rps'] / pt['rps']:8.2f} {r['rps'] / d['rps']:10.2f}"
+              + (f" {r['cpu_us_per_req']:10.0f} {pt_cpu / r['cpu_us_per_req']:8.2f}"
+                 if pt_cpu and r.get("cpu_us_per_req") else f" {'':10} {'':8}")
+              + (f"  mirrored {r['mirrored']:.0%}" if "mirrored" in r else "")
+              + (f"  errors={r['errors']}" if r["errors"] else ""),
               flush=True)
 
 
@@ -290,7 +361,8 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true", help="concurrency 1 and 16, 1 s per cell")
     ap.add_argument("--litellm", action="store_true", help="also benchmark LiteLLM's proxy (own virtualenv)")
     ap.add_argument("--seconds", type=float, default=1.5, help="measured seconds per target per round (full)")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell (full mode)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per cell (default 3; 1 with --quick)")
+    ap.add_argument("--concurrency", type=int, action="append", help="only this concurrency (repeatable)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "

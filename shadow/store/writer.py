@@ -48,6 +48,30 @@ def uniform_rows(table: Table, rows: list[dict]) -> list[dict]:
     return [{**d, **r} for r in rows]
 
 
+_POSITIONAL = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_SQL: dict[tuple[str, str, str], str] = {}
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """One driver-level executemany of positional tuples, every column filled (missing ones with the column
+    default). SQLAlchemy Core's per-row parameter processing costs more CPU than SQLite's insert itself, and
+    it runs in the writer thread holding the GIL the proxy's event loop needs; the rows are plain str, float,
+    int, bool and None, which both drivers bind natively."""
+    mark = _POSITIONAL.get(conn.dialect.paramstyle)
+    if mark is None:  # a driver with named parameters only: Core does the binding
+        conn.execute(table.insert(), uniform_rows(table, rows))
+        return
+    d = _defaults(table)
+    key = (table.name, conn.dialect.name, mark)
+    sql = _SQL.get(key)
+    if sql is None:
+        q = conn.dialect.identifier_preparer
+        sql = _SQL[key] = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in d)}) "
+                           f"VALUES ({', '.join([mark] * len(d))})")
+    items = tuple(d.items())
+    conn.exec_driver_sql(sql, [tuple(r[c] if c in r else v for c, v in items) for r in rows])
+
+
 def _unavailable(exc: BaseException) -> bool:
     """The store itself is down or unreachable (retry later), as opposed to one record it refuses."""
     if isinstance(exc, (OperationalError, InterfaceError)):
@@ -173,11 +197,11 @@ class StoreWriter:
                spend_day: str | None) -> float | None:
         with self.engine.begin() as conn:
             if pairs:
-                conn.execute(schema.pairs.insert(), uniform_rows(schema.pairs, pairs))
+                insert_rows(conn, schema.pairs, pairs)
             if cmps:
-                conn.execute(schema.comparisons.insert(), uniform_rows(schema.comparisons, cmps))
+                insert_rows(conn, schema.comparisons, cmps)
             if counters:
-                conn.execute(schema.counters.insert(), counters)
+                insert_rows(conn, schema.counters, counters)
             if spend:
                 add_spend(conn, spend, time.time())
             return read_spend(conn, spend_day) if spend_day is not None else None

@@ -76,6 +76,16 @@ def test_token_similarity_threshold():
     assert v.agree is False and v.score == 0.0
 
 
+def test_token_similarity_counts_repeated_tokens_once_each():
+    from shadow.comparators.text import token_f1
+
+    assert token_f1("a a b", "a b b") == pytest.approx(2 / 3)  # 2 tokens in common of 3 on each side
+    assert token_f1("the the the cat", "the cat") == pytest.approx(2 * (2 / 2) * (2 / 4) / (2 / 2 + 2 / 4))
+    assert token_f1("", "") == 1.0 and token_f1("x", "") == 0.0
+    long_a, long_b = "word " * 20000 + "end", "word " * 19000 + "other"
+    assert token_f1(long_a, long_b) == pytest.approx(2 * 19000 / (20001 + 19001))
+
+
 def test_registry_names_and_unknown_name_error():
     comps, notes = build(ComparatorConfig(enabled=["structural", "token_similarity", "embedding_cosine"]))
     names = [c.name for c in comps]

@@ -183,3 +183,37 @@ async def test_routing_seam_and_extensions(proxy_factory, candidate_fake, store_
         proxy_mod._EXTENSIONS.remove(ext)
     assert got["served_by"] == "candidate" and got["share"] == 0.05 and got["family"].startswith("f_")
     assert candidate_fake.requests == [] and proxy.mirror.skips["sampled_out"] == 0
+
+
+async def test_primary_cookies_are_not_replayed_to_other_apps(proxy_factory):
+    """The proxy keeps no cookie jar: a Set-Cookie from the primary reaches the app that got it and is never
+    added to another app's request; an app's own Cookie header still reaches the primary."""
+    from aiohttp import web
+
+    seen: list[str | None] = []
+
+    async def models(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("cookie"))
+        resp = web.json_response({"object": "list", "data": []})
+        resp.set_cookie("__cf_bm", "app-one-session")
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "localhost", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with proxy_factory(primary_url=f"http://localhost:{port}/v1") as (proxy, base):
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
+                async with s.get(f"{base}/models", headers=auth()) as r:
+                    assert r.status == 200 and "app-one-session" in r.headers["set-cookie"]
+                async with s.get(f"{base}/models", headers=auth("sk-other-app-0123456789abcdef")) as r:
+                    assert r.status == 200
+                async with s.get(f"{base}/models", headers={**auth(), "cookie": "mine=1"}) as r:
+                    assert r.status == 200
+    finally:
+        await runner.cleanup()
+    assert seen == [None, None, "mine=1"]

@@ -56,3 +56,37 @@ def test_compressed_primary_body_is_decoded_for_comparison():
     body = json.dumps({"choices": []}).encode()
     assert decode_body(gzip.compress(body), "gzip") == body
     assert decode_body(body, None) == body
+
+
+def test_long_stream_and_split_tool_arguments_are_rebuilt_whole():
+    words = [f"w{i} " for i in range(3000)]
+    args = '{"city": "Paris", "days": [1, 2, 3], "note": "é ✓"}'
+    raw = sse(
+        chunk({"role": "assistant", "content": ""}),
+        *[chunk({"content": w}) for w in words],
+        chunk({"refusal": "no"}),
+        *[chunk({"tool_calls": [{"index": 0, "id": "c1" if i == 0 else None,
+                                  "function": {"name": "get_weather" if i == 0 else "", "arguments": args[i:i + 3]}}]})
+          for i in range(0, len(args), 3)],
+        chunk({}, "tool_calls"),
+        b"[DONE]",
+    )
+    msg = assemble_chat(raw)["choices"][0]["message"]
+    assert msg["content"] == "".join(words)
+    assert list(msg) == ["role", "content", "refusal", "tool_calls"]  # fields in the order they arrived
+    assert msg["tool_calls"][0]["id"] == "c1"
+    assert msg["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": args}
+
+
+def test_stream_framing_edge_cases():
+    # A non-UTF-8 byte in a comment does not spoil a valid stream; CRLF framing and multi-line data events parse.
+    raw = b": keep-alive \xff\r\n\r\n" + sse(chunk({"content": "Hi"}, "stop"))
+    assert assemble_chat(raw)["choices"][0]["message"]["content"] == "Hi"
+    raw = b'data: {"object": "chat.completion.chunk",\r\ndata: "choices": [{"index": 0, "delta": {"content": "A"},' \
+          b' "finish_reason": "stop"}]}\r\n\r\ndata: [DONE]\r\n\r\n'
+    assert assemble_chat(raw)["choices"][0]["message"]["content"] == "A"
+    # Two JSON values in one event, or a scalar event, are malformed whatever comes around them.
+    for bad in (b'data: {} {}\n\n', b"data: 5\n\n", b"data:\n\n"):
+        with pytest.raises(StreamError) as e:
+            assemble_chat(sse(chunk({"content": "a"})) + bad + sse(chunk({}, "stop"), b"[DONE]"))
+        assert e.value.kind == "malformed_json"

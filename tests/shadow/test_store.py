@@ -51,6 +51,22 @@ def test_redacted_bodies_stay_valid_json_and_keep_numbers():
     assert r.apply('data: {"content": "mail jane.doe@example.com') == 'data: {"content": "mail [REDACTED:EMAIL]'
 
 
+def test_redacting_an_already_parsed_body_stores_the_same_text():
+    """The mirror hands the redactor the JSON it already parsed; what is stored must not change for it."""
+    docs = [
+        {"messages": [{"role": "user", "content": PII + " key sk-proj-abcdefghijklmnopqrstuv"}], "n": 4155550134},
+        {"choices": [{"message": {"content": "Echo: Name three prime numbers.", "refusal": None}}], "created": 17},
+        {"a": "[not json", "b": " {\"mail\": \"x@y.io\"}", "c": ["é", {"d": "tel 415 555 0134"}], "e": 3.5},
+    ]
+    for mode in ("full", "redacted", "hash-only"):
+        r = Redactor(mode, [r"ORD-\d+"])
+        for doc in docs:
+            for body in (json.dumps(doc), json.dumps(doc, ensure_ascii=False, separators=(",", ":"))):
+                assert r.apply(body, json.loads(body)) == r.apply(body)
+    clean = json.dumps(docs[1], separators=(",", ":"))
+    assert Redactor("redacted").apply(clean, json.loads(clean)) is clean  # nothing to mask: the text as received
+
+
 def test_key_id_is_a_hash():
     kid = key_id(f"Bearer {APP_KEY}")
     assert kid.startswith("k_") and APP_KEY not in kid and kid == key_id(f"Bearer {APP_KEY}")

@@ -8,6 +8,7 @@ the holder's process dies, so another replica takes over); on SQLite, a lease ro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -201,7 +202,13 @@ class RampStore:
         return out
 
 
-_PG_LEADER_KEY = 0x0FF7A4  # advisory lock id of the ramp controller (migrations use 0x0FF7A3)
+_PG_LEADER_CLASS = 0x0FF7A4  # advisory lock class of the ramp controller (migrations use 0x0FF7A3)
+
+
+def _schema_key(schema: str) -> int:
+    """The second half of the leader's lock: one leader per store schema, so independent deployments sharing a
+    PostgreSQL database (each in its own schema) never contend for one lock."""
+    return int.from_bytes(hashlib.sha256(f"offramp-ramp:{schema}".encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 class Leadership:
@@ -212,6 +219,13 @@ class Leadership:
         self.holder = holder or replica_id()
         self.lease_seconds = lease_seconds
         self._conn: Connection | None = None
+        self._keys: dict[str, int] | None = None
+
+    def _lock_keys(self, conn: Connection) -> dict[str, int]:
+        if self._keys is None:
+            schema = conn.execute(text("SELECT current_schema()")).scalar() or "public"
+            self._keys = {"c": _PG_LEADER_CLASS, "k": _schema_key(schema)}
+        return self._keys
 
     @property
     def pg(self) -> bool:
@@ -233,7 +247,7 @@ class Leadership:
                 self._drop()
         conn = self.engine.connect()
         try:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LEADER_KEY}).scalar()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:c, :k)"), self._lock_keys(conn)).scalar()
             if got:  # name the session so `ramp status` can say which replica leads
                 conn.execute(text("SELECT set_config('application_name', :n, false)"),
                              {"n": f"offramp-ramp {self.holder}"[:63]})
@@ -275,9 +289,10 @@ class Leadership:
             with self.engine.connect() as conn:
                 row = conn.execute(
                     text("SELECT l.pid, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a "
-                         "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = :k AND l.granted "
+                         "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = :c AND l.objid = :k "
+                         "AND l.objsubid = 2 AND l.granted "
                          "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
-                    {"k": _PG_LEADER_KEY},
+                    self._lock_keys(conn),
                 ).first()
             if row is None:
                 return None
@@ -291,7 +306,7 @@ class Leadership:
         if self.pg:
             if self._conn is not None:
                 try:
-                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LEADER_KEY})
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:c, :k)"), self._lock_keys(self._conn))
                     self._conn.commit()
                 except Exception:
                     pass

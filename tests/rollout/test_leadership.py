@@ -56,3 +56,35 @@ def test_pg_advisory_lock_one_holder_and_handover(pg_schema_url):
         b.release()
         e1.dispose()
         e2.dispose()
+
+
+@pytest.mark.postgres
+def test_each_store_schema_has_its_own_leader(pg_url):
+    """Two deployments sharing one PostgreSQL database, each in its own schema, lead independently."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    names = [f"rollout_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        for n in names:
+            conn.execute(text(f"CREATE SCHEMA {n}"))
+    sep = "&" if "?" in pg_url else "?"
+    engines = [open_engine(f"{pg_url}{sep}options=-csearch_path%3D{n}") for n in names]
+    leaders = [Leadership(e, holder=f"lead-{i}") for i, e in enumerate(engines)]
+    try:
+        for e in engines:
+            RampStore(e).ensure()
+        assert all(lead.check() for lead in leaders), "a leader in one schema must not block the other"
+        assert [lead.holder_now() for lead in leaders] == ["lead-0", "lead-1"]
+        assert not Leadership(engines[0], holder="x").check(), "within one schema there is still one leader"
+    finally:
+        for lead in leaders:
+            lead.release()
+        for e in engines:
+            e.dispose()
+        with admin.begin() as conn:
+            for n in names:
+                conn.execute(text(f"DROP SCHEMA {n} CASCADE"))
+        admin.dispose()

@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import aiohttp
+from yarl import URL
 
 from shadow.sse import StreamError, assemble_chat, first_token_index
 
@@ -71,7 +72,7 @@ def parse_response(raw: bytes, *, stream: bool, status: int) -> CallResult:
 
 async def call(
     session: aiohttp.ClientSession,
-    url: str,
+    url: str | URL,
     body: dict | bytes,
     headers: dict[str, str],
     *,

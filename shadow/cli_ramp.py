@@ -122,6 +122,7 @@ def _run(cmd: str, config: Path | None, store: str | None, value: float | None =
 def status(config: Path = _CONFIG, store: str = _STORE,
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Where the ramp is, what the gates say now, and the last decisions."""
+    from shadow.ramp.controller import explain
     from shadow.ramp.gates import evaluate
     from shadow.ramp.store import Leadership, RampStore
 
@@ -134,11 +135,13 @@ def status(config: Path = _CONFIG, store: str = _STORE,
     leader = Leadership(engine).holder_now()
     if as_json:
         typer.echo(json.dumps({
-            "state": st.model_dump(mode="json"), "plan": plan.steps, "controller": leader,
+            "state": st.model_dump(mode="json"), "explanation": explain(st, plan), "plan": plan.steps,
+            "controller": leader,
             "gates": report.model_dump(mode="json") if report else None,
             "decisions": [d.model_dump(mode="json") for d in decisions]}, indent=2))
         return
     typer.echo(f"ramp: {st.status.value} at {st.share:g}% (plan {' → '.join(f'{s:g}%' for s in plan.steps)})")
+    typer.echo(f"  {explain(st, plan)}")
     if st.reason:
         typer.echo(f"  {st.reason}")
     typer.echo(f"controller: {leader or 'none running (start `migrate shadow serve`)'}")
@@ -158,9 +161,16 @@ NOISE_PAIRS_ADVISED = 1000
 
 
 @ramp_app.command("start")
-def start(config: Path = _CONFIG, store: str = _STORE) -> None:
-    """Start the ramp at 0% (shadow only); the controller advances it step by step while the gates pass."""
-    _run("start", config, store)
+def start(config: Path = _CONFIG, store: str = _STORE,
+          restart: bool = typer.Option(False, "--restart", help="Begin a new ramp from 0% even if the candidate "
+                                       "serves traffic now (moves it all back to the primary at once)."),
+          reason: str = typer.Option("", "--reason", help="Recorded with the decision.")) -> None:
+    """Start the ramp at 0% (shadow only); the controller advances it step by step while the gates pass.
+
+    Refuses while a ramp is under way or complete, so a one-word command never moves production traffic back;
+    `--restart` does it deliberately and records it as a `restart` decision.
+    """
+    _run("restart" if restart else "start", config, store, reason=reason)
     engine, plan = _open(config, store)
     ctl = _controller(engine, plan)
     ev = ctl.evidence(ctl.store.load())

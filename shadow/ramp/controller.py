@@ -128,7 +128,9 @@ class RampController:
     # -- operator commands ----------------------------------------------------------------------------------
 
     def command(self, cmd: str, value: float | None = None, actor: str = "operator", reason: str = "") -> Decision:
-        """start | pause | resume | rollback | approve | set. Retries the compare-and-swap on a concurrent write."""
+        """start | restart | pause | resume | rollback | approve | set.
+
+        Retries the compare-and-swap on a concurrent write."""
         for _ in range(20):
             st = self.store.load()
             now = self.clock()
@@ -144,13 +146,22 @@ class RampController:
         def dec(action: str, to: float, why: str) -> Decision:
             return Decision(at=now, action=action, actor=actor, from_share=st.share, to_share=to, reason=why)
 
-        if cmd == "start":
-            if st.status in (Status.running, Status.paused, Status.awaiting_approval):
-                raise CommandError(f"start: a ramp is already {st.status.value} at {st.share:g}%")
-            why = reason or f"ramp started: {' → '.join(f'{s:g}%' for s in steps)}"
+        if cmd in ("start", "restart"):
+            plan_txt = " → ".join(f"{s:g}%" for s in steps)
+            in_use = st.status in (Status.running, Status.paused, Status.awaiting_approval, Status.complete)
+            if in_use or st.share > 0:
+                if cmd == "start":
+                    raise CommandError(_start_refusal(st))
+                # Forced: the log must say what was dropped, since real traffic may just have moved back.
+                why = (f"ramp restarted by hand from {st.share:g}% ({st.status.value}); candidate share → "
+                       f"{steps[0]:g}% now" + (f": {reason}" if reason else "") + f"; plan {plan_txt}")
+                action = "restart"
+            else:
+                why = reason or f"ramp started: {plan_txt}"
+                action = "start"
             new = RampState(status=Status.running, share=steps[0], step=0, started_at=now, step_started_at=now,
                             reason=why, last_decision_at=now)
-            return new, dec("start", steps[0], why)
+            return new, dec(action, steps[0], why)
         if cmd == "pause":
             if st.status not in (Status.running, Status.awaiting_approval):
                 raise CommandError(f"pause: nothing to pause (ramp is {st.status.value})")
@@ -193,4 +204,44 @@ class RampController:
                 "step_started_at": now, "started_at": started, "approved": st.approved or
                 self.plan.needs_approval(value), "reason": why, "last_decision_at": now})
             return new, dec("set", float(value), why)
-        raise CommandError(f"unknown command {cmd!r} (status, start, pause, resume, rollback, approve, set)")
+        raise CommandError(f"unknown command {cmd!r} "
+                           "(status, start, restart, pause, resume, rollback, approve, set)")
+
+
+def _start_refusal(st: RampState) -> str:
+    """`start` never moves traffic back silently: a one-word command must not undo a rollout (issue 6)."""
+    if st.status is Status.complete:
+        what = f"start: the ramp is complete — the candidate serves {st.share:g}% of traffic"
+    elif st.share > 0:
+        what = f"start: a ramp is already {st.status.value} at {st.share:g}% — the candidate serves that share"
+    else:
+        what = f"start: a ramp is already {st.status.value} at {st.share:g}%"
+    fix = "`migrate shadow ramp rollback` first, or " if st.share > 0 else ""
+    return (f"{what}; {fix}`migrate shadow ramp start --restart` to begin a new ramp from 0% now "
+            "(recorded as a restart)")
+
+
+# One line per state for `ramp status`: what traffic does now and what the operator can do next.
+_EXPLAIN: dict[Status | str, str] = {
+    Status.idle: "no ramp started: all traffic goes to the primary; `migrate shadow ramp start` begins one at 0%",
+    Status.running: "ramping: the candidate serves {share}% and moves to {next}% once the gates pass "
+                    "(a failing gate rolls back to 0%)",
+    "running_top": "running at the top of the plan: the candidate serves {share}% and is still watched (a failing "
+                   "gate rolls back to 0%)",
+    Status.paused: "paused: the candidate keeps serving {share}% and does not advance (a failing gate still rolls "
+                   "back); `migrate shadow ramp resume` continues",
+    Status.awaiting_approval: "waiting for a human: the candidate serves {share}%; {next}% needs "
+                              "`migrate shadow ramp approve` (a failing gate still rolls back)",
+    Status.complete: "complete: the candidate serves {share}% and is still watched (a failing gate rolls back); "
+                     "`start` refuses here — `rollback`, or `start --restart` to ramp again from 0%",
+    Status.rolled_back: "rolled back: all traffic goes to the primary; `migrate shadow ramp start` begins a new "
+                        "ramp at 0%",
+}
+
+
+def explain(st: RampState, plan: RampPlan) -> str:
+    """The state in one operator-facing line (the row's `reason` says why it got there)."""
+    steps = plan.steps
+    nxt = steps[min(plan.index_of(st.share) + 1, len(steps) - 1)]
+    key = "running_top" if st.status is Status.running and st.share >= steps[-1] else st.status
+    return _EXPLAIN[key].format(share=f"{st.share:g}", next=f"{nxt:g}")

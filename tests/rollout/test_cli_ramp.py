@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 import migrate.commands  # noqa: F401  (registers every command, as the console script does)
@@ -110,3 +111,116 @@ def test_ramp_errors_in_the_serve_config_and_the_retired_variable(tmp_path, monk
     for args in (["shadow", "serve"], ["shadow", "ramp", "status", "--store", str(tmp_path / "x.db")]):
         r = cli.invoke(app, args)
         assert r.exit_code == 2 and "OFFRAMP_RAMP_CONFIG is no longer read" in r.output
+
+
+def _put(engine, status: str, share: float) -> None:
+    """Put the shared row in a given state, as the controller or another operator would have left it."""
+    from shadow.ramp.store import RampState, RampStore, Status
+
+    store = RampStore(engine)
+    st = store.load()
+    new = RampState(status=Status(status), share=share, step=0, started_at=1.0, step_started_at=1.0,
+                    approved=share >= 100, reason="left here by the test")
+    assert store.save(new, st.version)
+
+
+def _decisions(url: str) -> list[dict]:
+    r = cli.invoke(app, ["shadow", "ramp", "status", "--json", "--store", url])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)["decisions"]
+
+
+def test_start_refuses_to_drop_a_completed_rollout(engine):
+    """Issue 6: `start` on a complete ramp used to move 100% of traffic back to the primary without asking."""
+    from shadow.ramp.store import RampStore, Status
+
+    url = str(engine.url)
+    _put(engine, "complete", 100.0)
+    r = ramp(url, "start")
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1, r.output
+    assert "ramp is complete" in lines[0] and "serves 100% of traffic" in lines[0]
+    assert "`migrate shadow ramp rollback` first" in lines[0] and "start --restart" in lines[0]
+    st = RampStore(engine).load()
+    assert st.status is Status.complete and st.share == 100 and st.approved  # nothing moved
+    assert _decisions(url) == []  # and nothing recorded: a refusal is not a decision
+
+
+def test_start_restart_forces_a_new_ramp_and_records_it(engine):
+    from shadow.ramp.store import RampStore, Status
+
+    url = str(engine.url)
+    _put(engine, "complete", 100.0)
+    r = ramp(url, "start", "--restart", "--reason", "new candidate build")
+    assert r.exit_code == 0, r.output
+    assert "restart: 100% → 0%" in r.output and "from 100% (complete)" in r.output
+    st = RampStore(engine).load()
+    assert st.status is Status.running and st.share == 0 and not st.approved and st.started_at > 1.0
+    (d,) = _decisions(url)
+    assert d["action"] == "restart" and d["from_share"] == 100 and d["to_share"] == 0
+    assert d["actor"].startswith("cli:") and "new candidate build" in d["reason"]
+    assert "from 100% (complete)" in d["reason"]
+
+
+@pytest.mark.parametrize(("status", "share"), [("running", 25.0), ("paused", 10.0), ("awaiting_approval", 50.0),
+                                               ("rolled_back", 5.0)])
+def test_start_refuses_whenever_the_candidate_serves_traffic(engine, status, share):
+    from shadow.ramp.store import RampStore
+
+    url = str(engine.url)
+    _put(engine, status, share)
+    r = ramp(url, "start")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"at {share:g}% — the candidate serves that share" in r.output
+    assert "rollback` first" in r.output and "start --restart" in r.output
+    st = RampStore(engine).load()
+    assert st.status.value == status and st.share == share
+
+
+def test_start_at_zero_needs_no_rollback_and_restart_resets_the_window(engine):
+    from shadow.ramp.store import RampStore
+
+    url = str(engine.url)
+    _put(engine, "paused", 0.0)
+    r = ramp(url, "start")
+    assert r.exit_code == 2 and "already paused at 0%" in r.output and "rollback" not in r.output
+    assert "start --restart" in r.output
+    r = ramp(url, "start", "--restart")
+    assert r.exit_code == 0 and "restart: 0% → 0%" in r.output
+    assert RampStore(engine).load().started_at > 1.0  # the quality evidence window opens again
+
+
+def test_after_a_rollback_a_plain_start_works_and_restart_is_just_a_start(engine):
+    url = str(engine.url)
+    _put(engine, "complete", 100.0)
+    assert ramp(url, "rollback", "--reason", "move back").exit_code == 0
+    r = ramp(url, "start")
+    assert r.exit_code == 0 and "start: 0% → 0% — ramp started" in r.output
+    assert ramp(url, "rollback").exit_code == 0
+    r = ramp(url, "start", "--restart")  # nothing to force: recorded as an ordinary start
+    assert r.exit_code == 0 and "start: 0% → 0%" in r.output
+    assert [d["action"] for d in _decisions(url)] == ["rollback", "start", "rollback", "start"]
+
+
+@pytest.mark.parametrize(("status", "share", "expected"), [
+    ("idle", 0.0, "no ramp started: all traffic goes to the primary"),
+    ("running", 5.0, "ramping: the candidate serves 5% and moves to 25% once the gates pass"),
+    ("running", 100.0, "running at the top of the plan: the candidate serves 100%"),
+    ("paused", 10.0, "paused: the candidate keeps serving 10% and does not advance"),
+    ("awaiting_approval", 50.0, "waiting for a human: the candidate serves 50%; 100% needs `migrate shadow ramp "
+                                "approve`"),
+    ("complete", 100.0, "complete: the candidate serves 100% and is still watched"),
+    ("rolled_back", 0.0, "rolled back: all traffic goes to the primary"),
+])
+def test_status_explains_each_state_in_one_line(engine, status, share, expected):
+    url = str(engine.url)
+    if status != "idle":
+        _put(engine, status, share)
+    r = ramp(url, "status")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith(f"ramp: {status} at {share:g}%")
+    assert lines[1].strip().startswith(expected), lines[1]
+    r = cli.invoke(app, ["shadow", "ramp", "status", "--json", "--store", url])
+    assert json.loads(r.stdout)["explanation"] == lines[1].strip()

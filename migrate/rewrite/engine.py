@@ -20,7 +20,7 @@ from migrate.rewrite.annotate import annotate as add_annotations
 from migrate.rewrite.model import FileResult, RewriteResult, Site
 from migrate.rewrite.strategies import LAST, PIPELINE, REPORTING, DictResponseAccess
 from migrate.rewrite.strategies.base import FINDINGS, LEFT, MOVED
-from migrate.rewrite.strategies.module_config_to_configure import INSERTED, KEEP, V0_RETRIES
+from migrate.rewrite.strategies.module_config_to_configure import INSERTED, KEEP, MERGED, V0_RETRIES
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
               ".mypy_cache", ".ruff_cache", ".pytest_cache", ".offramp-cache", "site-packages", "build", "dist"}
@@ -96,9 +96,10 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
     left = _dedupe(left + _unaccounted(findings or [], moved, left, only))
     if annotate:
         inserted = sorted(context.scratch.get(INSERTED, []))
+        merged = context.scratch.get(MERGED, [])  # a merged line now lives on the line above it
         reasons: dict[int, list[str]] = {}
         for s in left:
-            line = s.line + sum(1 for i in inserted if i < s.line)
+            line = s.line + sum(1 for i in inserted if i < s.line) - sum(1 for m in merged if m <= s.line)
             reasons.setdefault(line, []).append(s.reason)
         tree = add_annotations(tree, reasons)
     tree = _swap_openai_import(tree, context)

@@ -186,3 +186,44 @@ def test_annotated_notebook_is_stable_on_a_second_run(tmp_path: Path) -> None:
     write_all(first, tmp_path)
     assert "# migrate: " in (tmp_path / "n.ipynb").read_text()
     assert rewrite_path(tmp_path, RewriteOptions(annotate=True)).changed == []
+
+
+AZURE_SETUP = """import openai
+
+def setup(settings):
+    openai.api_type = "azure"
+    openai.api_base = settings.azure_endpoint
+    openai.api_version = AZURE_API_VERSION
+    openai.proxy = settings.proxy
+"""
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["moved", "keep"])
+def test_merged_settings_keep_annotations_on_their_line_and_are_stable(keep: bool) -> None:
+    """Merging removes (or, kept, moves) lines: the `# migrate:` note must still sit on the line it explains."""
+    code, _, left, error = rewrite_source(AZURE_SETUP, "a.py", keep_config=keep, annotate=True)
+    assert not error and [s.api for s in left] == ["openai.proxy"]
+    lines = code.splitlines()
+    proxy = lines.index("    openai.proxy = settings.proxy")
+    assert lines[proxy - 1].startswith("    # migrate: openai.proxy has no 1.x equivalent")
+    want = ("adapters.configure(api_type=openai.api_type, base_url=openai.api_base, api_version=openai.api_version)"
+            if keep else
+            'adapters.configure(api_type="azure", base_url=settings.azure_endpoint, api_version=AZURE_API_VERSION)')
+    assert lines[proxy - 2] == "    " + want
+    assert code.count("adapters.configure(") == 1
+    assert rewrite_source(code, "a.py", keep_config=keep, annotate=True)[0] == code
+
+
+def test_settings_in_two_notebook_cells_are_not_merged(tmp_path: Path) -> None:
+    nb = {"cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": ["import openai\n", "openai.api_type = 'azure'"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": ["openai.api_version = '2024-06-01'\n", "openai.api_base = B"]},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
+    f = rewrite_path(tmp_path, RewriteOptions(use_scan=False)).files[0]
+    assert not f.error, f.error
+    out = json.loads(f.rewritten)
+    assert out["cells"][0]["source"] == ["import adapters\n", "adapters.configure(api_type='azure')"]
+    assert out["cells"][1]["source"] == ["adapters.configure(api_version='2024-06-01', base_url=B)"]

@@ -66,6 +66,32 @@ class TestModuleConfig(_Examples):
                            "adapters.configure(api_key=openai.api_key)\n", context_override=ctx)
 
 
+    def test_keep_mode_configures_a_run_once_after_its_last_setting(self) -> None:
+        ctx = CodemodContext()
+        ctx.scratch[mcf.KEEP] = True
+        self.assertCodemod(
+            "import openai\ndef f(s):\n    openai.api_type = 'azure'\n    openai.api_base = s.url\n    go()\n",
+            "import openai\nimport adapters\n\ndef f(s):\n    openai.api_type = 'azure'\n    openai.api_base = s.url\n"
+            "    adapters.configure(api_type=openai.api_type, base_url=openai.api_base)\n    go()\n",
+            context_override=ctx)
+        assert ctx.scratch[mcf.INSERTED] == [4]  # one line inserted, after the run's last line
+
+    def test_trailing_comment_or_multiline_setting_is_never_merged(self) -> None:
+        self.assertCodemod(
+            "import openai\nopenai.api_type = 'azure'\nopenai.api_base = B  # gateway\nopenai.api_version = V\n"
+            "openai.organization = (\n    ORG\n)\n",
+            "import adapters\n\nadapters.configure(api_type='azure')\nadapters.configure(base_url=B)  # gateway\n"
+            "adapters.configure(api_version=V)\nadapters.configure(organization=(\n    ORG\n))\n")
+
+    def test_merged_lines_are_recorded_and_retries_stay_with_the_key(self) -> None:
+        ctx = CodemodContext()
+        ctx.scratch[mcf.V0_RETRIES] = True
+        self.assertCodemod("import openai\nopenai.api_key = k\nopenai.api_base = b\nopenai.api_version = v\n",
+                           "import adapters\n\nadapters.configure(api_key=k, max_retries=0, base_url=b, api_version=v)\n",
+                           context_override=ctx)
+        assert ctx.scratch[mcf.MERGED] == [3, 4]
+
+
 class TestWrapperClients(_Examples):
     TRANSFORM = wc.WrapperClients
     MODULE = wc

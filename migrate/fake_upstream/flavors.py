@@ -87,7 +87,7 @@ class Flavor:
     multi_n: bool = True
     # Several tool calls in one turn: the model calls every tool the user message names. `parallel_tool_calls`
     # is honoured only where documented (OpenAI: on by default, `false` → at most one call); DeepSeek has no
-    # such parameter and vLLM ignores it. The fake's vLLM model makes one call per turn (see docs/readme).
+    # such parameter and vLLM ignores it (its model still calls every named tool).
     parallel_tool_calls: bool = True  # the parameter is honoured
     multi_tool_calls: bool = True  # the model emits several calls when the request names several tools
     max_completion_tokens: bool = True  # honours max_completion_tokens (DeepSeek: not in its schema, ignored)

@@ -1,6 +1,6 @@
 """SARIF 2.1.0 for GitHub code scanning: one result per finding, the rules in `tool.driver.rules`.
 
-Level mapping (documented in docs/readme/scan-reports.md): L4–L5 → `error` (re-embedding a corpus, or an
+Level mapping (documented in the README, "migrate scan: the lock-in report"): L4–L5 → `error` (re-embedding a corpus, or an
 API that stays on OpenAI), L2–L3 → `warning` (translated/emulated features, fine-tuned weights),
 L0–L1 → `note` (portable as is). No `security-severity`: lock-in is not a vulnerability, and GitHub would
 file it as one. Notebook findings carry their cell in the message and in `properties.cell`, and their line

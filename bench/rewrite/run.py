@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
-import shutil
 import sys
 import tempfile
 import time
@@ -52,17 +50,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="offramp-bench-rewrite-") as t:
         tmp = Path(t)
         corpus = scan_bench.build_corpus(tmp, copies, False)
-        files = scan_bench.py_files(corpus)
         if args.quick:
-            random.Random(7).shuffle(files)
-            keep = set(files[:300]) | {p for p in files if "sample_apps_" in str(p)}
-            quick = tmp / "quick"
-            for p in keep:
-                dest = quick / p.relative_to(corpus)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(p, dest)
-            corpus = quick
-            files = scan_bench.py_files(corpus)
+            corpus = scan_bench.quick_sample(corpus, tmp / "quick")
+        files = scan_bench.py_files(corpus)
         n_files = len(files)
         n_lines = sum(p.read_bytes().count(b"\n") for p in files)
         print(f"corpus: {n_files} files, {n_lines} lines ({'quick sample' if args.quick else 'full'})")

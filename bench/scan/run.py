@@ -104,6 +104,17 @@ def timed(fn, repeat: int = 1) -> float:
     return best
 
 
+def quick_sample(corpus: Path, dest: Path) -> Path:
+    """The `--quick` corpus: a seeded sample of 300 files plus every sample-app copy, so runs stay comparable."""
+    files = py_files(corpus)
+    random.Random(7).shuffle(files)
+    for p in set(files[:300]) | {p for p in files if "sample_apps_" in str(p)}:
+        target = dest / p.relative_to(corpus)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, target)
+    return dest
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="sample ~300 files; finishes in well under a minute")
@@ -126,17 +137,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="scan-corpus-", dir=results) as t:
         tmp = Path(t)
         corpus = build_corpus(tmp, copies, args.full)
-        files = py_files(corpus)
         if args.quick:
-            random.Random(7).shuffle(files)
-            keep = set(files[:300]) | {p for p in files if "sample_apps_" in str(p)}
-            quick = tmp / "quick"
-            for p in keep:
-                dest = quick / p.relative_to(corpus)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(p, dest)
-            corpus = quick
-            files = py_files(corpus)
+            corpus = quick_sample(corpus, tmp / "quick")
+        files = py_files(corpus)
 
         texts = [p.read_bytes() for p in files]
         n_files = len(files)

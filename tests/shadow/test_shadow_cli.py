@@ -99,8 +99,9 @@ def test_readme_config_example_is_valid(tmp_path):
 
     from shadow.config import load_config
 
-    text = (Path(__file__).resolve().parents[2] / "docs" / "readme" / "shadow.md").read_text()
-    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Shadow mode: `migrate shadow serve`", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
     cfg_file = tmp_path / "shadow.toml"
     cfg_file.write_text(block)
     cfg = load_config(cfg_file)

@@ -43,7 +43,7 @@ class Upstream(_Model):
     # Environment variable holding this upstream's key. The primary uses the app's own Authorization header;
     # the candidate only ever uses this variable (never the app's key). Empty = send no key (self-hosted).
     api_key_env: str = ""
-    # Model name mapping for the candidate: {"gpt-4o": "deepseek-chat", "*": "deepseek-chat"}.
+    # Model name mapping for the candidate: {"gpt-4o": "deepseek-flash", "*": "deepseek-flash"}.
     models: dict[str, str] = Field(default_factory=dict)
     # Provider name for the price tables (defaults to `kind`).
     price_provider: str | None = None
@@ -123,7 +123,7 @@ class ShadowConfig(_Model):
     primary: Upstream = Field(default_factory=lambda: Upstream(**KNOWN_UPSTREAMS["openai"], name="openai"))
     candidate: Upstream = Field(
         default_factory=lambda: Upstream(
-            **KNOWN_UPSTREAMS["deepseek"], name="deepseek", models={"*": "deepseek-chat"}
+            **KNOWN_UPSTREAMS["deepseek"], name="deepseek", models={"*": "deepseek-flash"}
         )
     )
     mirror: MirrorConfig = Field(default_factory=MirrorConfig)
@@ -159,7 +159,7 @@ def upstream_from_name(name: str, role: str) -> Upstream:
     if url:
         data["base_url"] = url
     if name == "deepseek" and role == "candidate":
-        data["models"] = {"*": "deepseek-chat"}
+        data["models"] = {"*": "deepseek-flash"}
     try:
         return Upstream(**data)
     except ValidationError as exc:

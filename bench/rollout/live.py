@@ -79,7 +79,7 @@ async def _one(scenario: str, degrade: str, seed: int, horizon: int, noise: floa
         cfg = ShadowConfig.model_validate({
             "primary": Upstream(name="openai", base_url=prim.base_url, kind="openai").model_dump(),
             "candidate": Upstream(name="deepseek", base_url=cand.base_url, kind="deepseek",
-                                  api_key_env="OFFRAMP_BENCH_CAND_KEY", models={"*": "deepseek-chat"}).model_dump(),
+                                  api_key_env="OFFRAMP_BENCH_CAND_KEY", models={"*": "deepseek-flash"}).model_dump(),
             "store": {"url": url, "flush_interval_s": 0.05},
             "mirror": {"sample": 1.0, "noise_sample": 1.0, "concurrency": 16, "queue_size": 1024},
             "comparators": {"enabled": ["structural", "token_similarity"]},

@@ -137,7 +137,7 @@ name = "deepseek"
 base_url = "{cand.base_url}"
 kind = "deepseek"
 api_key_env = "{CAND_KEY_ENV}"
-models = {{ "*" = "deepseek-chat" }}
+models = {{ "*" = "deepseek-flash" }}
 [mirror]
 sample = 1.0
 noise_sample = 0.6

@@ -37,7 +37,7 @@ def cfg(fakes, tmp_path, monkeypatch):
     return ShadowConfig.model_validate({
         "primary": Upstream(name="openai", base_url=p.base_url, kind="openai").model_dump(),
         "candidate": Upstream(name="deepseek", base_url=c.base_url, kind="deepseek",
-                              api_key_env="OFFRAMP_TEST_RAMP_CAND_KEY", models={"*": "deepseek-chat"}).model_dump(),
+                              api_key_env="OFFRAMP_TEST_RAMP_CAND_KEY", models={"*": "deepseek-flash"}).model_dump(),
         "store": {"url": f"sqlite:///{tmp_path / 'shadow.db'}", "flush_interval_s": 0.05},
         "mirror": {"noise_sample": 0.0, "sample": 0.0},
         "comparators": {"enabled": ["structural", "text_exact"]},
@@ -87,7 +87,7 @@ async def test_full_share_is_served_by_the_candidate_with_its_own_key(cfg, fakes
     prim, cand = fakes
     assert len(prim.requests) == 0
     assert len(cand.requests) == 2
-    assert cand.requests[0].json["model"] == "deepseek-chat"
+    assert cand.requests[0].json["model"] == "deepseek-flash"
     assert {r.key_fingerprint for r in cand.requests} == {key_fingerprint(CAND_KEY)}
 
 

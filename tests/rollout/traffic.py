@@ -24,7 +24,7 @@ def shadow_config(primary_url: str, candidate_url: str, store_url: str, **sectio
     data = {
         "primary": Upstream(name="openai", base_url=primary_url, kind="openai").model_dump(),
         "candidate": Upstream(name="deepseek", base_url=candidate_url, kind="deepseek", api_key_env=CAND_KEY_ENV,
-                              models={"*": "deepseek-chat"}).model_dump(),
+                              models={"*": "deepseek-flash"}).model_dump(),
         "store": {"url": store_url, "flush_interval_s": 0.05, "privacy": "full"},
         "mirror": {"noise_sample": 1.0, "sample": 1.0, "concurrency": 8},
         "comparators": {"enabled": ["structural", "text_exact", "token_similarity"]},

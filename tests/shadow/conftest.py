@@ -40,7 +40,7 @@ def make_config(primary_url: str, candidate_url: str, store_url: str, **sections
         "primary": Upstream(name="openai", base_url=primary_url, kind="openai").model_dump(),
         "candidate": Upstream(
             name="deepseek", base_url=candidate_url, kind="deepseek", api_key_env="OFFRAMP_TEST_CAND_KEY",
-            models={"*": "deepseek-chat"},
+            models={"*": "deepseek-flash"},
         ).model_dump(),
         "store": {"url": store_url, "flush_interval_s": 0.05},
         "mirror": {"noise_sample": 0.0},

@@ -77,7 +77,7 @@ async def test_stream_mirrored_as_stream_with_ttft(proxy_factory, candidate_fake
     assert pair["candidate_ttft_ms"] >= 100
     assert pair["primary_ttft_ms"] is not None and pair["primary_ttft_ms"] <= pair["primary_total_ms"]
     cand_req = json.loads(pair["candidate_request"])
-    assert cand_req["model"] == "deepseek-chat" and cand_req["stream"] is True
+    assert cand_req["model"] == "deepseek-flash" and cand_req["stream"] is True
     assert isinstance(json.loads(pair["translation_changes"]), list)
     cmps = rows(store_url, "shadow_comparisons")
     assert {c["comparator"] for c in cmps} == {"structural", "text_exact", "token_similarity"}

@@ -29,7 +29,7 @@ async def test_non_stream_answer_and_headers(proxy_factory, primary_fake, candid
     cand = candidate_fake.requests[0]
     # The candidate never sees the app's key: it gets its own, from the environment.
     assert cand.key_fingerprint == key_fingerprint(CAND_KEY)
-    assert cand.json["model"] == "deepseek-chat"
+    assert cand.json["model"] == "deepseek-flash"
 
 
 async def test_stream_forwarded_as_it_arrives(proxy_factory, primary_fake):

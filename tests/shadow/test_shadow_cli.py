@@ -105,5 +105,5 @@ def test_readme_config_example_is_valid(tmp_path):
     cfg_file = tmp_path / "shadow.toml"
     cfg_file.write_text(block)
     cfg = load_config(cfg_file)
-    assert cfg.candidate.model_for("gpt-4o") == "deepseek-chat"
+    assert cfg.candidate.model_for("gpt-4o") == "deepseek-flash"
     assert cfg.store.privacy == "redacted" and cfg.server.host == "127.0.0.1"

@@ -251,16 +251,23 @@ def _rule_files(dirs: Iterable[Path]) -> list[Path]:
     return files
 
 
+def load_levels() -> tuple[Level, ...]:
+    """The lock-in ladder from `rules/levels.toml` (editable data), validated: levels 0 to 5 once each."""
+    path = RULES_DIR / "levels.toml"
+    levels = tuple(
+        _validate(Level, row, path, _where("level", i, row))
+        for i, row in enumerate(_rows(_read_toml(path), "level", path))
+    )
+    if sorted(lv.level for lv in levels) != list(range(6)):
+        raise RuleFileError(f"{path}: level: levels 0 to 5 must each appear once")
+    return levels
+
+
 def load_ruleset(extra_dirs: Iterable[Path] = ()) -> RuleSet:
     """Built-in rules plus the user's rule directories (or files)."""
     extra = [Path(d) for d in extra_dirs]
     levels_path = RULES_DIR / "levels.toml"
-    levels = [
-        _validate(Level, row, levels_path, _where("level", i, row))
-        for i, row in enumerate(_rows(_read_toml(levels_path), "level", levels_path))
-    ]
-    if sorted(lv.level for lv in levels) != list(range(6)):
-        raise RuleFileError(f"{levels_path}: level: levels 0 to 5 must each appear once")
+    levels = load_levels()
 
     features_path = RULES_DIR / "features.toml"
     features = [

@@ -4,7 +4,6 @@ that returns a chosen report, so exit codes and options are tested apart from de
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,18 +19,10 @@ from migrate.report_model import (
     Skipped,
     Summary,
 )
-from rules import RULES_DIR
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from migrate.ruleset import load_levels
 
 # the ladder is data (rules/levels.toml, editable): read it rather than restating it here
-NAMES = {
-    row["level"]: (row["name"], row["effort"])
-    for row in tomllib.loads((RULES_DIR / "levels.toml").read_text("utf-8"))["level"]
-}
+NAMES = {lv.level: (lv.name, lv.effort) for lv in load_levels()}
 
 
 def make_report(root: Path, levels: list[int], skipped: int = 0, files_scanned: int = 3) -> ScanReport:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter, defaultdict
 
 import pytest
@@ -18,15 +17,9 @@ from migrate.report_model import (
     Summary,
 )
 from migrate.ruleset import DeepSeekOffer as RuleOffer
-from migrate.ruleset import Level, Match, Rule, RuleSet
-from rules import RULES_DIR
+from migrate.ruleset import Match, Rule, RuleSet, load_levels
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-LEVELS = tuple(Level(**row) for row in tomllib.loads((RULES_DIR / "levels.toml").read_text("utf-8"))["level"])
+LEVELS = load_levels()
 
 # (path, line, column, cell, api, category, level, rule, features, code, hosted, self_hosted)
 ROWS = [

@@ -1,6 +1,6 @@
 """Offramp's unified client: drop-in openai client classes routed by `offramp.toml`, plus 0.x-style module config.
 
-    from adapters import OpenAI          # instead of `from openai import OpenAI`
+    from offramp.adapters import OpenAI          # instead of `from openai import OpenAI`
     client = OpenAI()                    # no config: exactly the openai client
 
 Light by contract: stdlib, openai and pydantic only (never libcst, typer, rich, aiohttp, migrate, shadow).
@@ -30,10 +30,10 @@ from openai import (
     UnprocessableEntityError,
 )
 
-from adapters.clients import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
-from adapters.config import ConfigError, OfframpConfig, load_config
-from adapters.hooks import add_hook, remove_hook
-from adapters.translate import Change, TranslationRecord
+from offramp.adapters.clients import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+from offramp.adapters.config import ConfigError, OfframpConfig, load_config
+from offramp.adapters.hooks import add_hook, remove_hook
+from offramp.adapters.translate import Change, TranslationRecord
 
 __all__ = [
     "OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "configure", "client", "async_client", "reset",

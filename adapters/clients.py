@@ -15,9 +15,9 @@ from typing import Any
 
 import openai
 
-from adapters.config import OfframpConfig, load_config
-from adapters.engine import Engine
-from adapters.transport import BASE_KEY, RECORD_KEY, AsyncOfframpTransport, OfframpTransport
+from offramp.adapters.config import OfframpConfig, load_config
+from offramp.adapters.engine import Engine
+from offramp.adapters.transport import BASE_KEY, RECORD_KEY, AsyncOfframpTransport, OfframpTransport
 
 # openai 3.x ships httpx2 clients, 1.x httpx ones: use whichever the installed SDK has.
 _SyncHttp: Any = getattr(openai, "DefaultHttpx2Client", None) or openai.DefaultHttpxClient

@@ -17,12 +17,12 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters import multipart
-from adapters import translate as tr
-from adapters.config import OfframpConfig
-from adapters.profiles import BackendProfile, ProfileError, load_profile
-from adapters.routing import Candidate, candidates, capabilities_of, endpoint_path
-from adapters.schema_check import validate
+from offramp.adapters import multipart
+from offramp.adapters import translate as tr
+from offramp.adapters.config import OfframpConfig
+from offramp.adapters.profiles import BackendProfile, ProfileError, load_profile
+from offramp.adapters.routing import Candidate, candidates, capabilities_of, endpoint_path
+from offramp.adapters.schema_check import validate
 
 log = logging.getLogger("offramp.adapters")
 
@@ -418,7 +418,7 @@ class Engine:
         if profile.kind in PRICED_KINDS and record.model_sent:
             from datetime import datetime, timezone
 
-            from adapters.cost import PriceNotFound, cost_of
+            from offramp.adapters.cost import PriceNotFound, cost_of
             try:
                 record.cost = cost_of(profile.kind, record.model_sent, usage,
                                       datetime.fromtimestamp(record.started_at, timezone.utc))
@@ -427,7 +427,7 @@ class Engine:
 
     def finish(self, record: tr.TranslationRecord) -> None:
         """Called once per app call (after the stream ends for streams): duration, hooks."""
-        from adapters import hooks
+        from offramp.adapters import hooks
 
         record.duration_s = time.time() - record.started_at
         hooks.emit(record, self.on_call)

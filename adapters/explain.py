@@ -6,9 +6,9 @@ import os
 
 from pydantic import BaseModel
 
-from adapters.config import OfframpConfig
-from adapters.profiles import load_profile
-from adapters.routing import Candidate, candidates
+from offramp.adapters.config import OfframpConfig
+from offramp.adapters.profiles import load_profile
+from offramp.adapters.routing import Candidate, candidates
 
 
 class BackendRow(BaseModel):

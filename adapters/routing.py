@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from adapters.config import OfframpConfig
+from offramp.adapters.config import OfframpConfig
 
 _PATH_CAPS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^chat/completions"), "chat"),

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from adapters.profiles import BackendProfile
+from offramp.adapters.profiles import BackendProfile
 
 Action = Literal["translated", "dropped", "emulated", "warning", "routed", "retried", "fallback"]
 

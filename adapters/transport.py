@@ -14,7 +14,7 @@ from typing import Any
 
 from openai import _base_client
 
-from adapters.engine import (
+from offramp.adapters.engine import (
     Done,
     Engine,
     Outbound,
@@ -26,7 +26,7 @@ from adapters.engine import (
     closing_events,
     relay_line,
 )
-from adapters.engine import stream_error_event as _deadline_event
+from offramp.adapters.engine import stream_error_event as _deadline_event
 
 httpx: Any = getattr(_base_client, "httpx2", None) or getattr(_base_client, "httpx")  # noqa: B009
 

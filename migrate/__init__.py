@@ -1,3 +1,3 @@
 """Offramp: move applications off the OpenAI API onto DeepSeek."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

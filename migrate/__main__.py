@@ -1,3 +1,3 @@
-from migrate.cli import main
+from offramp.migrate.cli import main
 
 main()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from migrate.cli_app import app
+from offramp.migrate.cli_app import app
 
 
 def _register() -> None:
     # Importing registers the commands; each module imports its heavy dependencies lazily.
-    import migrate.commands  # noqa: F401
+    import offramp.migrate.commands  # noqa: F401
 
 
 def main() -> None:

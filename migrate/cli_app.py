@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
-from migrate import __version__
+from offramp.migrate import __version__
 
 app = typer.Typer(
     name="migrate",
@@ -17,7 +20,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"migrate (offramp) {__version__}")
+        name = Path(sys.argv[0]).name
+        typer.echo(f"offramp {__version__}" if name == "offramp" else f"migrate (offramp) {__version__}")
         raise typer.Exit()
 
 

@@ -584,7 +584,7 @@ def to_toml(result: ProbeResult) -> str:
 
 def write_profile(result: ProbeResult, path: Path) -> None:
     """Write and re-read through the adapter's own loader, so a file we write is a file it accepts."""
-    from adapters.profiles import load_profile_file
+    from offramp.adapters.profiles import load_profile_file
 
     path.write_text(to_toml(result), encoding="utf-8")
     load_profile_file(path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from migrate import __version__
+from offramp.migrate import __version__
 
 SCHEMA_VERSION = "1.0"
 

@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from rules import PATTERNS_DIR, RULES_DIR
+from offramp.rules import PATTERNS_DIR, RULES_DIR
 
 Offer = Literal["supported", "translated", "emulated", "unsupported"]
 MatchKind = Literal["call", "method", "constructor", "assign", "reference"]

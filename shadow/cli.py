@@ -26,7 +26,7 @@ def _fail(msg: str, code: int = 2) -> None:
 
 
 def load_cli_config(config: Path | None, overrides: dict):
-    from shadow.config import ConfigError, check_legacy_env, load_config
+    from offramp.shadow.config import ConfigError, check_legacy_env, load_config
 
     try:
         check_legacy_env()
@@ -51,7 +51,7 @@ def serve(
     log_level: str = typer.Option("info", help="debug | info | warning | error."),
 ) -> None:
     """Start the proxy. Point the app's base_url at http://HOST:PORT/v1."""
-    from shadow.config import ConfigError, upstream_from_name
+    from offramp.shadow.config import ConfigError, upstream_from_name
 
     overrides: dict = {}
     try:
@@ -79,8 +79,8 @@ def serve(
     import gc
     import signal
 
-    from shadow.logs import event, setup_logging
-    from shadow.proxy import ShadowProxy, start_site
+    from offramp.shadow.logs import event, setup_logging
+    from offramp.shadow.proxy import ShadowProxy, start_site
 
     setup_logging(log_level)
     try:
@@ -130,11 +130,11 @@ def status(
     from rich.console import Console
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shadow.status import render, summarize
-    from shadow.store import migrate, open_engine
+    from offramp.shadow.status import render, summarize
+    from offramp.shadow.store import migrate, open_engine
 
     cfg = load_cli_config(config, {"store": {"url": store}} if store else {})
-    from shadow.store.db import normalize_url
+    from offramp.shadow.store.db import normalize_url
 
     url = normalize_url(cfg.store.url)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
@@ -158,8 +158,8 @@ def purge_cmd(
     days: int = typer.Option(None, min=1, help="Keep this many days (default: store.retention_days)."),
 ) -> None:
     """Delete recorded pairs older than the retention."""
-    from shadow.store import migrate, open_engine
-    from shadow.store.queries import purge
+    from offramp.shadow.store import migrate, open_engine
+    from offramp.shadow.store.queries import purge
 
     cfg = load_cli_config(config, {"store": {"url": store}} if store else {})
     engine = open_engine(cfg.store.url)
@@ -169,8 +169,8 @@ def purge_cmd(
 
 
 def _load_plugins() -> None:
-    if importlib.util.find_spec("shadow.cli_ramp") is not None:
-        importlib.import_module("shadow.cli_ramp")
+    if importlib.util.find_spec("offramp.shadow.cli_ramp") is not None:
+        importlib.import_module("offramp.shadow.cli_ramp")
 
 
 _load_plugins()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from shadow.cli import app as shadow_app
+from offramp.shadow.cli import app as shadow_app
 
 ramp_app = typer.Typer(name="ramp", help="Ramp the candidate's share of real traffic behind statistical gates.",
                        no_args_is_help=True, add_completion=False)
@@ -58,11 +58,11 @@ def _open(config: Path | None, store: str | None):
     """(engine, plan) with a clear one-line error for a missing SQLite file or an unreachable server."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shadow.config import ConfigError, check_legacy_env
-    from shadow.ramp.plan import PlanError, load_plan
-    from shadow.ramp.store import RampStore
-    from shadow.store import open_engine
-    from shadow.store.db import normalize_url
+    from offramp.shadow.config import ConfigError, check_legacy_env
+    from offramp.shadow.ramp.plan import PlanError, load_plan
+    from offramp.shadow.ramp.store import RampStore
+    from offramp.shadow.store import open_engine
+    from offramp.shadow.store.db import normalize_url
 
     try:
         check_legacy_env()
@@ -99,15 +99,15 @@ def _actor() -> str:
 
 
 def _controller(engine, plan):
-    from shadow.ramp.controller import RampController
-    from shadow.ramp.evidence import StoreEvidence
-    from shadow.ramp.store import RampStore
+    from offramp.shadow.ramp.controller import RampController
+    from offramp.shadow.ramp.evidence import StoreEvidence
+    from offramp.shadow.ramp.store import RampStore
 
     return RampController(plan, RampStore(engine), StoreEvidence(engine))
 
 
 def _run(cmd: str, config: Path | None, store: str | None, value: float | None = None, reason: str = "") -> None:
-    from shadow.ramp.controller import CommandError
+    from offramp.shadow.ramp.controller import CommandError
 
     engine, plan = _open(config, store)
     try:
@@ -122,9 +122,9 @@ def _run(cmd: str, config: Path | None, store: str | None, value: float | None =
 def status(config: Path = _CONFIG, store: str = _STORE,
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Where the ramp is, what the gates say now, and the last decisions."""
-    from shadow.ramp.controller import explain
-    from shadow.ramp.gates import evaluate
-    from shadow.ramp.store import Leadership, RampStore
+    from offramp.shadow.ramp.controller import explain
+    from offramp.shadow.ramp.gates import evaluate
+    from offramp.shadow.ramp.store import Leadership, RampStore
 
     engine, plan = _open(config, store)
     rs = RampStore(engine)
@@ -226,8 +226,8 @@ def report(
     """The evidence for sign-off: agreement vs noise, latency, errors, cost and savings at 100%, ramp history."""
     import time
 
-    from shadow.report.build import build_report
-    from shadow.report.render import render_html, render_json, render_terminal
+    from offramp.shadow.report.build import build_report
+    from offramp.shadow.report.render import render_html, render_json, render_terminal
 
     if fmt not in ("terminal", "json", "html"):
         _fail(f"--format: {fmt!r} is not one of terminal, json, html")

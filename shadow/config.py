@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shadow.ramp.plan import RampPlan
+from offramp.shadow.ramp.plan import RampPlan
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 
-from shadow.privacy import _KEYLIKE
+from offramp.shadow.privacy import _KEYLIKE
 
 LOGGER_NAME = "offramp.shadow"
 

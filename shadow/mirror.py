@@ -18,17 +18,17 @@ from datetime import datetime, timezone
 import aiohttp
 from yarl import URL
 
-from shadow.comparators import CompareContext, run_all
-from shadow.config import ShadowConfig
-from shadow.family import request_family
-from shadow.logs import event
-from shadow.metrics import Metrics
-from shadow.privacy import Redactor, key_id
-from shadow.routing import RequestInfo
-from shadow.spend import SpendMeter
-from shadow.store.writer import StoreWriter
-from shadow.translation import Translator, cost_usd
-from shadow.upstream import CallResult, call, decode_body, parse_response
+from offramp.shadow.comparators import CompareContext, run_all
+from offramp.shadow.config import ShadowConfig
+from offramp.shadow.family import request_family
+from offramp.shadow.logs import event
+from offramp.shadow.metrics import Metrics
+from offramp.shadow.privacy import Redactor, key_id
+from offramp.shadow.routing import RequestInfo
+from offramp.shadow.spend import SpendMeter
+from offramp.shadow.store.writer import StoreWriter
+from offramp.shadow.translation import Translator, cost_usd
+from offramp.shadow.upstream import CallResult, call, decode_body, parse_response
 
 __all__ = ["Mirror", "MirrorJob", "PrimaryOutcome", "SpendMeter", "SKIP_REASONS"]
 

@@ -20,18 +20,18 @@ from aiohttp import web
 from multidict import CIMultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shadow import comparators as comparators_mod
-from shadow.config import ShadowConfig
-from shadow.logs import event
-from shadow.metrics import Metrics
-from shadow.mirror import Mirror, MirrorJob, PrimaryOutcome
-from shadow.privacy import Redactor
-from shadow.routing import RequestInfo, Router
-from shadow.sse import first_token_index
-from shadow.store.db import open_engine
-from shadow.store.migrations import migrate
-from shadow.store.writer import StoreWriter
-from shadow.translation import Translator
+from offramp.shadow import comparators as comparators_mod
+from offramp.shadow.config import ShadowConfig
+from offramp.shadow.logs import event
+from offramp.shadow.metrics import Metrics
+from offramp.shadow.mirror import Mirror, MirrorJob, PrimaryOutcome
+from offramp.shadow.privacy import Redactor
+from offramp.shadow.routing import RequestInfo, Router
+from offramp.shadow.sse import first_token_index
+from offramp.shadow.store.db import open_engine
+from offramp.shadow.store.migrations import migrate
+from offramp.shadow.store.writer import StoreWriter
+from offramp.shadow.translation import Translator
 
 OVERHEAD_HEADER = "x-offramp-overhead-ms"
 _HOP = frozenset(
@@ -62,7 +62,7 @@ def _load_builtin_extensions() -> None:
     import importlib
     import importlib.util
 
-    for name in ("shadow.ramp", "shadow.dashboard"):
+    for name in ("offramp.shadow.ramp", "offramp.shadow.dashboard"):
         try:
             if importlib.util.find_spec(name) is None:
                 continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from shadow.family import request_family
+from offramp.shadow.family import request_family
 
 
 class RequestInfo:

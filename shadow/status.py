@@ -9,8 +9,8 @@ from dataclasses import asdict
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from shadow.store import schema
-from shadow.store.queries import agreement_by, counter_totals, side_stats
+from offramp.shadow.store import schema
+from offramp.shadow.store.queries import agreement_by, counter_totals, side_stats
 
 
 def summarize(engine: Engine, *, since: float | None = None) -> dict:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from shadow.config import Upstream
+from offramp.shadow.config import Upstream
 
 
 @dataclass
@@ -19,7 +19,7 @@ class CandidateRequest:
 
 class Translator:
     def __init__(self, candidate: Upstream) -> None:
-        from adapters.profiles import load_profile
+        from offramp.adapters.profiles import load_profile
 
         self.candidate = candidate
         self._load_profile = load_profile
@@ -31,7 +31,7 @@ class Translator:
         return self._profiles[model]
 
     def chat(self, body: dict) -> CandidateRequest:
-        from adapters.translate import translate_chat_request
+        from offramp.adapters.translate import translate_chat_request
 
         b = dict(body)  # the adapter deep-copies before changing anything; only `model` is set here
         model = self.candidate.model_for(b.get("model"))
@@ -49,7 +49,7 @@ class Translator:
 
     def normalize(self, body: dict, model: str | None) -> dict:
         try:
-            from adapters.translate import normalize_chat_response
+            from offramp.adapters.translate import normalize_chat_response
         except ImportError:
             return body
         return normalize_chat_response(body, self.profile(model))
@@ -67,7 +67,7 @@ def _jsonable(change) -> object:
 def _cost_mod():
     """adapters.cost, or None when this install has no price tables (cost is then not recorded)."""
     try:
-        from adapters import cost
+        from offramp.adapters import cost
     except ImportError:
         return None
     return cost

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
-from shadow.sse import StreamError, assemble_chat, first_token_index
+from offramp.shadow.sse import StreamError, assemble_chat, first_token_index
 
 
 @dataclass

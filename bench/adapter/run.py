@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import openai  # noqa: E402
 
-import adapters  # noqa: E402
-from adapters.config import parse_config  # noqa: E402
+from offramp import adapters  # noqa: E402
+from offramp.adapters.config import parse_config  # noqa: E402
 
 OPENAI_SHAPED = {"model": "gpt-4o", "max_completion_tokens": 64, "seed": 1, "user": "bench-user",
                  "messages": [{"role": "developer", "content": "Be brief."},
@@ -109,7 +109,7 @@ def main() -> None:
     calls = args.calls or (10 if args.quick else 50)
     rounds = args.rounds or (3 if args.quick else 7)
 
-    from migrate.fake_upstream.testing import FakeUpstream
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
 
     print(f"adapter overhead vs bare openai client ({calls} calls x {rounds} interleaved rounds, median per call)")
     print(f"{'mode':<8} {'bare ms':>9} {'unconf ms':>10} {'routed ms':>10} {'unconf/bare':>12} {'routed/bare':>12}")

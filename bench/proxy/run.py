@@ -77,14 +77,14 @@ class Proc:
 
 def fake(flavor: str, latency_ms: float = 0.0) -> tuple[Proc, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "migrate", "fake-upstream", "--flavor", flavor, "--port", str(port),
+    cmd = [sys.executable, "-m", "offramp.migrate", "fake-upstream", "--flavor", flavor, "--port", str(port),
            "--record-limit", "0", "--latency-ms", str(latency_ms)]
     return Proc(f"fake-{flavor}", cmd, f"http://127.0.0.1:{port}/_fake/health"), f"http://127.0.0.1:{port}"
 
 
 # The proxy without the rollout's extensions (shadow/ramp, shadow/dashboard), to attribute their cost.
-_CORE = ("import sys, shadow.proxy as p; p._load_builtin_extensions = lambda: None; "
-         "from shadow.cli import app; sys.argv[0] = 'migrate'; app()")
+_CORE = ("import sys, offramp.shadow.proxy as p; p._load_builtin_extensions = lambda: None; "
+         "from offramp.shadow.cli import app; sys.argv[0] = 'migrate'; app()")
 
 
 # The comparators every mirrored pair runs through. embedding_cosine (when installed) is opt-in here with
@@ -97,7 +97,7 @@ def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool 
            tree: Path | None = None) -> tuple[Proc, str]:
     """The proxy from this checkout, or from `tree` (another source tree: `--baseline`, before/after)."""
     port = free_port()
-    launcher = ["-c", _CORE] if core else ["-m", "migrate", "shadow"]
+    launcher = ["-c", _CORE] if core else ["-m", "offramp.migrate", "shadow"]
     cfg = store.with_suffix(".toml")
     cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n")
     cmd = [sys.executable, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",

@@ -42,8 +42,8 @@ def main() -> int:
 
     import run as scan_bench  # bench/scan/run.py: the corpus is the scan benchmark's
 
-    from migrate.rewrite.engine import RewriteOptions, rewrite_path
-    from migrate.scan import ScanOptions, scan_path
+    from offramp.migrate.rewrite.engine import RewriteOptions, rewrite_path
+    from offramp.migrate.scan import ScanOptions, scan_path
 
     copies = args.copies if args.copies is not None else (3 if args.quick else 20)
     repeat = args.repeat or (1 if args.quick else 3)

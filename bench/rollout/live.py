@@ -62,13 +62,13 @@ def _body(i: int, seed: int) -> dict:
 async def _one(scenario: str, degrade: str, seed: int, horizon: int, noise: float) -> dict:
     import aiohttp
 
-    from migrate.fake_upstream.testing import FakeUpstream
-    from shadow.config import ShadowConfig, Upstream
-    from shadow.proxy import ShadowProxy, start_site
-    from shadow.ramp.controller import RampController
-    from shadow.ramp.evidence import StoreEvidence
-    from shadow.ramp.store import RampStore, Status
-    from shadow.store import open_engine
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
+    from offramp.shadow.config import ShadowConfig, Upstream
+    from offramp.shadow.proxy import ShadowProxy, start_site
+    from offramp.shadow.ramp.controller import RampController
+    from offramp.shadow.ramp.evidence import StoreEvidence
+    from offramp.shadow.ramp.store import RampStore, Status
+    from offramp.shadow.store import open_engine
 
     tmp = Path(tempfile.mkdtemp(prefix="offramp-live-"))
     os.environ["OFFRAMP_BENCH_CAND_KEY"] = "sk-bench-candidate"

@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from shadow.ramp.controller import RampController  # noqa: E402
-from shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion  # noqa: E402
-from shadow.ramp.plan import RampPlan  # noqa: E402
-from shadow.ramp.store import MemoryRampStore, Status  # noqa: E402
+from offramp.shadow.ramp.controller import RampController  # noqa: E402
+from offramp.shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion  # noqa: E402
+from offramp.shadow.ramp.plan import RampPlan  # noqa: E402
+from offramp.shadow.ramp.store import MemoryRampStore, Status  # noqa: E402
 
 
 @dataclass(frozen=True)

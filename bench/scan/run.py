@@ -90,7 +90,7 @@ def build_corpus(tmp: Path, copies: int, full: bool) -> Path:
 
 
 def py_files(corpus: Path) -> list[Path]:
-    from migrate.scan.walk import walk
+    from offramp.migrate.scan.walk import walk
 
     return [p for _, p in walk(corpus).files if p.suffix == ".py"]
 
@@ -126,10 +126,10 @@ def main() -> int:
 
     import libcst
 
-    from migrate.ruleset import load_ruleset
-    from migrate.scan import ScanOptions, scan_path
-    from migrate.scan.engine import reach_names
-    from migrate.scan.prefilter import import_regex, reach_filter
+    from offramp.migrate.ruleset import load_ruleset
+    from offramp.migrate.scan import ScanOptions, scan_path
+    from offramp.migrate.scan.engine import reach_names
+    from offramp.migrate.scan.prefilter import import_regex, reach_filter
 
     copies = args.copies if args.copies is not None else (3 if args.quick else 20)
     results = REPO / "bench" / "results"

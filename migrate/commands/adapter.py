@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from migrate.cli_app import app
+from offramp.migrate.cli_app import app
 
 adapter_app = typer.Typer(help="Inspect the unified client's routing config and translations (nothing is sent).",
                           no_args_is_help=True)
@@ -15,7 +15,7 @@ app.add_typer(adapter_app, name="adapter")
 
 
 def _load(config: Path | None):
-    from adapters.config import ConfigError, load_config
+    from offramp.adapters.config import ConfigError, load_config
 
     try:
         cfg = load_config(config)
@@ -32,8 +32,8 @@ def _load(config: Path | None):
 def check(config: Path = typer.Option(None, "--config", help="config file (default: $OFFRAMP_CONFIG or "
                                       "offramp.toml found upward from the current directory)")) -> None:
     """Validate the config and the backend profiles; list backends, key env vars (set or not) and routes."""
-    from adapters.explain import backend_rows
-    from adapters.profiles import ProfileError
+    from offramp.adapters.explain import backend_rows
+    from offramp.adapters.profiles import ProfileError
 
     cfg = _load(config)
     try:
@@ -67,7 +67,7 @@ def route_cmd(
     config: Path = typer.Option(None, "--config", help="config file"),
 ) -> None:
     """Which backend a call would go to, and the fallback chain behind it."""
-    from adapters.explain import route
+    from offramp.adapters.explain import route
 
     cfg = _load(config)
     for i, (cand, skip) in enumerate(route(cfg, model, capability, user)):
@@ -83,8 +83,8 @@ def translate_cmd(
     strict: bool = typer.Option(False, "--strict", help="fail on any lossy change"),
 ) -> None:
     """Print the request Offramp would send to KIND, and every change it made."""
-    from adapters.profiles import ProfileError, load_profile
-    from adapters.translate import StrictModeError, TranslationError, translate_chat_request
+    from offramp.adapters.profiles import ProfileError, load_profile
+    from offramp.adapters.translate import StrictModeError, TranslationError, translate_chat_request
 
     try:
         data = json.loads(body.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import secrets
 
 import typer
 
-from migrate.cli_app import app
+from offramp.migrate.cli_app import app
 
 
 @app.command("fake-upstream")
@@ -38,8 +38,8 @@ def fake_upstream(
     from aiohttp import web
     from pydantic import ValidationError
 
-    from migrate.fake_upstream.options import FakeOptions
-    from migrate.fake_upstream.server import create_app
+    from offramp.migrate.fake_upstream.options import FakeOptions
+    from offramp.migrate.fake_upstream.server import create_app
 
     api_key = None
     if api_key_env:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from migrate.cli_app import app
+from offramp.migrate.cli_app import app
 
 
 @app.command("probe")
@@ -25,7 +25,7 @@ def probe_command(
     from rich.console import Console
     from rich.table import Table
 
-    from migrate.probe import ProbeError, probe, shown_url, write_profile
+    from offramp.migrate.probe import ProbeError, probe, shown_url, write_profile
 
     err = Console(stderr=True)
     if key_env:

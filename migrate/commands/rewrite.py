@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from migrate.cli_app import app
+from offramp.migrate.cli_app import app
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_UNSAFE = 0, 1, 2, 3
 
@@ -38,10 +38,10 @@ def rewrite(
     Exit codes: 0 ok · 1 internal error · 2 usage error (bad path/option, dirty tree) · 3 some files failed the
     safety check and were not written.
     """
-    from migrate.rewrite import output
-    from migrate.rewrite.engine import RewriteOptions, load_ruleset, rewrite_path
-    from migrate.rewrite.write import DirtyTreeError, dirty_files, write_all
-    from migrate.ruleset import RuleFileError
+    from offramp.migrate.rewrite import output
+    from offramp.migrate.rewrite.engine import RewriteOptions, load_ruleset, rewrite_path
+    from offramp.migrate.rewrite.write import DirtyTreeError, dirty_files, write_all
+    from offramp.migrate.ruleset import RuleFileError
 
     if fmt not in ("text", "json", "sarif"):
         raise _fail(f"--format: unknown format {fmt!r} (text, json, sarif)")
@@ -87,7 +87,7 @@ def rewrite(
             raise _fail(f"{e.filename}: cannot write: {e.strerror}; no file was changed", EXIT_INTERNAL) from None
 
     if fmt != "text":
-        from migrate.report import render
+        from offramp.migrate.report import render
 
         typer.echo(render(fmt, output.left_report(result, ruleset), ruleset), nl=False)
     else:

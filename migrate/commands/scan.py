@@ -15,8 +15,8 @@ from pathlib import Path
 
 import typer
 
-from migrate.cli_app import app
-from migrate.report import FORMATS
+from offramp.migrate.cli_app import app
+from offramp.migrate.report import FORMATS
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAIL_ON, EXIT_SKIPPED = 0, 1, 2, 3, 4
 
@@ -154,7 +154,7 @@ def scan(
     """
     import contextlib
 
-    from migrate.ruleset import RuleFileError, load_ruleset, user_rule_dirs
+    from offramp.migrate.ruleset import RuleFileError, load_ruleset, user_rule_dirs
 
     if fmt not in FORMATS:
         raise _fail(f"--format: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})", EXIT_USAGE)
@@ -181,9 +181,9 @@ def scan(
             f"--only: unknown category {unknown[0]!r} (known: {', '.join(ruleset.categories)})", EXIT_USAGE
         )
 
-    from migrate.report import render
-    from migrate.scan import scan_path
-    from migrate.scan.options import ScanOptions
+    from offramp.migrate.report import render
+    from offramp.migrate.scan import scan_path
+    from offramp.migrate.scan.options import ScanOptions
 
     with contextlib.ExitStack() as stack:
         progress = _progress_callback(stack) if _stderr_is_tty() else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from migrate.cli_app import app
+from offramp.migrate.cli_app import app
 
 
 @app.command("schema")
@@ -16,7 +16,7 @@ def schema(
     ),
 ) -> None:
     """Print the JSON Schema of the scan report (generated from the report models)."""
-    from migrate.report.json_schema import schema_text
+    from offramp.migrate.report.json_schema import schema_text
 
     text = schema_text()
     if output is None:

@@ -4,6 +4,6 @@ It is the upstream for Offramp's tests, demos and proxy benchmarks, so answers a
 request (plus a seed) and each flavor's quirks are data in `flavors.py`. Never imported by `adapters/`.
 """
 
-from migrate.fake_upstream.options import FakeOptions, parse_degrade
+from offramp.migrate.fake_upstream.options import FakeOptions, parse_degrade
 
 __all__ = ["FakeOptions", "parse_degrade"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from migrate.fake_upstream.state import ServerState
+from offramp.migrate.fake_upstream.state import ServerState
 
 DEPLOYMENT_KEY = "azure_deployment"
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")

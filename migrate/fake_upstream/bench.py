@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         serve_baseline(args.serve_baseline)
         return
     total, rounds, concurrency = (300, 2, 8) if args.quick else (2000, 5, 16)
-    fake_cmd = [sys.executable, "-m", "migrate", "fake-upstream", "--flavor", args.flavor, "--port", "0"]
-    base_cmd = [sys.executable, "-m", "migrate.fake_upstream.bench", "--serve-baseline", "0"]
+    fake_cmd = [sys.executable, "-m", "offramp.migrate", "fake-upstream", "--flavor", args.flavor, "--port", "0"]
+    base_cmd = [sys.executable, "-m", "offramp.migrate.fake_upstream.bench", "--serve-baseline", "0"]
     fake, fake_url = _start(fake_cmd)
     base, base_url = _start(base_cmd)
     try:

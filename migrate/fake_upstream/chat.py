@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrate.fake_upstream import synth
-from migrate.fake_upstream.errors import ApiError
-from migrate.fake_upstream.flavors import Flavor
-from migrate.fake_upstream.options import FakeOptions
+from offramp.migrate.fake_upstream import synth
+from offramp.migrate.fake_upstream.errors import ApiError
+from offramp.migrate.fake_upstream.flavors import Flavor
+from offramp.migrate.fake_upstream.options import FakeOptions
 
 
 @dataclass

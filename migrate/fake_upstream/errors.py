@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from migrate.fake_upstream.flavors import Flavor
+from offramp.migrate.fake_upstream.flavors import Flavor
 
 DEFAULT_MESSAGES = {
     400: "Invalid request",

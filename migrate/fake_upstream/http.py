@@ -9,10 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from migrate.fake_upstream import azure
-from migrate.fake_upstream.errors import ApiError, error_body
-from migrate.fake_upstream.faults import Fault, parse_fault_header
-from migrate.fake_upstream.state import ServerState, key_hint
+from offramp.migrate.fake_upstream import azure
+from offramp.migrate.fake_upstream.errors import ApiError, error_body
+from offramp.migrate.fake_upstream.faults import Fault, parse_fault_header
+from offramp.migrate.fake_upstream.state import ServerState, key_hint
 
 STATE_KEY: web.AppKey[ServerState] = web.AppKey("fake_state", ServerState)
 MALFORMED = b'{"id": "broken", "object": "chat.completion", "choices": [{"index": 0, "message": {"content": "'

@@ -9,9 +9,9 @@ import zlib
 
 from aiohttp import web
 
-from migrate.fake_upstream import synth
-from migrate.fake_upstream.errors import ApiError
-from migrate.fake_upstream.http import intake, json_response
+from offramp.migrate.fake_upstream import synth
+from offramp.migrate.fake_upstream.errors import ApiError
+from offramp.migrate.fake_upstream.http import intake, json_response
 
 
 def _png(rgb: tuple[int, int, int]) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from migrate.fake_upstream import media, resources, responses
+from offramp.migrate.fake_upstream import media, resources, responses
 
 
 def add_routes(app: web.Application, prefix: str) -> None:

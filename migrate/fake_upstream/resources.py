@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from migrate.fake_upstream import chat, synth
-from migrate.fake_upstream.errors import ApiError
-from migrate.fake_upstream.http import intake, json_response
-from migrate.fake_upstream.state import ServerState
+from offramp.migrate.fake_upstream import chat, synth
+from offramp.migrate.fake_upstream.errors import ApiError
+from offramp.migrate.fake_upstream.http import intake, json_response
+from offramp.migrate.fake_upstream.state import ServerState
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from migrate.fake_upstream import chat, synth
-from migrate.fake_upstream.errors import ApiError
-from migrate.fake_upstream.http import intake, json_response, sse_response, state_of
+from offramp.migrate.fake_upstream import chat, synth
+from offramp.migrate.fake_upstream.errors import ApiError
+from offramp.migrate.fake_upstream.http import intake, json_response, sse_response, state_of
 
 
 def _input_messages(value: Any) -> list[dict]:

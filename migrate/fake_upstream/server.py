@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from migrate.fake_upstream import azure, chat, synth
-from migrate.fake_upstream.chat import Draw
-from migrate.fake_upstream.errors import ApiError
-from migrate.fake_upstream.faults import Fault
-from migrate.fake_upstream.http import (
+from offramp.migrate.fake_upstream import azure, chat, synth
+from offramp.migrate.fake_upstream.chat import Draw
+from offramp.migrate.fake_upstream.errors import ApiError
+from offramp.migrate.fake_upstream.faults import Fault
+from offramp.migrate.fake_upstream.http import (
     STATE_KEY,
     error_middleware,
     intake,
@@ -20,8 +20,8 @@ from migrate.fake_upstream.http import (
     sse_response,
     state_of,
 )
-from migrate.fake_upstream.options import FakeOptions
-from migrate.fake_upstream.state import ServerState
+from offramp.migrate.fake_upstream.options import FakeOptions
+from offramp.migrate.fake_upstream.state import ServerState
 
 
 def _require_object(body: Any) -> dict:
@@ -287,7 +287,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(options: FakeOptions | None = None, state: ServerState | None = None) -> web.Application:
-    from migrate.fake_upstream import platform
+    from offramp.migrate.fake_upstream import platform
 
     state = state or ServerState(options or FakeOptions())
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024**2)

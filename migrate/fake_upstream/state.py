@@ -9,11 +9,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrate.fake_upstream import synth
-from migrate.fake_upstream.chat import Draw, PrefixCache
-from migrate.fake_upstream.faults import FaultQueue
-from migrate.fake_upstream.flavors import FLAVORS, Flavor
-from migrate.fake_upstream.options import FakeOptions
+from offramp.migrate.fake_upstream import synth
+from offramp.migrate.fake_upstream.chat import Draw, PrefixCache
+from offramp.migrate.fake_upstream.faults import FaultQueue
+from offramp.migrate.fake_upstream.flavors import FLAVORS, Flavor
+from offramp.migrate.fake_upstream.options import FakeOptions
 
 _REDACT = frozenset({"authorization", "api-key", "x-api-key"})
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from migrate.fake_upstream.faults import Fault
-from migrate.fake_upstream.options import FakeOptions
-from migrate.fake_upstream.state import RecordedRequest, ServerState, key_fingerprint
+from offramp.migrate.fake_upstream.faults import Fault
+from offramp.migrate.fake_upstream.options import FakeOptions
+from offramp.migrate.fake_upstream.state import RecordedRequest, ServerState, key_fingerprint
 
 __all__ = ["FakeUpstream", "RecordedRequest", "fleet", "key_fingerprint", "reset_all"]
 
@@ -69,7 +69,7 @@ class FakeUpstream:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from migrate.fake_upstream.server import create_app
+        from offramp.migrate.fake_upstream.server import create_app
 
         self._runner = web.AppRunner(
             create_app(state=self.state), access_log=None, shutdown_timeout=0.1, handle_signals=False

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migrate.report_model import ScanReport
-    from migrate.ruleset import RuleSet
+    from offramp.migrate.report_model import ScanReport
+    from offramp.migrate.ruleset import RuleSet
 
 FORMATS = ("terminal", "json", "markdown", "sarif", "html")
 
@@ -19,17 +19,17 @@ FORMATS = ("terminal", "json", "markdown", "sarif", "html")
 def render(fmt: str, report: ScanReport, ruleset: RuleSet | None = None, **kwargs: Any) -> str:
     """Render `report` in `fmt`; imports only the renderer asked for."""
     if fmt == "terminal":
-        from migrate.report import terminal as mod
+        from offramp.migrate.report import terminal as mod
     elif fmt == "json":
-        from migrate.report import json_report as mod
+        from offramp.migrate.report import json_report as mod
     elif fmt == "markdown":
-        from migrate.report import markdown as mod
+        from offramp.migrate.report import markdown as mod
     elif fmt == "sarif":
-        from migrate.report import sarif as mod
+        from offramp.migrate.report import sarif as mod
     elif fmt == "html":
-        from migrate.report import html as mod
+        from offramp.migrate.report import html as mod
     else:
         raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    from migrate.report.secrets import redact_report
+    from offramp.migrate.report.secrets import redact_report
 
     return mod.render(redact_report(report), ruleset, **kwargs)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from migrate.report_model import Finding, ScanReport
-from migrate.ruleset import Level, RuleSet
+from offramp.migrate.report_model import Finding, ScanReport
+from offramp.migrate.ruleset import Level, RuleSet
 
 # One colour per level (0–5), shared by the HTML page and its chart.
 LEVEL_COLOURS = ("#8a8f98", "#2e9d57", "#b8a200", "#e07b00", "#d23f31", "#8e3bb8")

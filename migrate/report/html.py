@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from migrate.report.common import (
+from offramp.migrate.report.common import (
     LEVEL_COLOURS,
     by_file,
     level_names,
@@ -16,8 +16,8 @@ from migrate.report.common import (
     location,
     one_line,
 )
-from migrate.report_model import Finding, ScanReport
-from migrate.ruleset import RuleSet
+from offramp.migrate.report_model import Finding, ScanReport
+from offramp.migrate.ruleset import RuleSet
 
 _CSS = """
 :root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; }

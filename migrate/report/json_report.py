@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from migrate.report_model import ScanReport
-from migrate.ruleset import RuleSet
+from offramp.migrate.report_model import ScanReport
+from offramp.migrate.ruleset import RuleSet
 
 
 def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from migrate.report_model import SCHEMA_VERSION, ScanReport
+from offramp.migrate.report_model import SCHEMA_VERSION, ScanReport
 
 
 def scan_report_schema() -> dict[str, Any]:

@@ -7,9 +7,9 @@ JSON and HTML reports, which carry everything.
 
 from __future__ import annotations
 
-from migrate.report.common import by_file, level_names, location, one_line, plural, sorted_findings
-from migrate.report_model import ScanReport
-from migrate.ruleset import RuleSet
+from offramp.migrate.report.common import by_file, level_names, location, one_line, plural, sorted_findings
+from offramp.migrate.report_model import ScanReport
+from offramp.migrate.ruleset import RuleSet
 
 MAX_FINDINGS = 200
 FINDINGS_BUDGET = 48_000  # characters of the whole text after which no more findings rows are added

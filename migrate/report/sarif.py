@@ -14,9 +14,9 @@ import json
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from migrate.report.common import level_names, sorted_findings
-from migrate.report_model import Finding, ScanReport
-from migrate.ruleset import Rule, RuleSet
+from offramp.migrate.report.common import level_names, sorted_findings
+from offramp.migrate.report_model import Finding, ScanReport
+from offramp.migrate.ruleset import Rule, RuleSet
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from migrate.report_model import ScanReport
-from migrate.secrets import REDACTED, redact
+from offramp.migrate.report_model import ScanReport
+from offramp.migrate.secrets import REDACTED, redact
 
 __all__ = ["REDACTED", "redact", "redact_report"]
 

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from migrate.report.common import (
+from offramp.migrate.report.common import (
     level_label,
     level_names,
     levels,
@@ -23,8 +23,8 @@ from migrate.report.common import (
     plural,
     sorted_findings,
 )
-from migrate.report_model import ScanReport
-from migrate.ruleset import RuleSet
+from offramp.migrate.report_model import ScanReport
+from offramp.migrate.ruleset import RuleSet
 
 MAX_FINDINGS = 40
 MAX_FILES = 10

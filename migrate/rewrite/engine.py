@@ -15,12 +15,13 @@ from libcst.codemod import Codemod, CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from pydantic import BaseModel, Field
 
-from migrate.rewrite import notebooks, safety
-from migrate.rewrite.annotate import annotate as add_annotations
-from migrate.rewrite.model import FileResult, RewriteResult, Site
-from migrate.rewrite.strategies import LAST, PIPELINE, REPORTING, DictResponseAccess
-from migrate.rewrite.strategies.base import FINDINGS, LEFT, MOVED
-from migrate.rewrite.strategies.module_config_to_configure import INSERTED, KEEP, MERGED, V0_RETRIES
+from offramp.migrate.rewrite import notebooks, safety
+from offramp.migrate.rewrite.annotate import annotate as add_annotations
+from offramp.migrate.rewrite.model import FileResult, RewriteResult, Site
+from offramp.migrate.rewrite.strategies import LAST, PIPELINE, REPORTING, DictResponseAccess
+from offramp.migrate.rewrite.strategies.base import FINDINGS, LEFT, MOVED
+from offramp.migrate.rewrite.strategies.module_config_to_configure import INSERTED, KEEP, MERGED, V0_RETRIES
+from offramp.migrate.rewrite.strategies.offramp_imports import OLD_IMPORT, OWN_ADAPTERS, OfframpImports
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
               ".mypy_cache", ".ruff_cache", ".pytest_cache", ".offramp-cache", "site-packages", "build", "dist"}
@@ -59,10 +60,13 @@ class SourceInput:
 # ------------------------------------------------------------------------------------------------ one source
 def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dict[str, Any]] | None = None,
                    keep_config: bool = False, v0_retries: bool = False, annotate: bool = False,
-                   only: Iterable[str] = ()) -> tuple[str, list[Site], list[Site], str]:
-    """(new code, moved, left, error). `findings`: the scan's findings for this source (None: own resolution)."""
+                   only: Iterable[str] = (), own_adapters: bool = False) -> tuple[str, list[Site], list[Site], str]:
+    """(new code, moved, left, error). `findings`: the scan's findings for this source (None: own resolution).
+    `own_adapters`: the project has an `adapters` package of its own (its imports are never upgraded)."""
     only = set(only)
     wanted = _wanted_steps(source, findings)
+    if OLD_IMPORT.search(source):
+        wanted.add("OfframpImports")
     if not wanted and "adapters" not in source:  # nothing to do here: skip the parse and the code generation
         left = _dedupe(_unaccounted(findings or [], [], [], only))
         if not (annotate and left):
@@ -80,6 +84,9 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
         context.scratch[FINDINGS] = by_line
     context.scratch[KEEP] = keep_config
     context.scratch[V0_RETRIES] = v0_retries
+    context.scratch[OWN_ADAPTERS] = own_adapters
+    if "OfframpImports" in wanted:  # first: later steps then see (and add to) the current import
+        tree = Codemod.transform_module(OfframpImports(context), tree)
     for step in PIPELINE:
         if only and step.__name__ in _STRATEGY_CATEGORIES and not (_STRATEGY_CATEGORIES[step.__name__] & only):
             continue
@@ -152,8 +159,13 @@ def _wanted_steps(source: str, findings: list[dict[str, Any]] | None) -> set[str
     return wanted
 
 
+def _is_adapters_module(imp: Any) -> bool:
+    """The request `from offramp import adapters` (the module itself, not a name from it)."""
+    return imp.module_name == "offramp" and imp.obj_name == "adapters" and imp.alias is None
+
+
 def _swap_openai_import(tree: cst.Module, context: CodemodContext) -> cst.Module:
-    """When `import openai` goes unused and `import adapters` is needed, put the new import where the old one
+    """When `import openai` goes unused and `from offramp import adapters` is needed, put the new import where the old one
     was (a one-line diff, in the user's import order) instead of appending it after the last import.
 
     The same scope analysis also cancels requests to remove `import openai` that would change nothing (the
@@ -163,7 +175,7 @@ def _swap_openai_import(tree: cst.Module, context: CodemodContext) -> cst.Module
 
     needed = context.scratch.get(AddImportsVisitor.CONTEXT_KEY, [])
     removals = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])
-    want_swap = any(i.module_name == "adapters" and i.obj_name is None for i in needed)
+    want_swap = any(_is_adapters_module(i) for i in needed)
     if not want_swap and not any(obj is None and "." not in mod for mod, obj, _ in removals):
         return tree
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
@@ -207,13 +219,13 @@ def _swap_openai_import(tree: cst.Module, context: CodemodContext) -> cst.Module
     found = target
 
     class _Swap(cst.CSTTransformer):
-        def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
+        def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.BaseSmallStatement:
             if original_node is found:
-                return updated_node.with_changes(names=[cst.ImportAlias(name=cst.Name("adapters"))])
+                return cst.ImportFrom(module=cst.Name("offramp"), names=[cst.ImportAlias(name=cst.Name("adapters"))])
             return updated_node
 
     context.scratch[AddImportsVisitor.CONTEXT_KEY] = [
-        i for i in needed if not (i.module_name == "adapters" and i.obj_name is None)]
+        i for i in needed if not _is_adapters_module(i)]
     return wrapper.module.visit(_Swap())
 
 
@@ -267,7 +279,7 @@ def discover(root: Path, options: RewriteOptions) -> list[Path]:
     if root.is_file():
         return [root]
     try:
-        from migrate.scan.walk import walk
+        from offramp.migrate.scan.walk import walk
     except ImportError:  # the scan engine is optional for the rewrite: same rules, without .gitignore
         pass
     else:
@@ -314,7 +326,7 @@ def scan_project(root: Path, options: RewriteOptions) -> ProjectScan | None:
     if not options.use_scan:
         return None
     try:
-        from migrate.scan import ScanOptions, scan_path
+        from offramp.migrate.scan import ScanOptions, scan_path
     except ImportError:
         return None
     report = scan_path(root, ScanOptions(include=list(options.include), exclude=list(options.exclude),
@@ -347,9 +359,9 @@ def load_ruleset(root: Path, options: RewriteOptions) -> Any:
     if not options.use_scan:
         return None
     try:
-        from migrate.ruleset import load_ruleset as _load
-        from migrate.ruleset import user_rule_dirs
-        from migrate.scan import analyze_source  # noqa: F401
+        from offramp.migrate.ruleset import load_ruleset as _load
+        from offramp.migrate.ruleset import user_rule_dirs
+        from offramp.migrate.scan import analyze_source  # noqa: F401
     except ImportError:
         return None
     base = root if root.is_dir() else root.parent
@@ -365,6 +377,7 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
     result = RewriteResult(root=str(root))
     files = discover(root, options)
     result.files_scanned = len(files)
+    own_adapters = any(p.name == "adapters.py" or p.parent.name == "adapters" for p in files)
     for path in files:
         rel = path.relative_to(base).as_posix()
         try:
@@ -373,8 +386,8 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
         except (OSError, UnicodeDecodeError) as e:
             result.files.append(FileResult(path=rel, original="", rewritten="", error=f"cannot read: {e}"))
             continue
-        if "openai" not in text and (scan is None or rel not in scan.findings):
-            continue  # files without OpenAI usage never change
+        if "openai" not in text and (scan is None or rel not in scan.findings) and not OLD_IMPORT.search(text):
+            continue  # files without OpenAI usage (or Offramp's pre-0.2 imports) never change
         item = SourceInput(relpath=rel, text=text)
         if path.suffix == ".ipynb":
             try:
@@ -390,7 +403,7 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
     keep = _keeps_openai_module(inputs)
     v0 = any(_V0_TEXT.search(i.notebook.source_cache if i.notebook else i.text) for i in inputs)
     for item in inputs:
-        result.files.append(_rewrite_one(item, keep, v0, options))
+        result.files.append(_rewrite_one(item, keep, v0, options, own_adapters))
     _settle_riders(result, options.only_categories)
     return result
 
@@ -435,11 +448,13 @@ def _keeps_openai_module(inputs: list[SourceInput]) -> bool:
     return False
 
 
-def _rewrite_one(item: SourceInput, keep: bool, v0: bool, options: RewriteOptions) -> FileResult:
+def _rewrite_one(item: SourceInput, keep: bool, v0: bool, options: RewriteOptions,
+                 own_adapters: bool = False) -> FileResult:
     nb = item.notebook
     source = nb.source_cache if nb else item.text
     code, moved, left, error = rewrite_source(source, item.relpath, findings=item.findings, keep_config=keep,
-                                              v0_retries=v0, annotate=options.annotate, only=options.only_categories)
+                                              v0_retries=v0, annotate=options.annotate, only=options.only_categories,
+                                              own_adapters=own_adapters)
     if not error and code != source:
         error = safety.check(source, code, item.relpath)
     rewritten = item.text

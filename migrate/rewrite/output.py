@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from migrate.rewrite.model import FileResult, RewriteResult
+from offramp.migrate.rewrite.model import FileResult, RewriteResult
 
 
 def git_prefix(base: Path) -> str:
@@ -39,7 +39,14 @@ def unified_diff(result: RewriteResult, prefix: str = "") -> str:
 
 def left_report(result: RewriteResult, ruleset: Any = None) -> Any:
     """The sites left (and files that failed the check), as a `ScanReport`."""
-    from migrate.report_model import CategorySummary, DeepSeekOffer, Finding, ScanReport, Skipped, Summary
+    from offramp.migrate.report_model import (
+        CategorySummary,
+        DeepSeekOffer,
+        Finding,
+        ScanReport,
+        Skipped,
+        Summary,
+    )
 
     unknown = DeepSeekOffer(hosted="unsupported", self_hosted="unsupported", reason="left by migrate rewrite")
     findings: list[Finding] = []

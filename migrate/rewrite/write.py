@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from migrate.rewrite.model import RewriteResult
+from offramp.migrate.rewrite.model import RewriteResult
 
 
 class DirtyTreeError(RuntimeError):

@@ -16,11 +16,11 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 from pydantic import BaseModel, Field
 
-from migrate.report_model import DeepSeekOffer, Finding
-from migrate.ruleset import DeepSeekOffer as RuleOffer
-from migrate.ruleset import Rule, RuleSet
-from migrate.scan import features as feature_detect
-from migrate.scan.resolve import (
+from offramp.migrate.report_model import DeepSeekOffer, Finding
+from offramp.migrate.ruleset import DeepSeekOffer as RuleOffer
+from offramp.migrate.ruleset import Rule, RuleSet
+from offramp.migrate.scan import features as feature_detect
+from offramp.migrate.scan.resolve import (
     MODULE_RECEIVERS,
     PATH_CALL_MODIFIERS,
     PATH_MODIFIERS,
@@ -33,7 +33,7 @@ from migrate.scan.resolve import (
     collect,
     exports_of,
 )
-from migrate.secrets import redact
+from offramp.migrate.secrets import redact
 
 # Bump when a change in the engine could change results for unchanged input (invalidates the cache).
 ENGINE_VERSION = "2"

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from migrate.scan.analyze import ENGINE_VERSION
+from offramp.migrate.scan.analyze import ENGINE_VERSION
 
 CACHE_FILE = "results.json"
 

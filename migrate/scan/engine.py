@@ -17,17 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migrate.report_model import Finding, ScanReport, Skipped
-from migrate.ruleset import RuleSet, load_ruleset, user_rule_dirs
-from migrate.scan.analyze import FileResult, analyze_source
-from migrate.scan.cache import ResultCache, cache_key
-from migrate.scan.notebook import LineMap, NotebookError, notebook_source
-from migrate.scan.options import ScanOptions, default_cache_dir
-from migrate.scan.prefilter import import_regex, reach_filter
-from migrate.scan.project import ProjectIndex, module_name
-from migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
-from migrate.scan.summary import build_report
-from migrate.scan.walk import walk
+from offramp.migrate.report_model import Finding, ScanReport, Skipped
+from offramp.migrate.ruleset import RuleSet, load_ruleset, user_rule_dirs
+from offramp.migrate.scan.analyze import FileResult, analyze_source
+from offramp.migrate.scan.cache import ResultCache, cache_key
+from offramp.migrate.scan.notebook import LineMap, NotebookError, notebook_source
+from offramp.migrate.scan.options import ScanOptions, default_cache_dir
+from offramp.migrate.scan.prefilter import import_regex, reach_filter
+from offramp.migrate.scan.project import ProjectIndex, module_name
+from offramp.migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
+from offramp.migrate.scan.summary import build_report
+from offramp.migrate.scan.walk import walk
 
 # Below this much source to analyse in a round, starting workers costs more than it saves (libcst parses
 # ~0.5 MB/s per core; forking a worker and importing nothing new costs ~50 ms).

@@ -7,8 +7,8 @@ from typing import Any
 
 import libcst as cst
 
-from migrate.ruleset import Feature
-from migrate.scan.resolve import NOT_LITERAL, Const, QName, Resolver, Scope
+from offramp.migrate.ruleset import Feature
+from offramp.migrate.scan.resolve import NOT_LITERAL, Const, QName, Resolver, Scope
 
 # `model` is spelled differently by 0.x Azure calls and some wrappers.
 KWARG_ALIASES = {"model": ("model", "engine", "deployment_id", "model_name", "azure_deployment")}

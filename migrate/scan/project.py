@@ -9,8 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from migrate.scan.prefilter import imported_modules
-from migrate.scan.resolve import ProjectContext
+from offramp.migrate.scan.prefilter import imported_modules
+from offramp.migrate.scan.resolve import ProjectContext
 
 _CONST = re.compile(
     r"""^([A-Z_][A-Z0-9_]*)[ \t]*(?::[^=\n]+)?=[ \t]*((?:[rRbBuU]?(?:"[^"\\\n]*"|'[^'\\\n]*'))"""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from migrate.report_model import CategorySummary, FileSummary, Finding, ScanReport, Skipped, Summary
-from migrate.ruleset import RuleSet
+from offramp.migrate.report_model import CategorySummary, FileSummary, Finding, ScanReport, Skipped, Summary
+from offramp.migrate.ruleset import RuleSet
 
 
 def build_report(root: str, findings: list[Finding], skipped: list[Skipped], ruleset: RuleSet,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pathspec
 
-from migrate.report_model import Skipped
+from offramp.migrate.report_model import Skipped
 
 # Directories that hold other people's code or build output; `--include` can still force them in.
 DEFAULT_SKIP_DIRS = frozenset({

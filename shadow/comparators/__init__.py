@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shadow.comparators.base import Comparator, CompareContext, Verdict
-from shadow.comparators.embedding import EmbeddingCosine
-from shadow.comparators.embedding import available as embedding_available
-from shadow.comparators.judge import LLMJudge
-from shadow.comparators.structural import Structural
-from shadow.comparators.text import TextExact, TokenSimilarity
+from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict
+from offramp.shadow.comparators.embedding import EmbeddingCosine
+from offramp.shadow.comparators.embedding import available as embedding_available
+from offramp.shadow.comparators.judge import LLMJudge
+from offramp.shadow.comparators.structural import Structural
+from offramp.shadow.comparators.text import TextExact, TokenSimilarity
 
 # name -> factory(ComparatorConfig) -> Comparator
 REGISTRY: dict[str, Callable] = {

@@ -20,7 +20,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from shadow.comparators.base import Comparator, CompareContext, Verdict, content_text
+from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict, content_text
 
 _OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 _LOCK = threading.Lock()

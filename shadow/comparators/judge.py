@@ -7,7 +7,7 @@ import asyncio
 import os
 import re
 
-from shadow.comparators.base import Comparator, CompareContext, Verdict, content_text
+from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict, content_text
 
 PROMPT = """You compare two answers to the same request. Reply with one letter:
 A: the first answer is a subset of the second and consistent with it

@@ -8,7 +8,7 @@ import re
 
 from deepdiff import DeepDiff
 
-from shadow.comparators.base import Comparator, CompareContext, Verdict, choice_messages
+from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict, choice_messages
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 

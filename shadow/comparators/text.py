@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections import Counter
 
-from shadow.comparators.base import Comparator, CompareContext, Verdict, content_text
+from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict, content_text
 
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+", re.UNICODE)

@@ -43,8 +43,8 @@ def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds
                                  status=401, headers={"www-authenticate": "Bearer"})
 
     async def page(request: web.Request) -> web.StreamResponse:
-        from shadow.report.build import build_report
-        from shadow.report.render import render_html
+        from offramp.shadow.report.build import build_report
+        from offramp.shadow.report.render import render_html
 
         token = token_getter()
         given = request.query.get("token")
@@ -61,7 +61,7 @@ def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds
                             content_type="text/html", headers={"cache-control": "no-store"})
 
     async def data(request: web.Request) -> web.Response:
-        from shadow.report.build import build_report
+        from offramp.shadow.report.build import build_report
 
         token = token_getter()
         if not _authorized(request, token):
@@ -79,7 +79,7 @@ def setup_proxy(proxy, app: web.Application | None = None) -> None:
     app = app if app is not None else getattr(proxy, "app", None)
     if app is None:
         return  # the proxy did not hand over its app: nothing to mount on (see the ramp README)
-    from shadow.ramp.plan import RampPlan
+    from offramp.shadow.ramp.plan import RampPlan
 
     plan = getattr(proxy, "ramp_plan", None) or RampPlan()
     add_routes(app, proxy.engine, plan, lambda: proxy.admin_token)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 def install(proxy, app) -> None:
     """Wire the ramp into a proxy and its aiohttp app (before the app starts)."""
-    from shadow.ramp.runtime import RampRuntime
-    from shadow.ramp.serve import CandidateServer
+    from offramp.shadow.ramp.runtime import RampRuntime
+    from offramp.shadow.ramp.serve import CandidateServer
 
     plan = proxy.cfg.ramp  # the `[ramp]` table of the proxy's own config file
     runtime = RampRuntime(proxy.engine, plan, holder=getattr(proxy, "replica", None))
@@ -33,7 +33,7 @@ def install(proxy, app) -> None:
 
 
 def setup_proxy(proxy, app=None) -> None:
-    from shadow.routing import Router
+    from offramp.shadow.routing import Router
 
     app = app if app is not None else getattr(proxy, "app", None)
     if app is None or getattr(proxy, "ramp", None) is not None:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shadow.ramp.plan import AssignConfig
+from offramp.shadow.ramp.plan import AssignConfig
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from shadow.ramp.gates import Evidence, GateReport, Outcome, evaluate
-from shadow.ramp.plan import RampPlan
-from shadow.ramp.store import Decision, RampState, RampStore, Status
+from offramp.shadow.ramp.gates import Evidence, GateReport, Outcome, evaluate
+from offramp.shadow.ramp.plan import RampPlan
+from offramp.shadow.ramp.store import Decision, RampState, RampStore, Status
 
 
 class EvidenceSource(Protocol):

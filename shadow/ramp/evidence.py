@@ -14,8 +14,8 @@ import re
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Engine
 
-from shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
-from shadow.store import schema
+from offramp.shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
+from offramp.shadow.store import schema
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 MAX_PAIR_IDS = 20

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shadow.ramp.gates import GateConfig
+from offramp.shadow.ramp.gates import GateConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -20,12 +20,12 @@ import uuid
 
 from sqlalchemy.engine import Engine
 
-from shadow.ramp.assign import Assigner
-from shadow.ramp.controller import RampController
-from shadow.ramp.evidence import StoreEvidence
-from shadow.ramp.plan import RampPlan
-from shadow.ramp.store import Leadership, RampState, RampStore
-from shadow.routing import RequestInfo, Route, Router
+from offramp.shadow.ramp.assign import Assigner
+from offramp.shadow.ramp.controller import RampController
+from offramp.shadow.ramp.evidence import StoreEvidence
+from offramp.shadow.ramp.plan import RampPlan
+from offramp.shadow.ramp.store import Leadership, RampState, RampStore
+from offramp.shadow.routing import RequestInfo, Route, Router
 
 log = logging.getLogger("offramp.shadow.ramp")  # under the proxy's JSON log handler
 
@@ -40,7 +40,7 @@ class RampRouter(Router):
         self.decided = {"primary": 0, "candidate": 0, "shadowed": 0}
 
     def decide(self, info: RequestInfo) -> Route:
-        from shadow.ramp.serve import FALLBACK
+        from offramp.shadow.ramp.serve import FALLBACK
 
         st = self.state
         if FALLBACK.get():

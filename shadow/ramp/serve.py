@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from shadow.routing import RequestInfo
-from shadow.store import schema
+from offramp.shadow.routing import RequestInfo
+from offramp.shadow.store import schema
 
 # Set while the primary path handles a request the ramp already dealt with (fallback): the router then answers
 # "primary, no mirror" so the candidate is not called a second time for it.
@@ -56,7 +56,7 @@ class CandidateServer:
             FALLBACK.reset(tok)
 
     async def _serve(self, request, raw: bytes, body: dict, share: float, shadow: bool, t0: float):
-        from shadow.upstream import call
+        from offramp.shadow.upstream import call
 
         px = self.proxy
         created = time.time()
@@ -105,8 +105,8 @@ class CandidateServer:
         candidate. Returns (response or None for fallback, CallResult)."""
         import aiohttp
 
-        from shadow.sse import first_token_index
-        from shadow.upstream import CallResult, parse_response
+        from offramp.shadow.sse import first_token_index
+        from offramp.shadow.upstream import CallResult, parse_response
 
         t_send = time.perf_counter()
         parts: list[bytes] = []
@@ -170,10 +170,10 @@ class CandidateServer:
                       stream: bool, shadow: bool, authorization: str | None,
                       primary_status: int | None = None, served_by: str = "primary") -> None:
         """Write the pair; for a shadow-sampled request ask the primary now and compare with what was served."""
-        from shadow.comparators import CompareContext, run_all
-        from shadow.family import request_family
-        from shadow.translation import cost_usd
-        from shadow.upstream import CallResult, call
+        from offramp.shadow.comparators import CompareContext, run_all
+        from offramp.shadow.family import request_family
+        from offramp.shadow.translation import cost_usd
+        from offramp.shadow.upstream import CallResult, call
 
         px = self.proxy
         cfg = px.cfg
@@ -220,7 +220,7 @@ class CandidateServer:
                     f"{name}_cost_usd": cost_usd(provider, model, r.usage, now),
                     f"{name}_error": (r.error + (f": {r.detail}" if r.detail else ""))[:200] if r.error else None}
 
-        from shadow.privacy import key_id
+        from offramp.shadow.privacy import key_id
 
         pair = {
             "id": pair_id, "created_at": created, "endpoint": CHAT, "family": family,

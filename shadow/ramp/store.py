@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from shadow.store.migrations import register_migration
+from offramp.shadow.store.migrations import register_migration
 
 metadata = MetaData()
 
@@ -136,7 +136,7 @@ class RampStore:
         self.engine = engine
 
     def ensure(self) -> None:
-        from shadow.store import migrate
+        from offramp.shadow.store import migrate
 
         migrate(self.engine)
 

@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from shadow.ramp.evidence import StoreEvidence, disagreeing_pairs, load_stored
-from shadow.ramp.gates import GateReport, diffy_reportable, evaluate, excess_bounds, quantile
-from shadow.ramp.plan import RampPlan
-from shadow.ramp.store import Decision, RampState, RampStore
-from shadow.store import schema
-from shadow.store.queries import agreement_by, counter_totals
+from offramp.shadow.ramp.evidence import StoreEvidence, disagreeing_pairs, load_stored
+from offramp.shadow.ramp.gates import GateReport, diffy_reportable, evaluate, excess_bounds, quantile
+from offramp.shadow.ramp.plan import RampPlan
+from offramp.shadow.ramp.store import Decision, RampState, RampStore
+from offramp.shadow.store import schema
+from offramp.shadow.store.queries import agreement_by, counter_totals
 
 SCHEMA_VERSION = 1
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -154,7 +154,7 @@ def _agreement_rows(engine: Engine, since: float | None, by_family: bool) -> lis
         c, n = d["candidate"], d["noise"]
         row = AgreementRow(comparator=name, family=fam, candidate=c, noise=n)
         if c.n and n.n:
-            from shadow.ramp.gates import Proportion
+            from offramp.shadow.ramp.gates import Proportion
 
             row.excess = round(c.rate - n.rate, 6)  # type: ignore[operator]
             row.excess_upper = round(excess_bounds(Proportion(bad=c.disagree, n=c.n),

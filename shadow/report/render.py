@@ -7,7 +7,7 @@ import html
 import io
 import json
 
-from shadow.report.build import PairSide, Report, iso
+from offramp.shadow.report.build import PairSide, Report, iso
 
 
 def render_json(rep: Report) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
-from shadow.store import schema
+from offramp.shadow.store import schema
 
 
 @dataclass(frozen=True)

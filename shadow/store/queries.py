@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.engine import Engine
 
-from shadow.spend import day_label
-from shadow.store import schema
+from offramp.shadow.spend import day_label
+from offramp.shadow.store import schema
 
 
 @dataclass

@@ -22,9 +22,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from shadow.logs import event
-from shadow.store import schema
-from shadow.store.queries import purge
+from offramp.shadow.logs import event
+from offramp.shadow.store import schema
+from offramp.shadow.store.queries import purge
 
 _DEFAULTS: dict[str, dict] = {}
 

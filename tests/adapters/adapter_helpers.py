@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.config import parse_config
+from offramp.adapters.config import parse_config
 
 
 def config(fakes, extra: str = "", *, models: str | None = '"gpt-4o" = "deepseek/deepseek-v4-flash"',
@@ -41,7 +41,7 @@ default_model = "BAAI/bge-m3"
 
 
 def make_client(fakes, cfg=None, *, is_async=False, **kw):
-    import adapters
+    from offramp import adapters
 
     cls = adapters.AsyncOpenAI if is_async else adapters.OpenAI
     return cls(api_key="sk-openai-test", base_url=fakes["openai"].base_url, offramp_config=cfg, **kw)

@@ -9,7 +9,7 @@ FLAVORS = ("openai", "deepseek", "vllm")
 
 @pytest.fixture(scope="session")
 def _servers():
-    from migrate.fake_upstream.testing import fleet
+    from offramp.migrate.fake_upstream.testing import fleet
 
     with fleet(FLAVORS) as fakes:
         yield fakes
@@ -17,7 +17,7 @@ def _servers():
 
 @pytest.fixture
 def fakes(_servers):
-    from migrate.fake_upstream.testing import reset_all
+    from offramp.migrate.fake_upstream.testing import reset_all
 
     return reset_all(_servers)
 
@@ -42,7 +42,7 @@ def _env(monkeypatch, tmp_path):
     monkeypatch.setenv("DS_KEY", "sk-deepseek-test")
     monkeypatch.delenv("OFFRAMP_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)  # no stray offramp.toml from the repo or a parent
-    import adapters
+    from offramp import adapters
 
     adapters.reset()
 

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-import migrate.commands  # noqa: F401  (registers the commands)
-from migrate.cli_app import app
+import offramp.migrate.commands  # noqa: F401  (registers the commands)
+from offramp.migrate.cli_app import app
 
 CFG = """
 [backends.deepseek]

@@ -8,7 +8,7 @@ import pytest
 from adapter_helpers import call, config
 from test_unconfigured import wire
 
-import adapters
+from offramp import adapters
 
 SYNC_ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 HI = [{"role": "user", "content": "hi"}]

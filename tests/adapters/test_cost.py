@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from adapters.cost import PriceNotFound, cost_of, token_split
+from offramp.adapters.cost import PriceNotFound, cost_of, token_split
 
 M = 1_000_000
 DS_USAGE = {"prompt_tokens": 2 * M, "prompt_cache_hit_tokens": M, "prompt_cache_miss_tokens": M,

@@ -61,7 +61,7 @@ async def test_openai_shaped_call_is_translated_for_deepseek(fakes, ds, oa, is_a
 
 
 def test_openai_key_never_reaches_deepseek(fakes, ds):
-    from migrate.fake_upstream.testing import key_fingerprint
+    from offramp.migrate.fake_upstream.testing import key_fingerprint
 
     client = make_client(fakes, config(fakes))
     client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
@@ -97,7 +97,7 @@ async def test_stream_usage_shape_is_what_the_app_asked_for(fakes, ds, is_async,
 
 @SYNC_ASYNC
 async def test_keepalives_and_blank_lines_are_ignored(fakes, ds, is_async):
-    from migrate.fake_upstream.testing import FakeUpstream
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
 
     with FakeUpstream("deepseek", keepalives=5) as noisy:
         cfg = config(fakes, models='"gpt-4o" = "deepseek/deepseek-v4-flash"')
@@ -111,7 +111,7 @@ async def test_keepalives_and_blank_lines_are_ignored(fakes, ds, is_async):
 
 @SYNC_ASYNC
 async def test_stream_total_deadline_despite_keepalives(fakes, is_async):
-    from migrate.fake_upstream.testing import FakeUpstream
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
 
     with FakeUpstream("deepseek", keepalives=2, chunk_ms=150) as slow:
         cfg = config(fakes, "[timeouts]\nstream_total = 0.3")

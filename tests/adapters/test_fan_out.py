@@ -9,7 +9,7 @@ import threading
 import pytest
 from adapter_helpers import call, collect, config, make_client
 
-from adapters.transport import httpx
+from offramp.adapters.transport import httpx
 
 SYNC_ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -85,7 +85,7 @@ async def test_a_failing_fan_out_call_fails_the_whole_call(fakes, ds, is_async):
 
 
 def test_fan_out_merge_keeps_step_order():
-    from adapters.translate import merge_fan_out
+    from offramp.adapters.translate import merge_fan_out
 
     bodies = [{"id": f"r{i}", "choices": [{"index": 0, "message": {"content": str(i)}}],
                "usage": {"prompt_tokens": 2, "completion_tokens": i, "total_tokens": 2 + i}} for i in range(3)]

@@ -83,8 +83,8 @@ async def test_backends_that_take_functions_get_them_unchanged(fakes, oa, is_asy
 
 
 def test_translation_rules_on_dicts():
-    from adapters.profiles import load_profile
-    from adapters.translate import legacy_call_id, translate_chat_request
+    from offramp.adapters.profiles import load_profile
+    from offramp.adapters.translate import legacy_call_id, translate_chat_request
 
     body = {"model": "m", "functions": FUNCTIONS, "function_call": "none",
             "messages": [{"role": "user", "content": "x"},

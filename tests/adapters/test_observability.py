@@ -6,7 +6,7 @@ import logging
 
 from adapter_helpers import config, make_client
 
-import adapters
+from offramp import adapters
 
 HI = [{"role": "developer", "content": "x"}, {"role": "user", "content": "hi"}]
 

@@ -8,8 +8,8 @@ import openai
 import pytest
 from adapter_helpers import call, config, make_client
 
-from adapters.config import ConfigError, parse_config
-from adapters.routing import bucket, candidates, capabilities_of
+from offramp.adapters.config import ConfigError, parse_config
+from offramp.adapters.routing import bucket, candidates, capabilities_of
 
 SYNC_ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 HI = [{"role": "user", "content": "hi"}]
@@ -192,7 +192,7 @@ def test_config_errors_are_one_line_naming_file_and_key(text, needle):
 
 
 def test_config_found_from_env_and_from_parent_dirs(tmp_path, monkeypatch, fakes):
-    import adapters
+    from offramp import adapters
 
     (tmp_path / "offramp.toml").write_text('[routes]\ndefault = "openai"\n')
     sub = tmp_path / "a" / "b"
@@ -210,7 +210,7 @@ def test_config_found_from_env_and_from_parent_dirs(tmp_path, monkeypatch, fakes
 
 @SYNC_ASYNC
 async def test_azure_client_routes_deployment_calls_to_deepseek(fakes, ds, oa, is_async):
-    import adapters
+    from offramp import adapters
 
     cls = adapters.AsyncAzureOpenAI if is_async else adapters.AzureOpenAI
     client = cls(api_key="azure-key", azure_endpoint=fakes["openai"].url, api_version="2024-06-01",
@@ -223,8 +223,8 @@ async def test_azure_client_routes_deployment_calls_to_deepseek(fakes, ds, oa, i
 
 
 def test_app_max_retries_applies_when_config_has_no_retries_section(fakes, ds):
-    import adapters
-    from adapters.config import parse_config
+    from offramp import adapters
+    from offramp.adapters.config import parse_config
 
     text = f'[backends.deepseek]\nkind = "deepseek"\nbase_url = "{ds.base_url}"\napi_key_env = "DS_KEY"\n' \
            '[routes.models]\n"gpt-4o" = "deepseek/deepseek-v4-flash"\n'

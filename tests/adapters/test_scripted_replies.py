@@ -11,8 +11,8 @@ import pytest
 from adapter_helpers import call, collect
 from pydantic import BaseModel
 
-import adapters
-from adapters.config import parse_config
+from offramp import adapters
+from offramp.adapters.config import parse_config
 
 SYNC_ASYNC = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 CFG = """

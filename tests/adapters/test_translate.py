@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.profiles import load_profile
-from adapters.translate import (
+from offramp.adapters.profiles import load_profile
+from offramp.adapters.translate import (
     ReasoningCache,
     StreamNormalizer,
     StrictModeError,
@@ -209,7 +209,7 @@ def test_stream_normalizer_moves_deepseek_usage_to_a_final_chunk():
 
 
 def test_normalize_chat_chunk_is_stateless():
-    from adapters.translate import normalize_chat_chunk
+    from offramp.adapters.translate import normalize_chat_chunk
 
     out = normalize_chat_chunk({"choices": [{"index": 0, "delta": {"reasoning": "r"}}],
                                 "usage": {"prompt_tokens": 3, "prompt_cache_hit_tokens": 1}}, VLLM)

@@ -7,7 +7,7 @@ import pytest
 from adapter_helpers import call, collect
 from pydantic import BaseModel
 
-import adapters
+from offramp import adapters
 
 
 class City(BaseModel):

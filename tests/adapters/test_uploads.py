@@ -92,7 +92,7 @@ async def test_transcription_model_map_sends_the_mapped_model_in_the_form(fakes,
 
 
 def test_multipart_field_helpers_leave_file_bytes_alone():
-    from adapters.multipart import form_field, replace_field
+    from offramp.adapters.multipart import form_field, replace_field
 
     ctype = "multipart/form-data; boundary=XyZ"
     body = (b'--XyZ\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'

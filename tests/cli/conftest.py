@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from migrate.report_model import (
+from offramp.migrate.report_model import (
     CategorySummary,
     DeepSeekOffer,
     FileSummary,
@@ -19,7 +19,7 @@ from migrate.report_model import (
     Skipped,
     Summary,
 )
-from migrate.ruleset import load_levels
+from offramp.migrate.ruleset import load_levels
 
 # the ladder is data (rules/levels.toml, editable): read it rather than restating it here
 NAMES = {lv.level: (lv.name, lv.effort) for lv in load_levels()}
@@ -86,7 +86,7 @@ class FakeEngine:
 @pytest.fixture
 def engine(monkeypatch) -> FakeEngine:
     fake = FakeEngine()
-    scan_pkg = importlib.import_module("migrate.scan")
+    scan_pkg = importlib.import_module("offramp.migrate.scan")
     monkeypatch.setattr(scan_pkg, "scan_path", fake, raising=False)
     return fake
 
@@ -101,8 +101,8 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def cli():
-    from migrate.cli import _register
-    from migrate.cli_app import app
+    from offramp.migrate.cli import _register
+    from offramp.migrate.cli_app import app
 
     _register()
     runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.commands.scan import UsageError, parse_level
+from offramp.migrate.commands.scan import UsageError, parse_level
 
 ANSI = re.compile(r"\x1b\[")
 LEVELS = [
@@ -142,7 +142,7 @@ def test_internal_error_exit_1_in_one_line(cli, engine, project: Path) -> None:
 
 
 def test_rule_error_from_the_engine_is_a_usage_error(cli, engine, project: Path) -> None:
-    from migrate.ruleset import RuleFileError
+    from offramp.migrate.ruleset import RuleFileError
 
     engine.error = RuleFileError("/x/rules.toml: rule[2](acme).level: too big")
     res = cli("scan", project)
@@ -218,7 +218,7 @@ def test_parse_level_names() -> None:
 
 
 def test_progress_bar_only_when_stderr_is_a_terminal(cli, engine, project: Path, monkeypatch) -> None:
-    import migrate.commands.scan as scan_cmd
+    import offramp.migrate.commands.scan as scan_cmd
 
     monkeypatch.setattr(scan_cmd, "_stderr_is_tty", lambda: True)
     seen = []
@@ -229,7 +229,7 @@ def test_progress_bar_only_when_stderr_is_a_terminal(cli, engine, project: Path,
         options.progress(2, 2)
         return engine(root, options)
 
-    monkeypatch.setattr(importlib.import_module("migrate.scan"), "scan_path", engine_with_progress)
+    monkeypatch.setattr(importlib.import_module("offramp.migrate.scan"), "scan_path", engine_with_progress)
     res = cli("scan", project, "--format", "json")
     assert res.exit_code == 0 and callable(seen[0])
     json.loads(res.stdout)  # the bar went to stderr, never into the report

@@ -12,8 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from migrate.report.common import location
-from migrate.report_model import ScanReport
+from offramp.migrate.report.common import location
+from offramp.migrate.report_model import ScanReport
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "scan-report.schema.json"
 
@@ -134,7 +134,7 @@ def test_every_format_on_a_real_scan(cli, tiny: Path, tmp_path: Path) -> None:
 def test_console_script_output_to_a_pipe_is_plain(tiny: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
     proc = subprocess.run(
-        [sys.executable, "-m", "migrate", "scan", str(tiny), "--no-cache"],
+        [sys.executable, "-m", "offramp.migrate", "scan", str(tiny), "--no-cache"],
         capture_output=True,
         text=True,
         env=env,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from migrate.fake_upstream.testing import FakeUpstream, fleet, reset_all
+from offramp.migrate.fake_upstream.testing import FakeUpstream, fleet, reset_all
 
 MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-v4-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
 

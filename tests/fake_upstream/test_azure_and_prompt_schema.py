@@ -58,7 +58,7 @@ def test_azure_entra_token_and_flavors_without_azure(fakes):
 
 
 def test_azure_checks_the_configured_key_and_deployments():
-    from migrate.fake_upstream.testing import FakeUpstream
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
 
     with FakeUpstream("openai", api_key="sk-right", models=["prod"]) as fake:
         with pytest.raises(openai.AuthenticationError):
@@ -91,7 +91,7 @@ def test_json_object_follows_a_schema_quoted_in_the_prompt(fakes, flavor):
 
 
 def test_schema_in_prompt_parser():
-    from migrate.fake_upstream.synth import schema_in_prompt
+    from offramp.migrate.fake_upstream.synth import schema_in_prompt
 
     assert schema_in_prompt([{"role": "user", "content": "JSON schema: {not json} then {\"type\": \"object\"}"}]) \
         == {"type": "object"}

@@ -9,7 +9,7 @@ import jsonschema
 import openai
 import pytest
 
-from migrate.fake_upstream.testing import FakeUpstream
+from offramp.migrate.fake_upstream.testing import FakeUpstream
 from tests.fake_upstream.conftest import MODELS, aclient, client
 
 USER = [{"role": "user", "content": "What is the capital of France?"}]

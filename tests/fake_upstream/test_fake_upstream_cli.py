@@ -47,8 +47,8 @@ def test_cli_serves_the_chosen_flavor():
 def test_cli_rejects_bad_options_with_one_line():
     from typer.testing import CliRunner
 
-    import migrate.commands  # noqa: F401  (registers the commands)
-    from migrate.cli_app import app
+    import offramp.migrate.commands  # noqa: F401  (registers the commands)
+    from offramp.migrate.cli_app import app
 
     for args, needle in (
         (["--flavor", "azure"], "--flavor"),

@@ -9,9 +9,9 @@ import httpx
 import openai
 import pytest
 
-from migrate.fake_upstream.faults import parse_fault_header
-from migrate.fake_upstream.options import parse_degrade
-from migrate.fake_upstream.testing import FakeUpstream
+from offramp.migrate.fake_upstream.faults import parse_fault_header
+from offramp.migrate.fake_upstream.options import parse_degrade
+from offramp.migrate.fake_upstream.testing import FakeUpstream
 from tests.fake_upstream.conftest import MODELS, aclient, client
 
 USER = [{"role": "user", "content": "ping"}]

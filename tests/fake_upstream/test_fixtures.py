@@ -12,7 +12,7 @@ import pytest
 from openai.types import CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from migrate.fake_upstream.testing import FakeUpstream
+from offramp.migrate.fake_upstream.testing import FakeUpstream
 from tests.fake_upstream.conftest import MODELS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

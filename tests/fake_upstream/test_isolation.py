@@ -9,7 +9,7 @@ import sys
 
 
 def test_importing_adapters_does_not_import_the_fake_upstream():
-    code = "import sys, adapters; print(','.join(sorted(m for m in sys.modules if m.startswith('migrate'))))"
+    code = "import sys; from offramp import adapters; print(','.join(sorted(m for m in sys.modules if m.startswith('offramp.migrate'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
@@ -18,7 +18,7 @@ def test_importing_adapters_does_not_import_the_fake_upstream():
 def test_fake_upstream_stops_cleanly_and_can_restart():
     import threading
 
-    from migrate.fake_upstream.testing import FakeUpstream
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
 
     before = threading.active_count()
     fake = FakeUpstream("openai")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-import migrate.commands  # noqa: F401  (registers the commands)
-from adapters.profiles import load_profile
-from migrate.cli_app import app
-from migrate.fake_upstream.testing import FakeUpstream
-from migrate.probe import to_toml
+import offramp.migrate.commands  # noqa: F401  (registers the commands)
+from offramp.adapters.profiles import load_profile
+from offramp.migrate.cli_app import app
+from offramp.migrate.fake_upstream.testing import FakeUpstream
+from offramp.migrate.probe import to_toml
 
 SECRET = "sk-probe-secret-value-1234"
 
@@ -153,7 +153,7 @@ SHIPPED_AGREES = {
 
 def test_probe_flags_a_flavor_variant():
     """A vLLM started without --enable-auto-tool-choice: tools fail and the profile says so."""
-    from migrate.probe import probe
+    from offramp.migrate.probe import probe
 
     with FakeUpstream("vllm", vllm_auto_tool_choice=False) as fake:
         result = probe(fake.base_url, "deepseek-ai/DeepSeek-V4-Flash", "EMPTY")

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from migrate.report_model import (
+from offramp.migrate.report_model import (
     CategorySummary,
     DeepSeekOffer,
     FileSummary,
@@ -16,8 +16,8 @@ from migrate.report_model import (
     Skipped,
     Summary,
 )
-from migrate.ruleset import DeepSeekOffer as RuleOffer
-from migrate.ruleset import Match, Rule, RuleSet, load_levels
+from offramp.migrate.ruleset import DeepSeekOffer as RuleOffer
+from offramp.migrate.ruleset import Match, Rule, RuleSet, load_levels
 
 LEVELS = load_levels()
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from migrate.report import html
-from migrate.report.common import location
-from migrate.report_model import ScanReport
+from offramp.migrate.report import html
+from offramp.migrate.report.common import location
+from offramp.migrate.report_model import ScanReport
 
 VOID = {"meta", "col", "br", "hr", "img", "input", "link", "rect", "path", "circle", "line", "source", "wbr"}
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from migrate.report import FORMATS, json_report, render
-from migrate.report.json_schema import scan_report_schema, schema_text
-from migrate.report_model import SCHEMA_VERSION, ScanReport
+from offramp.migrate.report import FORMATS, json_report, render
+from offramp.migrate.report.json_schema import scan_report_schema, schema_text
+from offramp.migrate.report_model import SCHEMA_VERSION, ScanReport
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "scan-report.schema.json"
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import re
 
-from migrate.report import markdown
-from migrate.report.common import location, sorted_findings
-from migrate.report_model import ScanReport
+from offramp.migrate.report import markdown
+from offramp.migrate.report.common import location, sorted_findings
+from offramp.migrate.report_model import ScanReport
 
 UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 

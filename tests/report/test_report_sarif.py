@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from migrate.report import sarif
-from migrate.report_model import ScanReport
+from offramp.migrate.report import sarif
+from offramp.migrate.report_model import ScanReport
 
 
 def run_of(text: str) -> dict:

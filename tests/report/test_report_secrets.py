@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from migrate.report import FORMATS, render
-from migrate.report.secrets import redact
-from migrate.report_model import ScanReport
+from offramp.migrate.report import FORMATS, render
+from offramp.migrate.report.secrets import redact
+from offramp.migrate.report_model import ScanReport
 
 KEY = "sk-proj-Zx81bcdefghijklmnopqrstuvwxyz0123"
 AZURE_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

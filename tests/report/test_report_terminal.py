@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import re
 
-from migrate.report import terminal
-from migrate.report_model import ScanReport
+from offramp.migrate.report import terminal
+from offramp.migrate.report_model import ScanReport
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from migrate.rewrite import engine, safety
-from migrate.rewrite.engine import RewriteOptions, rewrite_path, rewrite_source
+from offramp.migrate.rewrite import engine, safety
+from offramp.migrate.rewrite.engine import RewriteOptions, rewrite_path, rewrite_source
 
 V0 = '''"""Module docstring."""
 from __future__ import annotations
@@ -38,8 +38,8 @@ def test_v0_module_is_moved_onto_the_adapter() -> None:
     code, moved, left, error = rewrite_source(V0, "app.py")
     assert not error
     assert "import openai  # the SDK" in code  # still used by the exception
-    assert code.count("import adapters") == 1
-    assert code.index("import adapters") < code.index("adapters.configure")
+    assert code.count("from offramp import adapters") == 1
+    assert code.index("from offramp import adapters") < code.index("adapters.configure")
     assert 'adapters.configure(api_key=os.environ["OPENAI_API_KEY"])' in code
     assert "adapters.client().chat.completions.create(" in code
     assert 'return resp.choices[0].message.content' in code
@@ -59,7 +59,7 @@ def test_second_run_is_a_no_op() -> None:
 
 def test_openai_import_removed_only_when_unused() -> None:
     code, *_ = rewrite_source("import openai\n\nr = openai.Embedding.create(model='e', input='x')\n", "a.py")
-    assert code == "import adapters\n\nr = adapters.client().embeddings.create(model='e', input='x')\n"
+    assert code == "from offramp import adapters\n\nr = adapters.client().embeddings.create(model='e', input='x')\n"
 
 
 def test_v1_module_client_moves_and_platform_calls_stay(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_notebook_cells_are_rewritten_in_the_json(tmp_path: Path) -> None:
     assert not f.error, f.error
     out = json.loads(f.rewritten)
     assert out["cells"][0] == nb["cells"][0]
-    assert out["cells"][1]["source"] == ["%pip install openai\n", "import adapters"]
+    assert out["cells"][1]["source"] == ["%pip install openai\n", "from offramp import adapters"]
     assert out["cells"][2]["source"] == ["r = adapters.client().completions.create(model='m', prompt='p')\n",
                                          "print(r.choices[0].text)"]
     assert f.rewritten.startswith('{\n "cells"')  # the notebook's own indentation
@@ -137,8 +137,8 @@ def test_a_file_failing_the_safety_check_is_not_written(tmp_path: Path, monkeypa
 
 def test_safety_check_ignores_warnings_the_original_already_had() -> None:
     original = "import os\nimport openai\nx = openai.OpenAI()\n"  # `os` unused before and after
-    assert safety.check(original, "import os\nimport adapters\nx = adapters.OpenAI()\n", "a.py") == ""
-    assert safety.check(original, "import os\nimport openai\nimport adapters\nx = adapters.OpenAI()\n", "a.py") \
+    assert safety.check(original, "import os\nfrom offramp import adapters\nx = adapters.OpenAI()\n", "a.py") == ""
+    assert safety.check(original, "import os\nimport openai\nfrom offramp import adapters\nx = adapters.OpenAI()\n", "a.py") \
         == "rewritten code fails the check: line 2: 'openai' imported but unused"
     assert "does not parse" in safety.check(original, "x = (\n", "a.py")
 
@@ -150,7 +150,7 @@ def test_unparseable_file_is_reported_not_touched(tmp_path: Path) -> None:
 
 
 def test_a_failure_while_writing_leaves_every_file_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from migrate.rewrite import write
+    from offramp.migrate.rewrite import write
 
     for name in ("a.py", "b.py"):
         (tmp_path / name).write_text("import openai\nc = openai.OpenAI()\n")
@@ -173,7 +173,7 @@ def test_a_failure_while_writing_leaves_every_file_untouched(tmp_path: Path, mon
 
 
 def test_annotated_notebook_is_stable_on_a_second_run(tmp_path: Path) -> None:
-    from migrate.rewrite.write import write_all
+    from offramp.migrate.rewrite.write import write_all
 
     nb = {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
                      "source": ["import openai\n", "r = openai.ChatCompletion.create(model='m', messages=[])\n",
@@ -225,5 +225,29 @@ def test_settings_in_two_notebook_cells_are_not_merged(tmp_path: Path) -> None:
     f = rewrite_path(tmp_path, RewriteOptions(use_scan=False)).files[0]
     assert not f.error, f.error
     out = json.loads(f.rewritten)
-    assert out["cells"][0]["source"] == ["import adapters\n", "adapters.configure(api_type='azure')"]
+    assert out["cells"][0]["source"] == ["from offramp import adapters\n", "adapters.configure(api_type='azure')"]
     assert out["cells"][1]["source"] == ["adapters.configure(api_version='2024-06-01', base_url=B)"]
+
+
+def test_a_tree_rewritten_before_0_2_gets_the_offramp_namespace(tmp_path: Path) -> None:
+    """Rewritten apps used to import a top-level `adapters`; a new rewrite upgrades those imports, even in files
+    that no longer mention openai, and leaves an app's own `adapters` package alone."""
+    old = tmp_path / "old"
+    (old / "svc").mkdir(parents=True)
+    (old / "svc" / "chat.py").write_text(
+        "import adapters\n\ndef ask(q):\n    return adapters.client().chat.completions.create(model='m', messages=q)\n")
+    (old / "svc" / "make.py").write_text("from adapters import AsyncOpenAI, OpenAI\n\nc = OpenAI()\n")
+    result = rewrite_path(old, RewriteOptions(use_scan=False))
+    new = {f.path: f.rewritten for f in result.files}
+    assert new["svc/chat.py"].startswith("from offramp import adapters\n")
+    assert new["svc/make.py"].startswith("from offramp.adapters import AsyncOpenAI, OpenAI\n")
+    assert {s.strategy for f in result.files for s in f.moved} == {"offramp-import"}
+
+    own = tmp_path / "own"
+    (own / "adapters").mkdir(parents=True)
+    (own / "adapters" / "__init__.py").write_text("def client():\n    return None\n")
+    (own / "app.py").write_text("import adapters\n\nc = adapters.client()\n")
+    result = rewrite_path(own, RewriteOptions(use_scan=False))
+    app = next(f for f in result.files if f.path == "app.py")
+    assert app.rewritten == app.original
+    assert "its own `adapters` package" in app.left[0].reason

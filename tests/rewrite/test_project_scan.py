@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrate.rewrite.engine import RewriteOptions, rewrite_path
-from migrate.scan import ScanOptions, scan_path
+from offramp.migrate.rewrite.engine import RewriteOptions, rewrite_path
+from offramp.migrate.scan import ScanOptions, scan_path
 
 FACTORY = '''from openai import OpenAI
 
@@ -78,7 +78,7 @@ def handle(client: OpenAI, q: str) -> str:
 
 
 def test_second_run_on_the_rewritten_project_moves_nothing(tmp_path: Path) -> None:
-    from migrate.rewrite.write import write_all
+    from offramp.migrate.rewrite.write import write_all
 
     root = _project(tmp_path)
     write_all(rewrite_path(root), root)
@@ -89,8 +89,8 @@ def test_second_run_on_the_rewritten_project_moves_nothing(tmp_path: Path) -> No
 def test_cli_summary_counts_the_calls_that_move_with_their_client(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from migrate.cli import _register
-    from migrate.cli_app import app
+    from offramp.migrate.cli import _register
+    from offramp.migrate.cli_app import app
 
     _register()
     root = _project(tmp_path)

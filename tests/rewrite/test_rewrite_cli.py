@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from migrate.cli import _register
-from migrate.cli_app import app
+from offramp.migrate.cli import _register
+from offramp.migrate.cli_app import app
 
 _register()
 runner = CliRunner()

@@ -4,7 +4,6 @@ upstream, then to the deepseek flavor through an `offramp.toml` routing config."
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from migrate.rewrite.engine import RewriteOptions, rewrite_path
-from migrate.rewrite.write import write_all
+from offramp.migrate.rewrite.engine import RewriteOptions, rewrite_path
+from offramp.migrate.rewrite.write import write_all
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "sample_apps"))
 harness = pytest.importorskip("sample_app_harness", reason="the sample-apps harness (tests/sample_apps) is absent")
-fake_testing = pytest.importorskip("migrate.fake_upstream.testing", reason="the fake upstream is absent")
+fake_testing = pytest.importorskip("offramp.migrate.fake_upstream.testing", reason="the fake upstream is absent")
 
 APPS = harness.discover_apps()
 # Sites the rewrite leaves on OpenAI still talk to OpenAI after routing: they need these capabilities there.
@@ -39,7 +38,6 @@ def _routing(deepseek_url: str, openai_url: str) -> str:
 def _run(app_root: Path, base_url: str, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = harness.server_env(base_url)
     env.update(extra_env)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "tests", "-q", "--no-header", "-x", "-p", "no:cacheprovider",
          "-p", "pytest_asyncio.plugin"],

@@ -7,20 +7,21 @@ import openai
 import pytest
 from libcst.codemod import CodemodContext, CodemodTest
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies import ALL, STRATEGY_IDS
-from migrate.rewrite.strategies import client_construction as cc
-from migrate.rewrite.strategies import dict_response_access as dra
-from migrate.rewrite.strategies import error_classes as ec
-from migrate.rewrite.strategies import module_api_to_client as mac
-from migrate.rewrite.strategies import module_client_calls as mcc
-from migrate.rewrite.strategies import module_config_to_configure as mcf
-from migrate.rewrite.strategies import wrapper_clients as wc
-from migrate.rewrite.strategies.base import LEFT
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies import ALL, STRATEGY_IDS
+from offramp.migrate.rewrite.strategies import client_construction as cc
+from offramp.migrate.rewrite.strategies import dict_response_access as dra
+from offramp.migrate.rewrite.strategies import error_classes as ec
+from offramp.migrate.rewrite.strategies import module_api_to_client as mac
+from offramp.migrate.rewrite.strategies import module_client_calls as mcc
+from offramp.migrate.rewrite.strategies import module_config_to_configure as mcf
+from offramp.migrate.rewrite.strategies import offramp_imports as oi
+from offramp.migrate.rewrite.strategies import wrapper_clients as wc
+from offramp.migrate.rewrite.strategies.base import LEFT
 
 MODULES = [(mac, mac.ModuleApiToClient), (ec, ec.ErrorClasses), (cc, cc.ClientConstruction),
            (mcc, mcc.ModuleClientCalls), (mcf, mcf.ModuleConfigToConfigure), (dra, dra.DictResponseAccess),
-           (wc, wc.WrapperClients)]
+           (wc, wc.WrapperClients), (oi, oi.OfframpImports)]
 
 
 class _Examples(CodemodTest):
@@ -62,7 +63,7 @@ class TestModuleConfig(_Examples):
         ctx = CodemodContext()
         ctx.scratch[mcf.KEEP] = True
         self.assertCodemod("import openai\nopenai.api_key = key()\n",
-                           "import openai\nimport adapters\n\nopenai.api_key = key()\n"
+                           "import openai\nfrom offramp import adapters\n\nopenai.api_key = key()\n"
                            "adapters.configure(api_key=openai.api_key)\n", context_override=ctx)
 
 
@@ -71,7 +72,7 @@ class TestModuleConfig(_Examples):
         ctx.scratch[mcf.KEEP] = True
         self.assertCodemod(
             "import openai\ndef f(s):\n    openai.api_type = 'azure'\n    openai.api_base = s.url\n    go()\n",
-            "import openai\nimport adapters\n\ndef f(s):\n    openai.api_type = 'azure'\n    openai.api_base = s.url\n"
+            "import openai\nfrom offramp import adapters\n\ndef f(s):\n    openai.api_type = 'azure'\n    openai.api_base = s.url\n"
             "    adapters.configure(api_type=openai.api_type, base_url=openai.api_base)\n    go()\n",
             context_override=ctx)
         assert ctx.scratch[mcf.INSERTED] == [4]  # one line inserted, after the run's last line
@@ -80,14 +81,14 @@ class TestModuleConfig(_Examples):
         self.assertCodemod(
             "import openai\nopenai.api_type = 'azure'\nopenai.api_base = B  # gateway\nopenai.api_version = V\n"
             "openai.organization = (\n    ORG\n)\n",
-            "import adapters\n\nadapters.configure(api_type='azure')\nadapters.configure(base_url=B)  # gateway\n"
+            "from offramp import adapters\n\nadapters.configure(api_type='azure')\nadapters.configure(base_url=B)  # gateway\n"
             "adapters.configure(api_version=V)\nadapters.configure(organization=(\n    ORG\n))\n")
 
     def test_merged_lines_are_recorded_and_retries_stay_with_the_key(self) -> None:
         ctx = CodemodContext()
         ctx.scratch[mcf.V0_RETRIES] = True
         self.assertCodemod("import openai\nopenai.api_key = k\nopenai.api_base = b\nopenai.api_version = v\n",
-                           "import adapters\n\nadapters.configure(api_key=k, max_retries=0, base_url=b, api_version=v)\n",
+                           "from offramp import adapters\n\nadapters.configure(api_key=k, max_retries=0, base_url=b, api_version=v)\n",
                            context_override=ctx)
         assert ctx.scratch[mcf.MERGED] == [3, 4]
 
@@ -95,6 +96,17 @@ class TestModuleConfig(_Examples):
 class TestWrapperClients(_Examples):
     TRANSFORM = wc.WrapperClients
     MODULE = wc
+
+
+class TestOfframpImports(_Examples):
+    TRANSFORM = oi.OfframpImports
+    MODULE = oi
+
+    def test_a_project_with_its_own_adapters_package_keeps_its_imports(self) -> None:
+        code = "import adapters\n\nc = adapters.client()\n"
+        ctx = CodemodContext(scratch={oi.OWN_ADAPTERS: True})
+        self.assertCodemod(code, code, context_override=ctx)
+        assert "its own `adapters` package" in ctx.scratch[LEFT][0]["reason"]
 
 
 class TestDictResponseAccess(_Examples):
@@ -108,13 +120,13 @@ class TestDictResponseAccess(_Examples):
         assert [x["line"] for x in ctx.scratch[LEFT]] == [2]
 
     def test_two_branches_both_proven(self) -> None:
-        before = ("import adapters\ndef f(a):\n    if a:\n        r = adapters.client().completions.create(prompt='x')\n"
+        before = ("from offramp import adapters\ndef f(a):\n    if a:\n        r = adapters.client().completions.create(prompt='x')\n"
                   "    else:\n        r = adapters.client().completions.create(prompt='y')\n"
                   "    return r['choices'][0]['text']\n")
         self.assertCodemod(before, before.replace("r['choices'][0]['text']", "r.choices[0].text"))
 
     def test_rebound_name_is_not_proven(self) -> None:
-        code = ("import adapters\ndef f(x):\n    r = adapters.client().completions.create(prompt='x')\n"
+        code = ("from offramp import adapters\ndef f(x):\n    r = adapters.client().completions.create(prompt='x')\n"
                 "    r = x\n    return r['choices']\n")
         self.assertCodemod(code, code)
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
-from shadow.ramp.store import RampStore
-from shadow.store import open_engine
+from offramp.shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
+from offramp.shadow.ramp.store import RampStore
+from offramp.shadow.store import open_engine
 
 
 class Clock:
@@ -84,11 +84,11 @@ def recorded(tmp_path_factory):
     import asyncio
     import os
 
-    from migrate.fake_upstream.testing import FakeUpstream
-    from shadow.ramp.controller import RampController
-    from shadow.ramp.evidence import StoreEvidence
-    from shadow.ramp.gates import GateConfig, ProportionGateConfig, RatioGateConfig
-    from shadow.ramp.plan import RampPlan
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
+    from offramp.shadow.ramp.controller import RampController
+    from offramp.shadow.ramp.evidence import StoreEvidence
+    from offramp.shadow.ramp.gates import GateConfig, ProportionGateConfig, RatioGateConfig
+    from offramp.shadow.ramp.plan import RampPlan
     from tests.rollout.traffic import CAND_KEY, CAND_KEY_ENV, running_proxy, send, settle, shadow_config
 
     os.environ[CAND_KEY_ENV] = CAND_KEY

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shadow.ramp.assign import Assigner
-from shadow.ramp.plan import AssignConfig, RampPlan
+from offramp.shadow.ramp.assign import Assigner
+from offramp.shadow.ramp.plan import AssignConfig, RampPlan
 
 
 def conv(first_user: str, *later: str) -> dict:

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import migrate.commands  # noqa: F401  (registers every command, as the console script does)
-from migrate.cli_app import app
+import offramp.migrate.commands  # noqa: F401  (registers every command, as the console script does)
+from offramp.migrate.cli_app import app
 
 cli = CliRunner()
 
@@ -55,9 +55,9 @@ def test_plan_errors_name_the_file_and_field(engine, tmp_path):
 
 
 def test_approve_takes_the_gated_step(engine):
-    from shadow.ramp.controller import RampController
-    from shadow.ramp.plan import RampPlan
-    from shadow.ramp.store import RampStore, Status
+    from offramp.shadow.ramp.controller import RampController
+    from offramp.shadow.ramp.plan import RampPlan
+    from offramp.shadow.ramp.store import RampStore, Status
 
     url = str(engine.url)
     ramp(url, "start")
@@ -82,8 +82,8 @@ max_ratio = 2.5
 
 def test_one_config_file_carries_the_ramp_plan(engine, tmp_path, monkeypatch):
     """`serve --config` and `shadow ramp --config` read the same `[ramp]` table; the proxy runs that plan."""
-    from shadow.config import load_config
-    from shadow.proxy import ShadowProxy
+    from offramp.shadow.config import load_config
+    from offramp.shadow.proxy import ShadowProxy
 
     monkeypatch.delenv("OFFRAMP_RAMP_CONFIG", raising=False)
     path = tmp_path / "shadow.toml"
@@ -115,7 +115,7 @@ def test_ramp_errors_in_the_serve_config_and_the_retired_variable(tmp_path, monk
 
 def _put(engine, status: str, share: float) -> None:
     """Put the shared row in a given state, as the controller or another operator would have left it."""
-    from shadow.ramp.store import RampState, RampStore, Status
+    from offramp.shadow.ramp.store import RampState, RampStore, Status
 
     store = RampStore(engine)
     st = store.load()
@@ -132,7 +132,7 @@ def _decisions(url: str) -> list[dict]:
 
 def test_start_refuses_to_drop_a_completed_rollout(engine):
     """Issue 6: `start` on a complete ramp used to move 100% of traffic back to the primary without asking."""
-    from shadow.ramp.store import RampStore, Status
+    from offramp.shadow.ramp.store import RampStore, Status
 
     url = str(engine.url)
     _put(engine, "complete", 100.0)
@@ -148,7 +148,7 @@ def test_start_refuses_to_drop_a_completed_rollout(engine):
 
 
 def test_start_restart_forces_a_new_ramp_and_records_it(engine):
-    from shadow.ramp.store import RampStore, Status
+    from offramp.shadow.ramp.store import RampStore, Status
 
     url = str(engine.url)
     _put(engine, "complete", 100.0)
@@ -166,7 +166,7 @@ def test_start_restart_forces_a_new_ramp_and_records_it(engine):
 @pytest.mark.parametrize(("status", "share"), [("running", 25.0), ("paused", 10.0), ("awaiting_approval", 50.0),
                                                ("rolled_back", 5.0)])
 def test_start_refuses_whenever_the_candidate_serves_traffic(engine, status, share):
-    from shadow.ramp.store import RampStore
+    from offramp.shadow.ramp.store import RampStore
 
     url = str(engine.url)
     _put(engine, status, share)
@@ -179,7 +179,7 @@ def test_start_refuses_whenever_the_candidate_serves_traffic(engine, status, sha
 
 
 def test_start_at_zero_needs_no_rollback_and_restart_resets_the_window(engine):
-    from shadow.ramp.store import RampStore
+    from offramp.shadow.ramp.store import RampStore
 
     url = str(engine.url)
     _put(engine, "paused", 0.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shadow.ramp.controller import CommandError, RampController
-from shadow.ramp.plan import RampPlan
-from shadow.ramp.store import RampStore, Status
+from offramp.shadow.ramp.controller import CommandError, RampController
+from offramp.shadow.ramp.plan import RampPlan
+from offramp.shadow.ramp.store import RampStore, Status
 from tests.rollout.conftest import ScriptedEvidence
 
 PLAN = RampPlan(min_step_seconds=60, min_step_samples=100, hold_record_seconds=0)
@@ -177,7 +177,7 @@ def test_quality_window_spans_the_ramp_and_noise_looks_back(engine, clock):
 
 
 def test_full_share_always_waits_for_a_human(tmp_path):
-    from shadow.ramp.plan import PlanError, load_plan
+    from offramp.shadow.ramp.plan import PlanError, load_plan
 
     cfg = tmp_path / "shadow.toml"
     cfg.write_text("[ramp]\napproval_required_at = 101\n")  # would let the controller reach 100% by itself

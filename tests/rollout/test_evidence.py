@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from shadow.ramp.evidence import StoreEvidence, _invalid_json, load_stored
-from shadow.store import migrate, schema
+from offramp.shadow.ramp.evidence import StoreEvidence, _invalid_json, load_stored
+from offramp.shadow.store import migrate, schema
 
 
 def completion(args: str = "{}", created: str = "1795400000") -> str:
@@ -16,7 +16,7 @@ def completion(args: str = "{}", created: str = "1795400000") -> str:
 
 
 def test_redacted_bodies_are_judged_as_stored():
-    from shadow.privacy import Redactor
+    from offramp.shadow.privacy import Redactor
 
     red = Redactor("redacted")
     body = red.apply(completion(args=json.dumps({"phone": "+1 415-555-0134", "n": 4155550134})))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from shadow.ramp.gates import (
+from offramp.shadow.ramp.gates import (
     ComparatorEvidence,
     Evidence,
     GateConfig,

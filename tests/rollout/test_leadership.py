@@ -8,13 +8,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import text
 
-from shadow.ramp.store import Leadership, RampStore
-from shadow.store import open_engine
+from offramp.shadow.ramp.store import Leadership, RampStore
+from offramp.shadow.store import open_engine
 
 
 def test_sqlite_lease_is_exclusive_and_taken_over_when_it_expires(engine, clock, monkeypatch):
     # The lease reads the wall clock; a scripted one makes expiry exact however loaded the machine is.
-    monkeypatch.setattr("shadow.ramp.store.time", SimpleNamespace(time=clock))
+    monkeypatch.setattr("offramp.shadow.ramp.store.time", SimpleNamespace(time=clock))
     a = Leadership(engine, holder="a", lease_seconds=15)
     b = Leadership(engine, holder="b", lease_seconds=15)
     assert a.check() and not b.check()

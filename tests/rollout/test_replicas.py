@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-import migrate.commands  # noqa: F401  (registers every command, as the console script does)
-from migrate.cli_app import app
-from migrate.fake_upstream.testing import FakeUpstream
-from shadow.ramp.store import Leadership, RampStore, Status
-from shadow.store import schema
+import offramp.migrate.commands  # noqa: F401  (registers every command, as the console script does)
+from offramp.migrate.cli_app import app
+from offramp.migrate.fake_upstream.testing import FakeUpstream
+from offramp.shadow.ramp.store import Leadership, RampStore, Status
+from offramp.shadow.store import schema
 from tests.rollout.traffic import APP_KEY, CAND_KEY, CAND_KEY_ENV, request_body
 
 pytestmark = pytest.mark.postgres
@@ -68,7 +68,7 @@ def _free_port() -> int:
 def _start(cfg: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "OFFRAMP_ADMIN_TOKEN": "adm-replicas", CAND_KEY_ENV: CAND_KEY}
     env.pop("OFFRAMP_RAMP_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "migrate", "shadow", "serve", "--config", str(cfg), "--port",
+    return subprocess.Popen([sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--config", str(cfg), "--port",
                              str(port), "--log-level", "info"], cwd=ROOT, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
@@ -153,7 +153,7 @@ enabled = ["structural", "token_similarity"]
                 procs[port] = _start(cfg, port, tmp_path / f"proxy{i}.log")
             for i, port in enumerate(ports):
                 await _wait_up(port, procs[port], tmp_path / f"proxy{i}.log")
-            from shadow.store import open_engine
+            from offramp.shadow.store import open_engine
 
             eng = open_engine(url)
             store, lead = RampStore(eng), Leadership(eng, holder="observer")

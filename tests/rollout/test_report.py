@@ -6,11 +6,11 @@ import json
 
 from typer.testing import CliRunner
 
-import migrate.commands  # noqa: F401  (registers every command, as the console script does)
-from migrate.cli_app import app
-from shadow.report.build import PairSide, build_report, divergence
-from shadow.report.render import render_html, render_terminal
-from shadow.store import open_engine
+import offramp.migrate.commands  # noqa: F401  (registers every command, as the console script does)
+from offramp.migrate.cli_app import app
+from offramp.shadow.report.build import PairSide, build_report, divergence
+from offramp.shadow.report.render import render_html, render_terminal
+from offramp.shadow.store import open_engine
 
 runner = CliRunner()
 

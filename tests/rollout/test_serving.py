@@ -10,13 +10,13 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from migrate.fake_upstream.testing import FakeUpstream, key_fingerprint
-from shadow.config import ShadowConfig, Upstream
-from shadow.proxy import ShadowProxy, start_site
-from shadow.ramp.controller import RampController
-from shadow.ramp.plan import RampPlan
-from shadow.ramp.store import RampStore
-from shadow.store import open_engine, schema
+from offramp.migrate.fake_upstream.testing import FakeUpstream, key_fingerprint
+from offramp.shadow.config import ShadowConfig, Upstream
+from offramp.shadow.proxy import ShadowProxy, start_site
+from offramp.shadow.ramp.controller import RampController
+from offramp.shadow.ramp.plan import RampPlan
+from offramp.shadow.ramp.store import RampStore
+from offramp.shadow.store import open_engine, schema
 
 APP_KEY = "sk-app-SECRET-ramp-0123456789"
 CAND_KEY = "sk-cand-SECRET-ramp-9876543210"

@@ -7,7 +7,7 @@ import contextlib
 
 import aiohttp
 
-from shadow.config import ShadowConfig, Upstream
+from offramp.shadow.config import ShadowConfig, Upstream
 
 APP_KEY = "sk-app-SECRET-traffic-0123456789"
 CAND_KEY_ENV = "OFFRAMP_TEST_RAMP_CAND_KEY"
@@ -60,7 +60,7 @@ async def send(base: str, n: int, start: int = 0, concurrency: int = 8) -> list[
 
 @contextlib.asynccontextmanager
 async def running_proxy(cfg: ShadowConfig, admin_token: str = "admin-token-rollout"):
-    from shadow.proxy import ShadowProxy, start_site
+    from offramp.shadow.proxy import ShadowProxy, start_site
 
     proxy = ShadowProxy(cfg, admin_token=admin_token)
     runner = await start_site(proxy, "127.0.0.1", 0)

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-import migrate.ruleset as ruleset_mod
-from migrate.ruleset import RuleFileError, load_ruleset
-from migrate.scan import analyze_source
+import offramp.migrate.ruleset as ruleset_mod
+from offramp.migrate.ruleset import RuleFileError, load_ruleset
+from offramp.migrate.scan import analyze_source
 
 RULESET = load_ruleset()
 CLIENT = "from openai import OpenAI\nc = OpenAI()\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from migrate.ruleset import load_ruleset
-from migrate.scan import analyze_source
+from offramp.migrate.ruleset import load_ruleset
+from offramp.migrate.scan import analyze_source
 
 RULESET = load_ruleset()
 VALID = [pytest.param(r, code, id=f"{r.id}-valid{i}") for r in RULESET.rules for i, code in enumerate(r.valid)]
@@ -60,7 +60,7 @@ def test_rewrite_strategies_are_known():
 
 
 def test_area_files_exist():
-    from rules import PATTERNS_DIR
+    from offramp.rules import PATTERNS_DIR
 
     names = {p.name for p in PATTERNS_DIR.glob("*.toml")}
     for area in ("chat", "legacy_v0", "embeddings", "images", "audio", "fine_tuning", "files_batches", "assistants",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from migrate.ruleset import RuleFileError, load_ruleset
-from migrate.scan import ScanOptions, scan_path
+from offramp.migrate.ruleset import RuleFileError, load_ruleset
+from offramp.migrate.scan import ScanOptions, scan_path
 
 ACME_RULE = '''
 [[rule]]
@@ -48,7 +48,7 @@ def test_pyproject_tool_migrate_rules(tmp_path):
 
 
 def test_user_rule_examples_run(tmp_path):
-    from migrate.scan import analyze_source
+    from offramp.migrate.scan import analyze_source
 
     _write(tmp_path / "acme.toml", ACME_RULE)
     rs = load_ruleset([tmp_path])

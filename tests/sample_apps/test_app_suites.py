@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sample_app_harness import App, discover_apps, missing_dependencies, run_suite, server_env, venv_python
 
-from migrate.fake_upstream.testing import FakeUpstream
+from offramp.migrate.fake_upstream.testing import FakeUpstream
 
 APPS = discover_apps()
 

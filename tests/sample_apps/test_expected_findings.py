@@ -12,7 +12,7 @@ import re
 import pytest
 from sample_app_harness import discover_apps
 
-from migrate.scan import ScanOptions, scan_path
+from offramp.migrate.scan import ScanOptions, scan_path
 
 APPS = discover_apps()
 KEYS = ("path", "line", "api", "category", "level", "features")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.scan import ScanOptions, scan_path
+from offramp.migrate.scan import ScanOptions, scan_path
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:

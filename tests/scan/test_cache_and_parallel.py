@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from migrate.scan import ScanOptions, analyze, scan_path
-from migrate.scan.options import default_cache_dir
+from offramp.migrate.scan import ScanOptions, analyze, scan_path
+from offramp.migrate.scan.options import default_cache_dir
 
 APP = {
     "app/__init__.py": "",
@@ -44,7 +44,7 @@ def test_rescan_uses_cache_and_edits_are_rescanned(tmp_path, monkeypatch):
         calls.append(relpath)
         return real(source, relpath, *a, **k)
 
-    monkeypatch.setattr("migrate.scan.engine.analyze_source", counting)
+    monkeypatch.setattr("offramp.migrate.scan.engine.analyze_source", counting)
     first = scan_path(tmp_path, ScanOptions(jobs=1))
     assert _default_cache_file(tmp_path).is_file()
     assert str(_default_cache_file(tmp_path)).startswith(str(tmp_path / "user-cache"))
@@ -97,7 +97,7 @@ def test_corrupt_cache_is_ignored(tmp_path):
 
 
 def test_parallel_equals_serial(tmp_path, monkeypatch):
-    from migrate.scan import engine
+    from offramp.migrate.scan import engine
 
     pools = []
     real_pool = engine.ProcessPoolExecutor

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from migrate.ruleset import load_ruleset
-from migrate.scan import analyze_source
+from offramp.migrate.ruleset import load_ruleset
+from offramp.migrate.scan import analyze_source
 
 RS = load_ruleset()
 
@@ -367,7 +367,7 @@ def test_positions_of_hits_in_nested_and_compound_statements():
     # the per-statement pass agrees with a code-gen pass over the whole module
     import libcst as cst
 
-    from migrate.scan.analyze import analyze_module, attach_positions
+    from offramp.migrate.scan.analyze import analyze_module, attach_positions
 
     module = cst.parse_module(code)
     hits, collected, _ = analyze_module(module, RS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from migrate.ruleset import load_ruleset
-from migrate.scan.prefilter import import_regex, imported_modules
+from offramp.migrate.ruleset import load_ruleset
+from offramp.migrate.scan.prefilter import import_regex, imported_modules
 
 RX = import_regex(load_ruleset().import_roots)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.report_model import ScanReport
-from migrate.ruleset import load_ruleset
-from migrate.scan import analyze_module
+from offramp.migrate.report_model import ScanReport
+from offramp.migrate.ruleset import load_ruleset
+from offramp.migrate.scan import analyze_module
 
 FILES = {
     "chat.py": "from openai import OpenAI\nc = OpenAI()\nc.chat.completions.create(model='m', messages=[], stream=True)\n",

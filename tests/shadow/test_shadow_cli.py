@@ -12,14 +12,14 @@ import urllib.request
 
 from typer.testing import CliRunner
 
-from migrate.cli_app import app as root_app
+from offramp.migrate.cli_app import app as root_app
 from tests.shadow.conftest import APP_KEY, CAND_KEY, chat
 
 runner = CliRunner()
 
 
 def _cli(*args: str):
-    import migrate.commands  # noqa: F401 - registers `shadow`
+    import offramp.migrate.commands  # noqa: F401 - registers `shadow`
 
     return runner.invoke(root_app, ["shadow", *args])
 
@@ -49,7 +49,7 @@ def test_serve_end_to_end(tmp_path, primary_fake, candidate_fake):
     store = tmp_path / "cli.db"
     log = tmp_path / "serve.log"
     env = {**os.environ, "DEEPSEEK_API_KEY": CAND_KEY, "OFFRAMP_ADMIN_TOKEN": "cli-admin-token-xyz"}
-    cmd = [sys.executable, "-m", "migrate", "shadow", "serve", "--primary", f"openai={primary_fake.base_url}",
+    cmd = [sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--primary", f"openai={primary_fake.base_url}",
            "--candidate", f"deepseek={candidate_fake.base_url}", "--port", "0", "--store", str(store),
            "--noise-sample", "1"]
     with open(log, "w") as fh:
@@ -97,7 +97,7 @@ def test_missing_candidate_key_refuses_to_start(tmp_path, monkeypatch):
 def test_readme_config_example_is_valid(tmp_path):
     from pathlib import Path
 
-    from shadow.config import load_config
+    from offramp.shadow.config import load_config
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## Shadow mode: `migrate shadow serve`", 1)[1]

@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from shadow.spend import SpendMeter, day_label
-from shadow.store import open_engine
+from offramp.shadow.spend import SpendMeter, day_label
+from offramp.shadow.store import open_engine
 from tests.shadow.conftest import ADMIN, auth, chat, wait_for
 
 PG_SCHEMA = "offramp_spend_test"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from shadow.sse import StreamError, assemble_chat, first_token_index
-from shadow.upstream import decode_body, parse_response
+from offramp.shadow.sse import StreamError, assemble_chat, first_token_index
+from offramp.shadow.upstream import decode_body, parse_response
 
 
 def sse(*events) -> bytes:

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from shadow.privacy import Redactor, key_id
-from shadow.store import MIGRATIONS, migrate, open_engine
-from shadow.store.queries import agreement_by, counter_totals, purge, side_stats
-from shadow.store.writer import StoreWriter
+from offramp.shadow.privacy import Redactor, key_id
+from offramp.shadow.store import MIGRATIONS, migrate, open_engine
+from offramp.shadow.store.queries import agreement_by, counter_totals, purge, side_stats
+from offramp.shadow.store.writer import StoreWriter
 from tests.shadow.conftest import APP_KEY, auth, chat, rows, wait_for
 
 PII = "Mail jane.doe@example.com or call +1 415-555-0134, card 4111 1111 1111 1111, order ORD-99812"

@@ -6,20 +6,23 @@
 
 from __future__ import annotations
 
-from migrate.rewrite.strategies import module_client_calls
-from migrate.rewrite.strategies.client_construction import ClientConstruction
-from migrate.rewrite.strategies.dict_response_access import DictResponseAccess
-from migrate.rewrite.strategies.error_classes import ErrorClasses
-from migrate.rewrite.strategies.module_api_to_client import ModuleApiToClient
-from migrate.rewrite.strategies.module_client_calls import ModuleClientCalls
-from migrate.rewrite.strategies.module_config_to_configure import ModuleConfigToConfigure
-from migrate.rewrite.strategies.wrapper_clients import WrapperClients
+from offramp.migrate.rewrite.strategies import module_client_calls
+from offramp.migrate.rewrite.strategies.client_construction import ClientConstruction
+from offramp.migrate.rewrite.strategies.dict_response_access import DictResponseAccess
+from offramp.migrate.rewrite.strategies.error_classes import ErrorClasses
+from offramp.migrate.rewrite.strategies.module_api_to_client import ModuleApiToClient
+from offramp.migrate.rewrite.strategies.module_client_calls import ModuleClientCalls
+from offramp.migrate.rewrite.strategies.module_config_to_configure import ModuleConfigToConfigure
+from offramp.migrate.rewrite.strategies.offramp_imports import OfframpImports
+from offramp.migrate.rewrite.strategies.wrapper_clients import WrapperClients
 
 # Config goes last: it is the only step that may insert a line (in "keep" mode), so every site recorded
 # before it carries its original line number.
 PIPELINE = (ErrorClasses, ModuleApiToClient, ModuleClientCalls, ClientConstruction, WrapperClients,
             DictResponseAccess)
 LAST = (ModuleConfigToConfigure,)
+# Runs before the pipeline, on files holding Offramp's pre-0.2 `adapters` imports.
+FIRST = (OfframpImports,)
 
 STRATEGY_IDS = {
     "client-constructor": ClientConstruction,
@@ -29,9 +32,10 @@ STRATEGY_IDS = {
     "v0-exception": ErrorClasses,
     "response-access": DictResponseAccess,
     "wrapper-base-url": WrapperClients,
+    "offramp-import": OfframpImports,
 }
 # Strategies that never change code: the site is left and reported with the rule's reason.
 REPORTING = module_client_calls.REPORTING
 
-ALL = (*PIPELINE, *LAST)
-__all__ = ["ALL", "DictResponseAccess", "LAST", "PIPELINE", "REPORTING", "STRATEGY_IDS"]
+ALL = (*FIRST, *PIPELINE, *LAST)
+__all__ = ["ALL", "FIRST", "DictResponseAccess", "LAST", "PIPELINE", "REPORTING", "STRATEGY_IDS"]

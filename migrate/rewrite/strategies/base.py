@@ -115,7 +115,7 @@ class Strategy(VisitorBasedCodemodCommand):
             self.context.scratch[LEFT].append(entry)
 
     def need_adapters(self) -> None:
-        AddImportsVisitor.add_needed_import(self.context, "adapters")
+        AddImportsVisitor.add_needed_import(self.context, "offramp", "adapters")
 
     def drop_import_if_unused(self, module: str, obj: str | None = None, asname: str | None = None) -> None:
         RemoveImportsVisitor.remove_unused_import(self.context, module, obj, asname)

@@ -1,6 +1,6 @@
 """`client-constructor`: `OpenAI(...)`, `AsyncOpenAI`, `AzureOpenAI`, `AsyncAzureOpenAI` (also `openai.Client`,
 aliases and `openai.OpenAI`) become the adapter's drop-in classes with the same arguments; call sites on the
-client keep their shape. `from openai import OpenAI` becomes `from adapters import OpenAI` when every
+client keep their shape. `from openai import OpenAI` becomes `from offramp.adapters import OpenAI` when every
 construction through that name moves. A client also used for platform APIs that stay on OpenAI (assistants,
 batches, realtime, vector stores, ...) keeps its openai constructor and is reported.
 """
@@ -12,27 +12,27 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.helpers import get_full_name_for_node
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies.base import FINDINGS, Strategy, build_chain, dotted
-from migrate.rewrite.strategies.imports import drop_unused
-from migrate.rewrite.strategies.module_client_calls import REPORTING
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies.base import FINDINGS, Strategy, build_chain, dotted
+from offramp.migrate.rewrite.strategies.imports import drop_unused
+from offramp.migrate.rewrite.strategies.module_client_calls import REPORTING
 
 EXAMPLES: list[tuple[str, str]] = [
     (
         "from openai import OpenAI, RateLimitError\nclient = OpenAI(api_key=k, timeout=20)\n",
-        "from openai import RateLimitError\nfrom adapters import OpenAI\n\nclient = OpenAI(api_key=k, timeout=20)\n",
+        "from openai import RateLimitError\nfrom offramp.adapters import OpenAI\n\nclient = OpenAI(api_key=k, timeout=20)\n",
     ),
     (
         "import openai\nclient = openai.AsyncOpenAI(base_url=u)\n",
-        "import adapters\n\nclient = adapters.AsyncOpenAI(base_url=u)\n",
+        "from offramp import adapters\n\nclient = adapters.AsyncOpenAI(base_url=u)\n",
     ),
     (
         "import openai as oa\nclient = oa.Client()\naz = oa.AzureOpenAI(azure_endpoint=e, api_version=v)\n",
-        "import adapters\n\nclient = adapters.OpenAI()\naz = adapters.AzureOpenAI(azure_endpoint=e, api_version=v)\n",
+        "from offramp import adapters\n\nclient = adapters.OpenAI()\naz = adapters.AzureOpenAI(azure_endpoint=e, api_version=v)\n",
     ),
     (
         "from openai import AsyncAzureOpenAI as Az\nc = Az(azure_deployment='d')\n",
-        "from adapters import AsyncAzureOpenAI as Az\nc = Az(azure_deployment='d')\n",
+        "from offramp.adapters import AsyncAzureOpenAI as Az\nc = Az(azure_deployment='d')\n",
     ),
     (  # used for the Assistants API: stays on OpenAI, reported
         "from openai import OpenAI\nc = OpenAI()\nc.beta.assistants.create(model='gpt-4o')\n",
@@ -183,7 +183,7 @@ class ClientConstruction(Strategy):
 
 
 class _SwapImports(cst.CSTTransformer):
-    """`from openai import OpenAI[ as X]` -> `from adapters import OpenAI[ as X]` for the swapped names."""
+    """`from openai import OpenAI[ as X]` -> `from offramp.adapters import OpenAI[ as X]` for the swapped names."""
 
     def __init__(self, owner: ClientConstruction, names: set[str]) -> None:
         self.owner = owner
@@ -208,11 +208,11 @@ class _SwapImports(cst.CSTTransformer):
                 if asname is None and bound != target:
                     asname = cst.AsName(name=cst.Name(bound))
                 aliases.append(a.with_changes(name=cst.Name(target), asname=asname))
-            return updated_node.with_changes(module=cst.Name("adapters"), names=aliases)
+            return updated_node.with_changes(module=cst.parse_expression("offramp.adapters"), names=aliases)
         for _, obj, bound in moved:
             target = renames.CLIENT_CLASSES[obj]
             AddImportsVisitor.add_needed_import(
-                self.owner.context, "adapters", target, bound if bound != target else None)
+                self.owner.context, "offramp.adapters", target, bound if bound != target else None)
         aliases = [a for a, _, _ in keep]
         aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         return updated_node.with_changes(names=aliases, rpar=None, lpar=None) if len(aliases) == 1 else \

@@ -11,37 +11,37 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, Scope, ScopeProvider
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies.base import Strategy, dotted
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies.base import Strategy, dotted
 
 EXAMPLES: list[tuple[str, str]] = [
     (
-        "import adapters\ndef ask(m):\n    resp = adapters.client().chat.completions.create(model='x', messages=m)\n"
+        "from offramp import adapters\ndef ask(m):\n    resp = adapters.client().chat.completions.create(model='x', messages=m)\n"
         "    text = resp['choices'][0]['message']['content']\n    used = resp.get('usage')\n"
         "    return text, used['total_tokens']\n",
-        "import adapters\ndef ask(m):\n    resp = adapters.client().chat.completions.create(model='x', messages=m)\n"
+        "from offramp import adapters\ndef ask(m):\n    resp = adapters.client().chat.completions.create(model='x', messages=m)\n"
         "    text = resp.choices[0].message.content\n    used = resp.usage\n"
         "    return text, used.total_tokens\n",
     ),
     (
-        "import adapters\nasync def stream(m):\n"
+        "from offramp import adapters\nasync def stream(m):\n"
         "    s = await adapters.async_client().chat.completions.create(model='x', messages=m, stream=True)\n"
         "    async for chunk in s:\n        yield chunk['choices'][0]['delta'].get('content', '')\n",
-        "import adapters\nasync def stream(m):\n"
+        "from offramp import adapters\nasync def stream(m):\n"
         "    s = await adapters.async_client().chat.completions.create(model='x', messages=m, stream=True)\n"
         "    async for chunk in s:\n        yield (chunk.choices[0].delta.content "
         "if chunk.choices[0].delta.content is not None else '')\n",
     ),
     (
-        "import adapters\ndef vec(t):\n    r = adapters.client().embeddings.create(model='e', input=[t])\n"
+        "from offramp import adapters\ndef vec(t):\n    r = adapters.client().embeddings.create(model='e', input=[t])\n"
         "    return [d['embedding'] for d in r['data']], r.to_dict_recursive()\n",
-        "import adapters\ndef vec(t):\n    r = adapters.client().embeddings.create(model='e', input=[t])\n"
+        "from offramp import adapters\ndef vec(t):\n    r = adapters.client().embeddings.create(model='e', input=[t])\n"
         "    return [d.embedding for d in r.data], r.model_dump()\n",
     ),
     (  # the response leaves the function: its dict-style use elsewhere is not proven, so it is reported
-        "import adapters\ndef raw(m):\n    r = adapters.client().chat.completions.create(model='x', messages=m)\n"
+        "from offramp import adapters\ndef raw(m):\n    r = adapters.client().chat.completions.create(model='x', messages=m)\n"
         "    return r\n",
-        "import adapters\ndef raw(m):\n    r = adapters.client().chat.completions.create(model='x', messages=m)\n"
+        "from offramp import adapters\ndef raw(m):\n    r = adapters.client().chat.completions.create(model='x', messages=m)\n"
         "    return r\n",
     ),
 ]

@@ -13,9 +13,9 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies.base import Strategy, build_chain
-from migrate.rewrite.strategies.imports import drop_unused
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies.base import Strategy, build_chain
+from offramp.migrate.rewrite.strategies.imports import drop_unused
 
 EXAMPLES: list[tuple[str, str]] = [
     (

@@ -11,36 +11,36 @@ from __future__ import annotations
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies.base import Strategy, adapter_client_call, build_chain, dotted
-from migrate.rewrite.strategies.imports import drop_unused
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies.base import Strategy, adapter_client_call, build_chain, dotted
+from offramp.migrate.rewrite.strategies.imports import drop_unused
 
 EXAMPLES: list[tuple[str, str]] = [
     (
         "import openai\nr = openai.ChatCompletion.create(model='gpt-4o', messages=m)\n",
-        "import adapters\n\nr = adapters.client().chat.completions.create(model='gpt-4o', messages=m)\n",
+        "from offramp import adapters\n\nr = adapters.client().chat.completions.create(model='gpt-4o', messages=m)\n",
     ),
     (
         "import openai\nv = openai.Embedding.create(engine='ada', input=t, request_timeout=5)\n",
-        "import adapters\n\nv = adapters.client().embeddings.create(model='ada', input=t, timeout=5)\n",
+        "from offramp import adapters\n\nv = adapters.client().embeddings.create(model='ada', input=t, timeout=5)\n",
     ),
     (
         "import openai as oa\nasync def f():\n    return await oa.ChatCompletion.acreate(deployment_id='d', messages=m)\n",
-        "import adapters\n\nasync def f():\n"
+        "from offramp import adapters\n\nasync def f():\n"
         "    return await adapters.async_client().chat.completions.create(model='d', messages=m)\n",
     ),
     (
         "from openai import Image\nImage.create_edit(image=i, prompt=p)\nImage.create(prompt=p)\n",
-        "import adapters\n\nadapters.client().images.edit(image=i, prompt=p)\nadapters.client().images.generate(prompt=p)\n",
+        "from offramp import adapters\n\nadapters.client().images.edit(image=i, prompt=p)\nadapters.client().images.generate(prompt=p)\n",
     ),
     (
         "import openai\nopenai.Audio.transcribe('whisper-1', f)\nopenai.FineTuningJob.retrieve(id='j')\n",
-        "import adapters\n\nadapters.client().audio.transcriptions.create(model='whisper-1', file=f)\n"
+        "from offramp import adapters\n\nadapters.client().audio.transcriptions.create(model='whisper-1', file=f)\n"
         "adapters.client().fine_tuning.jobs.retrieve('j')\n",
     ),
     (
         "import openai\ndata = openai.File.download('file-1')\nopenai.Moderation.create(input=x)\n",
-        "import adapters\n\ndata = adapters.client().files.content('file-1').content\n"
+        "from offramp import adapters\n\ndata = adapters.client().files.content('file-1').content\n"
         "adapters.client().moderations.create(input=x)\n",
     ),
     (  # left and reported: removed API, and a per-call key that selects another client

@@ -10,20 +10,20 @@ from __future__ import annotations
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies.base import FINDINGS, Strategy, adapter_client_call, dotted
-from migrate.rewrite.strategies.imports import drop_unused
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies.base import FINDINGS, Strategy, adapter_client_call, dotted
+from offramp.migrate.rewrite.strategies.imports import drop_unused
 
 REPORTING = frozenset({"keep-on-openai", "report-only"})
 
 EXAMPLES: list[tuple[str, str]] = [
     (
         "import openai\nr = openai.chat.completions.create(model='gpt-4o', messages=m)\n",
-        "import adapters\n\nr = adapters.client().chat.completions.create(model='gpt-4o', messages=m)\n",
+        "from offramp import adapters\n\nr = adapters.client().chat.completions.create(model='gpt-4o', messages=m)\n",
     ),
     (
         "import openai as oa\nv = oa.embeddings.create(model='e', input=['x'])\nms = oa.models.list()\n",
-        "import adapters\n\nv = adapters.client().embeddings.create(model='e', input=['x'])\n"
+        "from offramp import adapters\n\nv = adapters.client().embeddings.create(model='e', input=['x'])\n"
         "ms = adapters.client().models.list()\n",
     ),
     (  # platform API: stays on OpenAI, reported

@@ -19,32 +19,32 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.metadata import PositionProvider
 
-from migrate.rewrite import renames
-from migrate.rewrite.strategies.base import Strategy, build_chain, dotted
-from migrate.rewrite.strategies.imports import drop_unused
+from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.strategies.base import Strategy, build_chain, dotted
+from offramp.migrate.rewrite.strategies.imports import drop_unused
 
 EXAMPLES: list[tuple[str, str]] = [
     (
         "import os\nimport openai\n\ndef setup():\n    openai.api_key = os.environ['KEY']  # secret\n"
         "    openai.api_base = 'http://x/v1'\n",
-        "import os\nimport adapters\n\ndef setup():\n    adapters.configure(api_key=os.environ['KEY'])  # secret\n"
+        "import os\nfrom offramp import adapters\n\ndef setup():\n    adapters.configure(api_key=os.environ['KEY'])  # secret\n"
         "    adapters.configure(base_url='http://x/v1')\n",
     ),
     (
         "import openai as oa\noa.api_type = 'azure'\noa.api_version = '2024-06-01'\n",
-        "import adapters\n\nadapters.configure(api_type='azure', api_version='2024-06-01')\n",
+        "from offramp import adapters\n\nadapters.configure(api_type='azure', api_version='2024-06-01')\n",
     ),
     (  # a run of settings in a block: one call, in source order
         "import openai\n\ndef setup(settings):\n    openai.api_type = 'azure'\n"
         "    openai.api_base = settings.azure_endpoint\n    openai.api_version = AZURE_API_VERSION\n    return 1\n",
-        "import adapters\n\ndef setup(settings):\n"
+        "from offramp import adapters\n\ndef setup(settings):\n"
         "    adapters.configure(api_type='azure', base_url=settings.azure_endpoint, api_version=AZURE_API_VERSION)\n"
         "    return 1\n",
     ),
     (  # a comment line splits the run (and stays above its setting); a repeated setting is never merged
         "import openai\nopenai.api_type = 'azure'\n# the gateway, not Azure itself\nopenai.api_base = GATEWAY\n"
         "openai.api_version = '2024-06-01'\nopenai.base_url = OTHER\n",
-        "import adapters\n\nadapters.configure(api_type='azure')\n# the gateway, not Azure itself\n"
+        "from offramp import adapters\n\nadapters.configure(api_type='azure')\n# the gateway, not Azure itself\n"
         "adapters.configure(base_url=GATEWAY, api_version='2024-06-01')\nadapters.configure(base_url=OTHER)\n",
     ),
     (  # no 1.x meaning: left and reported

@@ -10,19 +10,19 @@ from __future__ import annotations
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from migrate.rewrite.strategies.base import Strategy, adapter_client_call, build_chain
+from offramp.migrate.rewrite.strategies.base import Strategy, adapter_client_call, build_chain
 
 EXAMPLES: list[tuple[str, str]] = [
     (
         "from langchain_openai import ChatOpenAI\nllm = ChatOpenAI(model='gpt-4o-mini', temperature=0)\n",
-        "from langchain_openai import ChatOpenAI\nimport adapters\n\n"
+        "from langchain_openai import ChatOpenAI\nfrom offramp import adapters\n\n"
         "llm = ChatOpenAI(model='gpt-4o-mini', temperature=0, root_client=adapters.client(), "
         "root_async_client=adapters.async_client(), client=adapters.client().chat.completions, "
         "async_client=adapters.async_client().chat.completions)\n",
     ),
     (
         "from langchain_openai import OpenAIEmbeddings\ne = OpenAIEmbeddings(model='m', max_retries=5)\n",
-        "from langchain_openai import OpenAIEmbeddings\nimport adapters\n\n"
+        "from langchain_openai import OpenAIEmbeddings\nfrom offramp import adapters\n\n"
         "e = OpenAIEmbeddings(model='m', max_retries=5, client=adapters.client().with_options(max_retries=5)."
         "embeddings, async_client=adapters.async_client().with_options(max_retries=5).embeddings)\n",
     ),

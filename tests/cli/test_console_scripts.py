@@ -1,0 +1,19 @@
+"""Both console scripts run the same app and name the version."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from offramp.migrate import __version__
+
+
+@pytest.mark.parametrize("script", ["migrate", "offramp"])
+def test_console_script_prints_the_version(script: str) -> None:
+    path = shutil.which(script)
+    assert path, f"the {script} console script is not installed: pip install -e ."
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == script and out.stdout.split()[-1] == __version__

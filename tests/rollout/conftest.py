@@ -55,24 +55,6 @@ def engine(tmp_path):
 
 
 @pytest.fixture
-def pg_schema_url(pg_url):
-    """A private schema per test (search_path), so other suites on the same database are untouched."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    name = f"rollout_{uuid.uuid4().hex[:10]}"
-    eng = create_engine(pg_url)
-    with eng.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    sep = "&" if "?" in pg_url else "?"
-    yield f"{pg_url}{sep}options=-csearch_path%3D{name}"
-    with eng.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    eng.dispose()
-
-
-@pytest.fixture
 def clock():
     return Clock()
 

@@ -9,9 +9,8 @@ from sqlalchemy import text
 
 from offramp.shadow.spend import SpendMeter, day_label
 from offramp.shadow.store import open_engine
+from tests.conftest import private_pg_schema
 from tests.shadow.conftest import ADMIN, auth, chat, wait_for
-
-PG_SCHEMA = "offramp_spend_test"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -20,16 +19,8 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'spend.db'}"
         return
-    pg_url = request.getfixturevalue("pg_url")
-    admin = open_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    sep = "&" if "?" in pg_url else "?"
-    yield f"{pg_url}{sep}options=-csearch_path%3D{PG_SCHEMA}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-    admin.dispose()
+    with private_pg_schema(request.getfixturevalue("pg_url"), "spend") as url:
+        yield url
 
 
 CAP = {"mirror": {"daily_spend_cap_usd": 1e-9}, "store": {"spend_refresh_s": 0.1}}

@@ -162,22 +162,8 @@ async def test_sqlite_store_wal_aggregation_and_purge(tmp_path):
 
 
 @pytest.mark.postgres
-async def test_postgres_store_same_schema(pg_url):
-    # Our own schema, so other suites sharing the `test` database are never touched.
-    admin = open_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS offramp_shadow_test CASCADE"))
-        conn.execute(text("CREATE SCHEMA offramp_shadow_test"))
-    admin.dispose()
-    sep = "&" if "?" in pg_url else "?"
-    url = f"{pg_url}{sep}options=-csearch_path%3Dofframp_shadow_test"
-    try:
-        await _check(url)
-    finally:
-        admin = open_engine(pg_url)
-        with admin.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS offramp_shadow_test CASCADE"))
-        admin.dispose()
+async def test_postgres_store_same_schema(pg_schema_url):
+    await _check(pg_schema_url)
 
 
 async def test_store_down_never_fails_requests(proxy_factory, tmp_path):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from offramp.migrate import __version__
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class _Model(BaseModel):
@@ -23,6 +23,26 @@ class DeepSeekOffer(_Model):
     hosted: str = Field(description="supported | translated | emulated | unsupported")
     self_hosted: str = Field(description="supported | translated | emulated | unsupported")
     reason: str
+
+
+class Deadline(_Model):
+    """A shutdown OpenAI has announced for a model or an API this project uses: a migration forced by a date."""
+
+    kind: str = Field(description="model | api")
+    id: str = Field(description="the model id or API as found (gpt-4o, assistants)")
+    shutdown: str = Field(description="ISO date the model or API stops answering")
+    replacement: str = Field(default="", description="the replacement OpenAI names")
+    source: str = Field(default="", description="where the date comes from (URL or document)")
+    days_left: int | None = Field(default=None, description="days from the scan's date to the shutdown")
+
+
+class ModelRef(_Model):
+    """A model id the project uses, where it was found (a call argument, a constant, an env-var default)."""
+
+    model: str
+    path: str
+    line: int = Field(ge=1)
+    context: str = Field(default="call", description="call | constant | env-default | config")
 
 
 class Finding(_Model):
@@ -40,6 +60,17 @@ class Finding(_Model):
     message: str = ""
     code: str = Field(default="", description="the source line, stripped")
     rewrite: str = Field(default="", description="rewrite strategy the rule names")
+    # 1.1
+    via: list[str] = Field(default_factory=list, description="how the site was reached from the SDK, one step "
+                           "each (e.g. 'factory get_client() in app/clients.py:12'); empty for a direct use")
+    confidence: float = Field(default=1.0, ge=0, le=1, description="1.0: resolved to the SDK through imports; "
+                              "lower for a duck-typed OpenAI-compatible call")
+    origin: str = Field(default="openai", description="openai (the SDK) | openai-compatible (a duck-typed "
+                        "client of the same shape) | offramp (a call through offramp.adapters)")
+    backend: str | None = Field(default=None, description="for calls through offramp.adapters: the backend "
+                                "the project's offramp.toml routes it to")
+    models: list[str] = Field(default_factory=list, description="model ids this call uses, as resolved")
+    deadlines: list[Deadline] = Field(default_factory=list)
 
 
 class Skipped(_Model):
@@ -87,3 +118,7 @@ class ScanReport(_Model):
     findings: list[Finding] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
     rules_digest: str = ""
+    # 1.1
+    models: list[ModelRef] = Field(default_factory=list, description="every model id found in the project")
+    deadlines: list[Deadline] = Field(default_factory=list, description="announced shutdowns of models and APIs "
+                                      "the project uses, earliest first")

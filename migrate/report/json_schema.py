@@ -14,6 +14,8 @@ def scan_report_schema() -> dict[str, Any]:
     schema["$defs"]["Tool"]["properties"]["version"].pop("default", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        # one id per major version: a 1.x consumer validates every 1.x report with the same schema
+        "$id": f"urn:offramp:schema:scan-report:{SCHEMA_VERSION.split('.')[0]}",
         "title": "Offramp scan report",
         "description": f"Output of `migrate scan --format json`, schema_version {SCHEMA_VERSION}.",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},

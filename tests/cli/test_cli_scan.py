@@ -156,7 +156,7 @@ def test_rule_error_from_the_engine_is_a_usage_error(cli, engine, project: Path)
     "fmt, marker",
     [
         ("terminal", "Lock-in level 2 of 5"),
-        ("json", '"schema_version": "1.0"'),
+        ("json", '"schema_version": "1.1"'),
         ("markdown", "## Offramp lock-in report"),
         ("sarif", '"version": "2.1.0"'),
         ("html", "<!DOCTYPE html>"),

@@ -109,6 +109,11 @@ class Tool(_Model):
     version: str = __version__
 
 
+class BaselineInfo(_Model):
+    path: str = Field(description="the baseline report given to --baseline")
+    known: int = Field(description="findings left out because the baseline already has them")
+
+
 class ScanReport(_Model):
     schema_version: str = SCHEMA_VERSION
     tool: Tool = Field(default_factory=Tool)
@@ -122,3 +127,6 @@ class ScanReport(_Model):
     models: list[ModelRef] = Field(default_factory=list, description="every model id found in the project")
     deadlines: list[Deadline] = Field(default_factory=list, description="announced shutdowns of models and APIs "
                                       "the project uses, earliest first")
+    scope: list[str] = Field(default_factory=list, description="paths the findings are limited to (the whole "
+                             "project is still analysed); empty: everything under root")
+    baseline: BaselineInfo | None = Field(default=None, description="--baseline: only new findings are listed")

@@ -17,6 +17,7 @@ import typer
 
 from offramp.migrate.cli_app import app
 from offramp.migrate.report import FORMATS
+from offramp.migrate.report_model import BaselineInfo
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAIL_ON, EXIT_SKIPPED = 0, 1, 2, 3, 4
 
@@ -113,9 +114,42 @@ def _progress_callback(stack):
     return update
 
 
+def in_scope(rel: str, scope: list[str]) -> bool:
+    return any(rel == s or rel.startswith(s.rstrip("/") + "/") or s == "." for s in scope)
+
+
+def resolve_scope(paths: list[Path], project: Path | None) -> tuple[Path, list[str]]:
+    """(the root analysed, the paths findings are limited to). One PATH is the project; several PATHs (what a
+    pre-commit hook passes), or PATHs with --project, are analysed as part of the project they sit in, so that a
+    client made in another module is still followed, and only their findings are listed."""
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or directory")
+    if project is None and len(paths) == 1:
+        return paths[0].resolve(), []
+    root = (project or Path.cwd()).resolve()
+    if not root.is_dir():
+        raise UsageError(f"--project: {project}: not a directory")
+    scope = []
+    for p in paths:
+        try:
+            scope.append(p.resolve().relative_to(root).as_posix())
+        except ValueError:
+            raise UsageError(f"{p}: not inside the project {root} (set --project)") from None
+    return root, scope
+
+
 @app.command("scan")
 def scan(
-    path: Path = typer.Argument(..., metavar="PATH", help="Directory (or file) to scan.", show_default=False),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", show_default=False,
+                                       help="Directory or file to scan; several: list only their findings."),
+    project: Path | None = typer.Option(
+        None, "--project", metavar="DIR",
+        help="Analyse the whole project DIR but list only the findings in PATH... (default with several "
+             "PATHs: the current directory)."),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", metavar="FILE",
+        help="List only findings that are not in FILE, a saved `--format json` report."),
     fmt: str = typer.Option(
         "terminal", "--format", "-f", metavar="FORMAT", help="terminal | json | markdown | sarif | html"
     ),
@@ -160,10 +194,17 @@ def scan(
         raise _fail(f"--format: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})", EXIT_USAGE)
     if jobs is not None and jobs < 1:
         raise _fail(f"--jobs: must be at least 1, got {jobs}", EXIT_USAGE)
-    if not path.exists():
-        raise _fail(f"{path}: no such file or directory", EXIT_USAGE)
-    root = path.resolve()
+    try:
+        root, scope = resolve_scope(paths, project)
+    except UsageError as e:
+        raise _fail(str(e), EXIT_USAGE) from None
     base = root if root.is_dir() else root.parent
+    from offramp.migrate import baseline as baseline_mod
+
+    try:
+        known = baseline_mod.load(baseline) if baseline is not None else None
+    except baseline_mod.BaselineError as e:
+        raise _fail(str(e), EXIT_USAGE) from None
 
     try:
         ruleset = load_ruleset([*rules, *user_rule_dirs(base)])
@@ -202,6 +243,13 @@ def scan(
             raise _fail(str(e), EXIT_USAGE) from None
         except Exception as e:
             raise _internal(e) from None
+    if scope:
+        report = baseline_mod.with_findings(
+            report, [f for f in report.findings if in_scope(f.path, scope)], ruleset, scope=scope)
+    if known is not None:
+        fresh, seen = baseline_mod.new_findings(report, known)
+        report = baseline_mod.with_findings(report, fresh, ruleset, baseline=BaselineInfo(
+            path=str(baseline), known=seen))
 
     s = report.summary
     if s.files_scanned == 0:

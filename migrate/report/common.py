@@ -55,3 +55,25 @@ def plural(n: int, word: str) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def scope_notes(report: ScanReport) -> list[str]:
+    """What the listed findings are limited to (changed files, a baseline), so that a short report is not read as
+    the whole project's lock-in."""
+    notes = []
+    if report.scope:
+        shown = ", ".join(report.scope[:3]) + (f" and {len(report.scope) - 3} more" if len(report.scope) > 3 else "")
+        notes.append(f"Limited to {plural(len(report.scope), 'path')}: {shown} (the whole project was analysed)")
+    if report.baseline is not None:
+        notes.append(f"Only findings new since the baseline {report.baseline.path}: "
+                     f"{plural(report.baseline.known, 'known finding')} not shown")
+    return notes
+
+
+def empty_text(report: ScanReport) -> str:
+    """What an empty, narrowed report means ('' when nothing was narrowed: then no usage was found at all)."""
+    if report.baseline is not None:
+        return "No new findings since the baseline."
+    if report.scope:
+        return "No OpenAI usage in these paths."
+    return ""

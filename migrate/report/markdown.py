@@ -7,7 +7,16 @@ JSON and HTML reports, which carry everything.
 
 from __future__ import annotations
 
-from offramp.migrate.report.common import by_file, level_names, location, one_line, plural, sorted_findings
+from offramp.migrate.report.common import (
+    by_file,
+    empty_text,
+    level_names,
+    location,
+    one_line,
+    plural,
+    scope_notes,
+    sorted_findings,
+)
 from offramp.migrate.report_model import ScanReport
 from offramp.migrate.ruleset import RuleSet
 
@@ -45,6 +54,7 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
         f"{plural(s.findings, 'finding')} in {plural(s.files_with_findings, 'file')} · "
         f"{plural(s.files_scanned, 'file')} scanned · {s.skipped} skipped"
     )
+    out += [f"_{t}_" for t in scope_notes(report)]
     out.append("")
     if s.by_category:
         out += ["| Category | Findings | Files | Highest level |", "|---|---:|---:|---|"]
@@ -83,7 +93,7 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
             ]
         out.append("")
     else:
-        out += ["No OpenAI usage found.", ""]
+        out += [empty_text(report) or "No OpenAI usage found.", ""]
     if report.skipped:
         out += [f"### Skipped files ({len(report.skipped)})", "", "| File | Reason |", "|---|---|"]
         size = sum(len(line) + 1 for line in out)

@@ -15,12 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from offramp.migrate.report.common import (
+    empty_text,
     level_label,
     level_names,
     levels,
     location,
     one_line,
     plural,
+    scope_notes,
     sorted_findings,
 )
 from offramp.migrate.report_model import ScanReport
@@ -59,6 +61,7 @@ def _summary_panel(report: ScanReport, ruleset: RuleSet | None) -> Panel:
         if parts:
             lines.append(Text("By level: " + " · ".join(parts)))
     lines.append(Text(f"Root: {report.root}", style="dim"))
+    lines += [Text(t, style="dim") for t in scope_notes(report)]
     return Panel(Group(*lines), title="Offramp lock-in report", border_style=_style(s.level), expand=False)
 
 
@@ -156,7 +159,7 @@ def render(
         console.print(_files(report))
         console.print(_findings(report, width))
     else:
-        console.print(f"No OpenAI usage found ({level_label(0, names)}).")
+        console.print(empty_text(report) or f"No OpenAI usage found ({level_label(0, names)}).")
     if report.skipped:
         console.print(_skipped(report))
     return buf.getvalue()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.shadow.conftest import ADMIN, APP_KEY, CAND_KEY
 
 
 def test_no_api_key_in_any_store_or_log(tmp_path_factory, _json_log_file):
     base = tmp_path_factory.getbasetemp()
-    files = [p for p in base.rglob("*") if p.is_file()]
+    # the packaging and pre-commit tests copy this repository's sources, and the test modules hold the keys by
+    # design: exact copies of those are not something the proxy wrote
+    repo = Path(__file__).resolve().parents[2]
+    ours = {f.read_bytes() for f in (repo / "tests").rglob("*.py") if APP_KEY.encode() in f.read_bytes()}
+    files = [p for p in base.rglob("*") if p.is_file() and not (p.suffix == ".py" and p.read_bytes() in ours)]
     assert any(p.suffix == ".db" for p in files), "the suite wrote no store?"
     assert _json_log_file.exists() and _json_log_file.stat().st_size > 0
     for p in files:

@@ -20,7 +20,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -192,6 +191,49 @@ def _mirror_gitdir(mirror_dir: Path, name: str) -> Path | None:
     return None
 
 
+WANTED_SUFFIXES = (".py", ".ipynb")
+WANTED_NAMES = (".gitignore", "pyproject.toml")
+
+
+def _wanted(path: str) -> bool:
+    """What the scanner reads: Python files, notebooks, and the files that steer it (.gitignore, pyproject)."""
+    return path.endswith(WANTED_SUFFIXES) or path.rsplit("/", 1)[-1] in WANTED_NAMES
+
+
+def _export_from_git(gitdir: Path, commit: str, tree: Path, where: str) -> None:
+    """Write the wanted blobs of `commit` under `tree`. Blobs a snapshot lacks (large assets left out of a
+    fetch mirror) are skipped; git archive would fail on them."""
+    ls = subprocess.run(["git", f"--git-dir={gitdir}", "ls-tree", "-r", "-z", commit], capture_output=True)
+    if ls.returncode != 0:
+        raise LabelError(f"{where}: commit {commit} not in {gitdir}: "
+                         f"{ls.stderr.decode(errors='replace').strip()[-200:]}")
+    entries = []
+    for rec in ls.stdout.split(b"\0"):
+        if not rec:
+            continue
+        meta, _, name = rec.partition(b"\t")
+        mode, kind, sha = meta.split()
+        path = name.decode("utf-8", errors="surrogateescape")
+        if kind == b"blob" and mode != b"120000" and _wanted(path):
+            entries.append((sha.decode(), path))
+    proc = subprocess.Popen(["git", f"--git-dir={gitdir}", "cat-file", "--batch"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    for sha, path in entries:
+        proc.stdin.write(sha.encode() + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().split()
+        if len(header) < 3:  # "<sha> missing"
+            continue
+        data = proc.stdout.read(int(header[2]))
+        proc.stdout.read(1)
+        out = tree / path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    proc.stdin.close()
+    proc.wait()
+
+
 def materialise(labels: Labels, corpus_dir: Path, mirror_dir: Path) -> tuple[Path, str]:
     """The repository's tree at its commit under corpus_dir, made if missing; and how it was got."""
     dest = corpus_dir / labels.dirname
@@ -201,40 +243,28 @@ def materialise(labels: Labels, corpus_dir: Path, mirror_dir: Path) -> tuple[Pat
             raise LabelError(f"{dest}: holds commit {stamp.read_text().strip()}, labels want {labels.commit}; "
                              "remove the directory to re-export")
         return dest, "present"
-    gitdir = _mirror_gitdir(mirror_dir, labels.name)
-    tmp = Path(tempfile.mkdtemp(prefix="corpus-", dir=corpus_dir.parent if corpus_dir.parent.is_dir() else None))
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=corpus_dir))
     try:
+        tree = tmp / "tree"
+        tree.mkdir()
+        gitdir = _mirror_gitdir(mirror_dir, labels.name)
         if gitdir is not None:
             how = f"mirror {gitdir}"
-            archive = tmp / "tree.tar"
-            with archive.open("wb") as out:
-                r = subprocess.run(["git", f"--git-dir={gitdir}", "archive", labels.commit], stdout=out,
-                                   stderr=subprocess.PIPE)
-            if r.returncode != 0:
-                raise LabelError(f"{labels.file.name}: commit {labels.commit} not in {gitdir}: "
-                                 f"{r.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
-            tree = tmp / "tree"
-            tree.mkdir()
-            with tarfile.open(archive) as tar:
-                if sys.version_info >= (3, 12):
-                    tar.extractall(tree, filter="data")
-                else:  # pragma: no cover
-                    tar.extractall(tree)  # noqa: S202 - our own git archive
+            _export_from_git(gitdir, labels.commit, tree, labels.file.name)
         else:
             how = f"git clone {labels.url}"
-            tree = tmp / "clone"
-            for cmd in (["git", "clone", "-q", "--filter=blob:none", "--no-checkout", labels.url, str(tree)],
-                        ["git", "-C", str(tree), "checkout", "-q", labels.commit]):
+            clone = tmp / "clone"
+            for cmd in (["git", "clone", "-q", "--bare", "--filter=blob:none", labels.url, str(clone)],):
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
                     raise LabelError(f"{labels.file.name}: no mirror under {mirror_dir} and `{' '.join(cmd)}` "
                                      f"failed: {r.stderr.strip().splitlines()[-1:] or r.returncode}")
-            shutil.rmtree(tree / ".git")
+            _export_from_git(clone, labels.commit, tree, labels.file.name)
         (tree / ".offramp-corpus-commit").write_text(labels.commit + "\n")
-        dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
             dest.rmdir()
-        shutil.move(str(tree), dest)
+        tree.rename(dest)
         return dest, how
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -419,7 +419,7 @@ def lint(labels: Labels, tree: Path, known_features: set[str]) -> list[str]:
                 parsed[s.path] = ast.parse(src) if src is not None else None
             except SyntaxError:
                 parsed[s.path] = None
-                out.append(f"{where}: file does not parse")
+                out.append(f"{where}: file does not parse with Python {sys.version_info[0]}.{sys.version_info[1]}")
         mod = parsed[s.path]
         if mod is None:
             if (tree / s.path).exists() is False:

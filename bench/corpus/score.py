@@ -614,6 +614,18 @@ def render(results: list[RepoResult], verbose: bool) -> str:
     return "\n".join(lines)
 
 
+def render_list(all_labels: list[Labels]) -> str:
+    """One Markdown row per labelled repository (the README's table)."""
+    rows = ["| repository | commit | covered | level | api | setup | traps | why |", "|---|---|---|---|---|---|---|---|"]
+    for x in all_labels:
+        api = sum(1 for s in x.sites if s.kind == "api")
+        rows.append(f"| [{x.name}]({x.url}) | `{x.commit[:12]}` | {', '.join(x.covered)} | {x.level} | {api} | "
+                    f"{len(x.sites) - api} | {len(x.traps)} | {x.why} |")
+    rows.append(f"| **{len(all_labels)} repositories** | | | | {sum(1 for x in all_labels for s in x.sites if s.kind == 'api')} | "
+                f"{sum(1 for x in all_labels for s in x.sites if s.kind == 'setup')} | {sum(len(x.traps) for x in all_labels)} | |")
+    return "\n".join(rows)
+
+
 def _fmt(x: float | None) -> str:
     return "     -" if x is None else f"{100 * x:5.1f}%"
 
@@ -632,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scanner", default=None, help="scanner command (default: this interpreter -m offramp.migrate)")
     p.add_argument("--verbose", "-v", action="store_true", help="list every site with what was found")
     p.add_argument("--lint", action="store_true", help="check the labels against the code, then stop")
+    p.add_argument("--list", action="store_true", help="list the labelled repositories (no scan), then stop")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     a = p.parse_args(argv)
     scanner = shlex.split(a.scanner) if a.scanner else [sys.executable, "-m", "offramp.migrate"]
@@ -650,6 +663,9 @@ def main(argv: list[str] | None = None) -> int:
         if missing := wanted - {x.name for x in all_labels}:
             print(f"score.py: no label file for {', '.join(sorted(missing))}", file=sys.stderr)
             return 2
+    if a.list:
+        print(render_list(all_labels))
+        return 0
     known = feature_ids()
     results: list[RepoResult] = []
     warnings: list[str] = []

@@ -6,7 +6,7 @@ match findings to labelled sites by path and line, and report API-site and setup
 covered paths), trap hits, unlabelled findings inside covered paths, per-site level and feature agreement,
 project level, and every miss with how the code reached the SDK. See bench/corpus/README.md.
 
-    python bench/corpus/score.py [--only owner/repo] [--json [FILE]] [--verbose] [--lint] [--check]
+    python bench/corpus/score.py [--only owner/repo] [--json [FILE]] [--verbose] [--lint] [--list] [--check] [--quick]
 """
 
 from __future__ import annotations
@@ -470,6 +470,8 @@ def totals(results: list[RepoResult]) -> dict[str, Any]:
     exc_found = sum(1 for s in exc if s.finding is not None)
     matched = [s for r in ok for s in r.found()]
     level_ok = sum(1 for s in matched if s.finding["level"] == s.level)
+    api_matched = [s for s in matched if s.kind == "api"]
+    api_level_ok = sum(1 for s in api_matched if s.finding["level"] == s.level)
     feat_ok = sum(1 for s in matched if set(s.finding.get("features", [])) == set(s.features))
     all_sites = sum(len(r.sites()) for r in ok)
     project_exact = sum(1 for r in ok if r.report_level == r.labels.level)
@@ -480,6 +482,7 @@ def totals(results: list[RepoResult]) -> dict[str, Any]:
         "setup_recall_without_exceptions": _ratio(setup_found - exc_found, setup - len(exc)),
         "exception_sites": len(exc), "exception_recall": _ratio(exc_found, len(exc)),
         "site_level": _ratio(level_ok, len(matched)), "site_level_all": _ratio(level_ok, all_sites),
+        "api_site_level": _ratio(api_level_ok, len(api_matched)),
         "features_exact": _ratio(feat_ok, len(matched)),
         "trap_hits": sum(len(r.trap_hits) for r in ok), "unlabelled": sum(len(r.unlabelled) for r in ok),
         "line_shifted": sum(1 for s in matched if s.shifted),
@@ -561,7 +564,8 @@ def render(results: list[RepoResult], verbose: bool) -> str:
         f"   (clients and settings {_fmt(t['setup_recall_without_exceptions'])}, "
         f"{t['exception_sites']} exception references {_fmt(t['exception_recall'])})",
         f"per-site level      {_fmt(t['site_level'])}   target >= 95%   {mark[ok['site_level']]}"
-        f"   (over all labelled sites, misses wrong: {_fmt(t['site_level_all'])})",
+        f"   (API sites {_fmt(t['api_site_level'])}; over all labelled sites, misses wrong: "
+        f"{_fmt(t['site_level_all'])})",
         f"features exact      {_fmt(t['features_exact'])}",
         f"trap hits           {t['trap_hits']:>6}   target 0        {mark[ok['trap_hits']]}",
         f"project level       {t['project_level_exact']}/{t['scanned']} exact, {t['project_level_off']} off"
@@ -646,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lint", action="store_true", help="check the labels against the code, then stop")
     p.add_argument("--list", action="store_true", help="list the labelled repositories (no scan), then stop")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
+    p.add_argument("--quick", action="store_true",
+                   help="only the repositories whose tree is already exported (no git work)")
     a = p.parse_args(argv)
     scanner = shlex.split(a.scanner) if a.scanner else [sys.executable, "-m", "offramp.migrate"]
     files = sorted(a.labels.glob("*.toml"))
@@ -666,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.list:
         print(render_list(all_labels))
         return 0
+    if a.quick:
+        all_labels = [x for x in all_labels if (a.corpus_dir / x.dirname).is_dir()]
     known = feature_ids()
     results: list[RepoResult] = []
     warnings: list[str] = []

@@ -261,11 +261,11 @@ def materialise(labels: Labels, corpus_dir: Path, mirror_dir: Path) -> tuple[Pat
         else:
             how = f"git clone {labels.url}"
             clone = tmp / "clone"
-            for cmd in (["git", "clone", "-q", "--bare", "--filter=blob:none", labels.url, str(clone)],):
-                r = subprocess.run(cmd, capture_output=True, text=True)
-                if r.returncode != 0:
-                    raise LabelError(f"{labels.file.name}: no mirror under {mirror_dir} and `{' '.join(cmd)}` "
-                                     f"failed: {r.stderr.strip().splitlines()[-1:] or r.returncode}")
+            cmd = ["git", "clone", "-q", "--bare", "--filter=blob:none", labels.url, str(clone)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise LabelError(f"{labels.file.name}: no mirror under {mirror_dir} and `{' '.join(cmd)}` "
+                                 f"failed: {r.stderr.strip().splitlines()[-1:] or r.returncode}")
             _export_from_git(clone, labels.commit, tree, labels.file.name)
         (tree / ".offramp-corpus-commit").write_text(labels.commit + "\n")
         if dest.exists():
@@ -312,9 +312,9 @@ class _Spans:
             end = node.end_lineno or node.lineno
             bodies = [getattr(node, a) for a in ("body", "orelse", "finalbody", "handlers", "cases")
                       if isinstance(getattr(node, a, None), list) and getattr(node, a)]
-            if bodies:
-                end = min(b[0].lineno for b in bodies) - 1
-                end = max(end, node.lineno)
+            if bodies:  # a compound statement: its header only (match cases start at their pattern)
+                firsts = [getattr(b[0], "lineno", None) or b[0].pattern.lineno for b in bodies]
+                end = max(min(firsts) - 1, node.lineno)
             self.spans.append((node.lineno, end))
 
     def of(self, line: int) -> tuple[int, int]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
+import textwrap
 from pathlib import Path
 
 from offramp.migrate.lifecycle import Lifecycle, load_lifecycle
@@ -46,39 +48,86 @@ def _value(node: ast.AST) -> tuple[str, str] | None:
     return None
 
 
+_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)\s*(.+?)\s*(?:#.*)?$", re.M)
+
+
+def _statement(lines: list[str], start: int, limit: int = 60) -> str:
+    """The source from line `start` (0-based) to where its brackets close: the call a finding points at, without
+    parsing the whole file (strings are skipped; an unbalanced closing bracket ends it)."""
+    depth, quote, out = 0, "", []
+    for line in lines[start:start + limit]:
+        out.append(line)
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if quote:
+                if line.startswith(quote, i):
+                    i += len(quote) - 1
+                    quote = ""
+                elif ch == "\\":
+                    i += 1
+            elif ch == "#":
+                break
+            elif ch in "\"'":
+                quote = line[i:i + 3] if line[i:i + 3] in ('"""', "'''") else ch
+                i += len(quote) - 1
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+                if depth < 0:
+                    out[-1] = line[:i]
+                    return "\n".join(out)
+            i += 1
+        if len(quote) == 1:  # a one-quote string ends with its line
+            quote = ""
+        if depth <= 0 and not quote:
+            break
+    return "\n".join(out)
+
+
+def _parse_chunk(text: str) -> ast.AST | None:
+    text = textwrap.dedent(text).strip().rstrip(",")
+    for candidate in (text, f"({text})"):
+        try:
+            return ast.parse(candidate)
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+    return None
+
+
 class _FileModels:
-    """Model ids used by the calls of one file: literal arguments and same-module constants."""
+    """Model ids used by the calls of one file: literal arguments and same-module constants. Only the statements
+    findings point at and the top-level assignments are parsed (a cached re-scan stays cheap)."""
 
     def __init__(self, source: str) -> None:
-        tree = ast.parse(source)
+        self.lines = source.splitlines()
         self.constants: dict[str, tuple[str, str, int]] = {}
-        for stmt in tree.body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                target, value = stmt.targets[0].id, stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-                target, value = stmt.target.id, stmt.value
-            else:
-                continue
-            found = _value(value)
+        for m in _ASSIGN.finditer(source):
+            tree = _parse_chunk(m.group(2))
+            value = tree.body[0].value if tree and tree.body and isinstance(tree.body[0], ast.Expr) else None
+            found = _value(value) if value is not None else None
             if found:
-                self.constants[target] = (found[0], found[1], stmt.lineno)
-        self.calls: dict[int, list[ast.Call]] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                self.calls.setdefault(node.lineno, []).append(node)
+                self.constants[m.group(1)] = (found[0], found[1], source.count("\n", 0, m.start()) + 1)
 
     def at(self, line: int) -> list[tuple[str, str, int]]:
         """(model, context, line of the value) for the calls starting at `line`."""
+        if not 0 < line <= len(self.lines):
+            return []
+        tree = _parse_chunk(_statement(self.lines, line - 1))
+        if tree is None:
+            return []
         out = []
-        for call in self.calls.get(line, []):
+        for call in ast.walk(tree):
+            if not isinstance(call, ast.Call) or call.lineno != 1:
+                continue
             for kw in call.keywords:
                 if kw.arg not in MODEL_KWARGS:
                     continue
+                where = line + kw.value.lineno - 1
                 literal = _value(kw.value)
-                if literal and literal[1] == "constant":
-                    out.append((literal[0], "call", kw.value.lineno))
-                elif literal:
-                    out.append((literal[0], literal[1], kw.value.lineno))
+                if literal:
+                    out.append((literal[0], "call" if literal[1] == "constant" else literal[1], where))
                 elif isinstance(kw.value, ast.Name) and kw.value.id in self.constants:
                     out.append(self.constants[kw.value.id])
         return out

@@ -212,9 +212,17 @@ class Engine:
                                             f"(rules/backends/{profile.kind}.toml); translated as the current generation"))
             if profile.until is not None and cand.model and \
                     time.strftime("%Y-%m-%d", time.gmtime(started)) > profile.until.isoformat():
+                # A retired id answers 400 (it is no longer an alias): never send it, try the next backend.
+                msg = (f"offramp: model {cand.model!r} ({profile.kind}/{profile.family}) was retired on "
+                       f"{profile.until.isoformat()} and {profile.kind} answers 400 for it"
+                       + (f"; use {profile.replacement!r}" if profile.replacement else ""))
+                self._log(record, tr.Change(action="fallback", field="model", detail=msg))
+                last = self._fail(400, msg + " ([routes.models] in offramp.toml)", "model_retired", record)
+                continue
+            if cand.model in profile.aliases:
                 self._log(record, tr.Change(action="warning", field="model",
-                                            detail=f"{cand.model!r} ({profile.kind}/{profile.family}) was retired on "
-                                            f"{profile.until.isoformat()}; the backend may alias it to another model"))
+                                            detail=f"{cand.model!r} is a legacy id: {profile.kind} serves and bills "
+                                            f"it as {profile.aliases[cand.model]!r} ({profile.family})"))
             missing = [c for c in caps if c not in ("models", "other") and not profile.supports(c)]
             if caps[0] == "other" and profile.kind != "openai":
                 missing = ["other"]

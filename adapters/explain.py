@@ -1,7 +1,8 @@
-"""What a config will do, without sending anything: used by `migrate adapter check|route|translate`."""
+"""What a config will do, without sending anything: used by `migrate adapter check|route|translate|explain`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from pydantic import BaseModel
@@ -53,3 +54,44 @@ def route(cfg: OfframpConfig, model: str, capability: str = "chat", user: str | 
         missing = [c for c in caps if not p.supports(c)]
         out.append((cand, f"{p.kind}/{p.family} lacks {missing[0]}" if missing else None))
     return out
+
+
+class PriceLine(BaseModel):
+    """One backend of a call's chain, priced at the request's time (UTC): the window in force, the row's source."""
+
+    backend: str
+    kind: str
+    model: str
+    family: str
+    skip: str | None = None  # why the chain would pass over it (missing capability, retired id)
+    notes: list[str] = []
+    quote: object = None  # offramp.adapters.cost.Quote, or None when unpriced
+    cost: object = None  # offramp.adapters.cost.Cost for the given usage
+    unpriced: str = ""
+
+
+def explain(cfg: OfframpConfig, model: str, at: dt.datetime, usage: dict | None = None,
+            capability: str = "chat", user: str | None = None) -> list[PriceLine]:
+    """The chain `route` gives, each backend with its profile notes and the price in force at `at`."""
+    from offramp.adapters.cost import PriceNotFound, cost_of, price_at
+
+    lines = []
+    for cand, skip in route(cfg, model, capability, user):
+        b = cfg.backend(cand.backend)
+        sent = cand.model or model
+        p = load_profile(b.kind, sent, path=b.profile)
+        notes = []
+        if p.until is not None and at.date() > p.until:
+            skip = skip or f"{sent} was retired on {p.until} ({p.kind} answers 400)" + (
+                f"; use {p.replacement}" if p.replacement else "")
+        if sent in p.aliases:
+            notes.append(f"legacy id: served and billed as {p.aliases[sent]}")
+        line = PriceLine(backend=cand.backend, kind=p.kind, model=sent, family=p.family, skip=skip, notes=notes)
+        try:
+            line.quote = price_at(p.kind, sent, at)
+            if usage:
+                line.cost = cost_of(p.kind, sent, usage, at)
+        except PriceNotFound as exc:
+            line.unpriced = str(exc)
+        lines.append(line)
+    return lines

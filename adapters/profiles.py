@@ -13,10 +13,14 @@ File format (one file per backend kind, e.g. `rules/backends/deepseek.toml`)::
     models = ["deepseek-v4-*", "deepseek-flash*"]   # fnmatch patterns on the request's model id
     since = 2026-04-24
     json_schema = false
+    source = "https://api-docs.deepseek.com/..."   # required: where the facts come from
+    verified = 2026-12-03                         # required: the day they were last checked against it
     ...
 
 Every field of `BackendProfile` may appear in `[defaults]` or `[[profile]]`; unknown keys are an error naming the
-file and key. `migrate probe` writes a file with one `[[profile]]` (family "probed", models ["*"]).
+file and key. Facts move, so `[defaults]` and every `[[profile]]` row must name their own `source` and `verified`
+date: a row without them fails loading with one line naming the file and the row. `migrate probe` writes a file
+with one `[[profile]]` (family "probed", models ["*"], source = the probe run, verified = its date).
 """
 
 from __future__ import annotations
@@ -76,11 +80,22 @@ class BackendProfile(BaseModel):
     until: _dt.date | None = Field(None, description="Day the ids were retired (a warning record after it).")
     notes: str = ""
     source: str = Field("", description="Where the facts come from (doc URL, probe run).")
+    verified: _dt.date | None = Field(None, description="Day the facts were last checked against `source`.")
+    replacement: str = Field("", description="After `until`: the id to use instead (the backend answers 400).")
+    aliases: dict[str, str] = Field(
+        default_factory=dict, description="Legacy id → the model the backend really serves and bills it as."
+    )
 
     # request shape
     developer_role: bool = Field(True, description="Accepts role 'developer'; else it becomes 'system'.")
     max_completion_tokens: bool = Field(True, description="Accepts max_completion_tokens; else → max_tokens.")
     max_output_tokens: int | None = Field(None, description="Clamp max_tokens to this.")
+    context_window: int | None = Field(None, description="Input + output tokens the model accepts.")
+    default_max_tokens: dict[Literal["non_thinking", "thinking", "max"], int] = Field(
+        default_factory=dict,
+        description="The backend's max_tokens when a request sets none, by mode ('max': reasoning_effort max). "
+        "OpenAI's default is the model's maximum, so a request without one gets max_output_tokens explicitly.",
+    )
     tool_types: list[str] = Field(default_factory=lambda: ["function", "custom"])
     max_tools: int | None = None
     tools: bool = True
@@ -108,15 +123,23 @@ class BackendProfile(BaseModel):
 
     # reasoning
     reasoning_field: Literal["reasoning_content", "reasoning", "none"] = "none"
-    reasoning_input: Literal["required_on_tool_calls", "strip", "reasoning", "pass"] = Field(
+    reasoning_input: Literal["required_with_tools", "required_on_tool_calls", "strip", "reasoning", "pass"] = Field(
         "strip",
-        description="Earlier assistant turns: 'required_on_tool_calls' re-sends reasoning_content on turns with "
-        "tool_calls (DeepSeek V3.2+ thinking), 'strip' removes it, 'reasoning' sends it as 'reasoning' (vLLM).",
+        description="Earlier assistant turns: 'required_with_tools' re-sends reasoning_content on EVERY earlier "
+        "assistant turn when the request carries tools, and on tool-call turns otherwise (DeepSeek V4.1); "
+        "'required_on_tool_calls' re-sends it on turns with tool_calls only (V3.2/V4), 'strip' removes it, "
+        "'reasoning' sends it as 'reasoning' (vLLM).",
     )
     thinking_control: Literal["none", "deepseek", "chat_template_kwargs", "reasoning_effort"] = "reasoning_effort"
     thinking_default: bool = Field(False, description="Thinking is on unless switched off (DeepSeek V4).")
     effort_map: dict[str, str] = Field(default_factory=dict, description="reasoning_effort value mapping.")
     thinking_ignores: list[str] = Field(default_factory=list, description="Params dropped in thinking mode.")
+    non_thinking_ignores: list[str] = Field(
+        default_factory=list, description="Params dropped when thinking is off (V4.1 Flash fixes top_p at 1.0)."
+    )
+    thinking_ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="Params clamped into [low, high] in thinking mode (V4.1: top_p 0.95–1)."
+    )
     tool_choice_forced_in_thinking: bool = True
 
     # streaming / usage
@@ -172,8 +195,12 @@ def load_profile_file(path: str | Path) -> ProfileSet:
         raise ProfileError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
     defaults = data.get("defaults", {})
     rows = data.get("profile") or [{}]
+    if "defaults" in data:
+        _require_provenance(path, "defaults", defaults)
     profiles = []
     for i, row in enumerate(rows):
+        if isinstance(row, dict) and (data.get("profile") or "defaults" not in data):
+            _require_provenance(path, f"profile[{i}]" + (f" ({row['family']})" if "family" in row else ""), row)
         merged = {**defaults, **row, "kind": kind}
         try:
             profiles.append(BackendProfile.model_validate(merged))
@@ -182,6 +209,15 @@ def load_profile_file(path: str | Path) -> ProfileSet:
             key = ".".join(str(x) for x in err["loc"])
             raise ProfileError(f"{path}: profile[{i}].{key}: {err['msg']}") from None
     return ProfileSet(kind=kind, path=str(path), profiles=profiles)
+
+
+def _require_provenance(path: Path, where: str, row: dict) -> None:
+    """Facts move: a row states its own source and the day it was checked, or it does not load."""
+    if not isinstance(row.get("source"), str) or not row["source"].strip():
+        raise ProfileError(f"{path}: {where}: missing 'source' (the document or URL its facts come from)")
+    if not isinstance(row.get("verified"), _dt.date) or isinstance(row.get("verified"), _dt.datetime):
+        raise ProfileError(f"{path}: {where}: missing 'verified' (the date its facts were last checked, e.g. "
+                           "verified = 2026-12-03)")
 
 
 def _search_dirs() -> list[Path]:

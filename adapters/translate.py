@@ -79,9 +79,12 @@ class TranslationError(ValueError):
 # ---------------------------------------------------------------- reasoning side cache
 
 class ReasoningCache:
-    """reasoning_content by tool-call id, for apps that rebuild assistant turns as dicts and lose the field.
+    """reasoning_content by tool-call id (and by reply text), for apps that rebuild assistant turns as dicts and
+    lose the field.
 
-    DeepSeek thinking mode 400s when an assistant turn with tool_calls comes back without its reasoning_content.
+    DeepSeek thinking mode 400s when an assistant turn with tool_calls comes back without its reasoning_content;
+    V4.1 asks for the reasoning of every earlier assistant turn once the request carries `tools`, so turns
+    without tool calls are remembered by a digest of their content.
     """
 
     def __init__(self, maxsize: int = 10_000) -> None:
@@ -103,6 +106,20 @@ class ReasoningCache:
                 if tid in self._data:
                     return self._data[tid]
         return None
+
+    @staticmethod
+    def content_key(content: Any) -> str | None:
+        text = _text_of(content)
+        return "content:" + hashlib.sha256(text.encode()).hexdigest()[:32] if text else None
+
+    def put_content(self, content: Any, reasoning: str) -> None:
+        key = self.content_key(content)
+        if key is not None:
+            self.put([key], reasoning)
+
+    def get_content(self, content: Any) -> str | None:
+        key = self.content_key(content)
+        return self.get([key]) if key is not None else None
 
 
 REASONING_CACHE = ReasoningCache()
@@ -205,11 +222,25 @@ def translate_chat_request(
             if field in out:
                 out.pop(field)
                 change("dropped", field, "ignored in thinking mode (removed so the request says what happens)")
+        for field, (low, high) in profile.thinking_ranges.items():
+            val = out.get(field)
+            if isinstance(val, (int, float)) and not isinstance(val, bool) and not low <= val <= high:
+                out[field] = min(max(val, low), high)
+                change("translated", field, f"{val} → {out[field]}: in thinking mode {profile.kind}/"
+                       f"{profile.family} takes {field} in [{low}, {high}] only", lossy=True)
+    else:
+        for field in profile.non_thinking_ignores:
+            if field in out:
+                out.pop(field)
+                change("dropped", field, f"ignored without thinking ({profile.kind}/{profile.family} fixes it)",
+                       lossy=True)
 
     # --- messages
     msgs = out.get("messages")
     if isinstance(msgs, list):
-        out["messages"] = _translate_messages(msgs, profile, change, cache)
+        with_tools = profile.tools and any(
+            isinstance(t, dict) and t.get("type", "function") in profile.tool_types for t in out.get("tools") or [])
+        out["messages"] = _translate_messages(msgs, profile, change, cache, with_tools=bool(with_tools))
 
     # --- max tokens
     if "max_completion_tokens" in out and not profile.max_completion_tokens:
@@ -222,6 +253,15 @@ def translate_chat_request(
         if limit and isinstance(out.get(key), int) and out[key] > limit:
             change("translated", key, f"clamped {out[key]} → {limit} (model maximum)", lossy=True)
             out[key] = limit
+    if limit and profile.default_max_tokens and out.get("max_tokens") is None \
+            and out.get("max_completion_tokens") is None:
+        mode = ("max" if out.get("reasoning_effort") == "max" else "thinking") if thinking else "non_thinking"
+        default = profile.default_max_tokens.get(mode)
+        if default is not None and default < limit:
+            out.pop("max_tokens", None)
+            out["max_tokens"] = limit
+            change("translated", "max_tokens", f"set to {limit}, the model maximum: OpenAI's default is the "
+                   f"model's maximum, {profile.kind}/{profile.family} would stop at {default} tokens")
 
     # --- tools
     tools = out.get("tools")
@@ -408,6 +448,10 @@ def _set_thinking(out: dict, profile: BackendProfile, on: bool, effort: str | No
         kw = dict(out.get("chat_template_kwargs") or {})
         kw["thinking"] = on
         kw["enable_thinking"] = on
+        if on and effort:  # only where the profile maps efforts (DeepSeek V4's template reads it)
+            kw["reasoning_effort"] = effort
+        else:
+            kw.pop("reasoning_effort", None)
         out["chat_template_kwargs"] = kw
         out.pop("reasoning_effort", None)
     elif profile.thinking_control == "reasoning_effort":
@@ -440,8 +484,10 @@ def _decide_thinking(out: dict, profile: BackendProfile, change) -> bool:
         if effort is not None:
             mapped = profile.effort_map.get(str(effort), str(effort))
             on = mapped not in ("off", "none")
-            _set_thinking(out, profile, on)
-            change("translated", "reasoning_effort", f"{effort} → chat_template_kwargs.thinking={on}")
+            level = mapped if on and profile.effort_map else None
+            _set_thinking(out, profile, on, level)
+            change("translated", "reasoning_effort", f"{effort} → chat_template_kwargs.thinking={on}"
+                   + (f", reasoning_effort={level}" if level else ""))
             return on
         kw = out.get("chat_template_kwargs") or {}
         return bool(kw.get("thinking", kw.get("enable_thinking", profile.thinking_default)))
@@ -459,9 +505,10 @@ def _decide_thinking(out: dict, profile: BackendProfile, change) -> bool:
     return profile.thinking_default
 
 
-def _translate_messages(msgs: list, profile: BackendProfile, change, cache: ReasoningCache) -> list:
+def _translate_messages(msgs: list, profile: BackendProfile, change, cache: ReasoningCache, *,
+                        with_tools: bool = False) -> list:
     result = []
-    n_dev = n_restored = n_stripped = 0
+    n_dev = n_restored = n_stripped = n_all = 0
     for msg in msgs:
         if not isinstance(msg, dict):
             result.append(msg)
@@ -477,12 +524,18 @@ def _translate_messages(msgs: list, profile: BackendProfile, change, cache: Reas
             m.pop("reasoning", None)
             calls = m.get("tool_calls") or []
             mode = profile.reasoning_input
-            if mode == "required_on_tool_calls" and calls:
+            if mode in ("required_on_tool_calls", "required_with_tools") and calls:
                 if reasoning is None:
                     ids = [c.get("id") for c in calls if isinstance(c, dict) and c.get("id")]
                     reasoning = cache.get(ids)
                     n_restored += 1
                 m["reasoning_content"] = reasoning if reasoning is not None else ""
+            elif mode == "required_with_tools" and with_tools:
+                if reasoning is None:
+                    reasoning = cache.get_content(m.get("content"))
+                    n_restored += 1
+                m["reasoning_content"] = reasoning if reasoning is not None else ""
+                n_all += 1
             elif mode == "reasoning" and reasoning is not None:
                 m["reasoning"] = reasoning
             elif mode == "pass" and reasoning is not None:
@@ -494,7 +547,11 @@ def _translate_messages(msgs: list, profile: BackendProfile, change, cache: Reas
         change("translated", "messages.role", f"{n_dev} developer message(s) sent as system")
     if n_restored:
         change("translated", "messages.reasoning_content",
-               f"restored on {n_restored} assistant tool-call turn(s) (side cache, empty if unknown)")
+               f"restored on {n_restored} earlier assistant turn(s) (side cache, empty if unknown)")
+    if n_all:
+        change("translated", "messages.reasoning_content",
+               f"sent on {n_all} earlier assistant turn(s) without tool calls: {profile.kind}/{profile.family} "
+               "needs the reasoning of every earlier turn when the request carries tools")
     if n_stripped:
         change("translated", "messages.reasoning_content", f"removed from {n_stripped} earlier assistant turn(s)")
     return result
@@ -575,9 +632,12 @@ def _normalize_reasoning(obj: dict, cache: ReasoningCache | None) -> None:
         obj["reasoning_content"] = obj.pop("reasoning")
     elif "reasoning" in obj:
         obj.pop("reasoning")
-    if cache is not None and obj.get("tool_calls") and isinstance(obj.get("reasoning_content"), str):
-        ids = [c.get("id") for c in obj["tool_calls"] if isinstance(c, dict) and c.get("id")]
-        cache.put(ids, obj["reasoning_content"])
+    if cache is not None and isinstance(obj.get("reasoning_content"), str):
+        if obj.get("tool_calls"):
+            ids = [c.get("id") for c in obj["tool_calls"] if isinstance(c, dict) and c.get("id")]
+            cache.put(ids, obj["reasoning_content"])
+        else:
+            cache.put_content(obj.get("content"), obj["reasoning_content"])
 
 
 def normalize_chat_response(body: dict, profile: BackendProfile, *, reasoning_cache: ReasoningCache | None = None
@@ -686,6 +746,7 @@ class StreamNormalizer:
         self._first: dict | None = None
         self._max_index = -1
         self._reasoning: dict[int, list[str]] = {}
+        self._replies: dict[int, list[str]] = {}  # content of choices that reasoned (for the reasoning cache)
         self._tool_ids: dict[int, list[str]] = {}
         self.failed_reason: str | None = None
 
@@ -704,7 +765,9 @@ class StreamNormalizer:
                 ids.append(legacy_call_id(*self._legacy[idx]))
             if ids:
                 self.cache.put(ids, "".join(parts))
-        self._reasoning, self._tool_ids, self._legacy = {}, {}, {}
+            elif idx in self._replies:
+                self.cache.put_content("".join(self._replies[idx]), "".join(parts))
+        self._reasoning, self._tool_ids, self._legacy, self._replies = {}, {}, {}, {}
 
     def feed(self, chunk: dict) -> list[dict]:
         if self._first is None:
@@ -741,8 +804,11 @@ class StreamNormalizer:
                     self.tool_choices.add(idx)
                     if self.legacy_functions:
                         self._to_function_call(idx, delta)
-                if self.collect_content and isinstance(delta.get("content"), str):
-                    self.content.setdefault(idx, []).append(delta["content"])
+                if isinstance(delta.get("content"), str):
+                    if self.collect_content:
+                        self.content.setdefault(idx, []).append(delta["content"])
+                    if idx in self._reasoning:
+                        self._replies.setdefault(idx, []).append(delta["content"])
                 ch["delta"] = delta
             if self.legacy_functions and ch.get("finish_reason") == "tool_calls":
                 ch["finish_reason"] = "function_call"

@@ -376,12 +376,22 @@ class Prober:
         try:
             self.chat(messages=history, tools=[TOOL_A])
         except openai.APIStatusError as exc:
+            if "reasoning" not in _err(exc):
+                raise
+        else:
+            self.p["reasoning_input"] = "reasoning" if field_ == "reasoning" else "strip"
+            return None, "not required"
+        # Required on tool-call turns; with `tools`, DeepSeek V4.1 also wants it on plain assistant turns.
+        plain = [*PROMPT, {"role": "assistant", "content": "Noted."}, {"role": "user", "content": "And now?"}]
+        try:
+            self.chat(messages=plain, tools=[TOOL_A])
+        except openai.APIStatusError as exc:
             if "reasoning" in _err(exc):
-                self.p["reasoning_input"] = "required_on_tool_calls"
-                return True, "must be sent back on assistant tool-call turns"
+                self.p["reasoning_input"] = "required_with_tools"
+                return True, "must be sent back on every earlier assistant turn when tools are given"
             raise
-        self.p["reasoning_input"] = "reasoning" if field_ == "reasoning" else "strip"
-        return None, "not required"
+        self.p["reasoning_input"] = "required_on_tool_calls"
+        return True, "must be sent back on assistant tool-call turns"
 
     def _json_object(self) -> tuple[bool, str]:
         try:
@@ -546,9 +556,9 @@ def probe(
     profile = {"family": "probed", "models": ["*"]}
     profile.update({k: prober.p[k] for k in order if k in prober.p})
     base_url = shown_url(base_url)
-    profile["source"] = (
-        f"migrate probe {base_url} --model {model} ({_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d})"
-    )
+    today = _dt.datetime.now(_dt.timezone.utc).date()
+    profile["source"] = f"migrate probe {base_url} --model {model} ({today:%Y-%m-%d})"
+    profile["verified"] = today
     return ProbeResult(base_url, model, name, prober.checks, profile)
 
 
@@ -556,6 +566,8 @@ def probe(
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, _dt.date):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

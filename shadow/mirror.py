@@ -265,7 +265,8 @@ class Mirror:
                 pass
 
         prim_model = job.body.get("model")
-        now = datetime.now(timezone.utc)
+        # Priced at the request's arrival (UTC), not when the mirror finished: DeepSeek bills by time window.
+        now = datetime.fromtimestamp(job.created_at, timezone.utc)
         pprov = self.cfg.primary.price_provider or self.cfg.primary.kind
         cprov = self.cfg.candidate.price_provider or self.cfg.candidate.kind
         p_cost = cost_usd(pprov, prim_model, primary.usage, now)

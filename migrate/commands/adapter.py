@@ -104,3 +104,89 @@ def translate_cmd(
     typer.echo(json.dumps(t.body, indent=2))
     for c in t.changes:
         typer.echo(f"# {c.action:<10} {c.field}: {c.detail}", err=True)
+
+
+def _parse_at(value: str | None):
+    import datetime as dt
+
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        at = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        typer.echo(f"error: --at: {value!r} is not an ISO date-time (e.g. 2026-12-02T02:00Z)", err=True)
+        raise typer.Exit(2) from None
+    return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+
+
+def _parse_tokens(value: str | None) -> dict | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) not in (2, 3) or any(n < 0 for n in nums):
+        typer.echo(f"error: --tokens: {value!r} is not INPUT,OUTPUT[,CACHED] (whole numbers)", err=True)
+        raise typer.Exit(2) from None
+    cached = nums[2] if len(nums) == 3 else 0
+    return {"prompt_tokens": nums[0], "completion_tokens": nums[1], "prompt_cache_hit_tokens": min(cached, nums[0]),
+            "prompt_cache_miss_tokens": nums[0] - min(cached, nums[0])}
+
+
+@adapter_app.command("explain")
+def explain_cmd(
+    model: str = typer.Argument(..., help="the model the app asks for, e.g. gpt-4o"),
+    at: str = typer.Option(None, "--at", help="the request's time, ISO 8601 (naive = UTC; default: now)"),
+    tokens: str = typer.Option(None, "--tokens", help="INPUT,OUTPUT[,CACHED] tokens to price one call"),
+    capability: str = typer.Option("chat", "--capability", help="chat | vision | embeddings | ..."),
+    user: str = typer.Option(None, "--user", help="the request's `user` (for a sticky share)"),
+    config: Path = typer.Option(None, "--config", help="config file"),
+) -> None:
+    """Where a call would go and what it would cost at a given time: the price row and window in force (UTC),
+    with their source, and OpenAI's shutdown date for the model asked for."""
+    from offramp.adapters.cost import PriceError
+    from offramp.adapters.explain import explain
+    from offramp.adapters.profiles import ProfileError
+
+    when = _parse_at(at)
+    usage = _parse_tokens(tokens)
+    cfg = _load(config)
+    try:
+        lines = explain(cfg, model, when, usage, capability, user)
+    except (ProfileError, PriceError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{model} at {when:%Y-%m-%d %H:%M} UTC ({when:%A})")
+    try:
+        from offramp.migrate.lifecycle import load_lifecycle
+
+        row = load_lifecycle().model(model)
+    except Exception:  # noqa: BLE001 - the calendar is informative here; `migrate scan` reports its errors
+        row = None
+    if row is not None and row.shutdown is not None:
+        days = (row.shutdown - when.date()).days
+        typer.echo(f"  OpenAI shuts {model} down on {row.shutdown}" + (f" (→ {row.replacement})" if row.replacement
+                   else "") + (f": {days} days after this time" if days >= 0 else ": already shut down then"))
+    for i, ln in enumerate(lines):
+        mark = "skip" if ln.skip else ("use " if not any(not x.skip for x in lines[:i]) else "then")
+        typer.echo(f"{i + 1}. {mark} {ln.backend}/{ln.model}  ({ln.kind}/{ln.family})" + (f"  [{ln.skip}]" if ln.skip
+                                                                                            else ""))
+        for note in ln.notes:
+            typer.echo(f"     {note}")
+        q = ln.quote
+        if q is None:
+            typer.echo(f"     price: none ({ln.unpriced})")
+            continue
+        r = q.rates
+        window = f"{q.window} window" if q.window else "no window in force (base prices)"
+        typer.echo(f"     price: {window}: ${r['cache_hit']:g} cache hit / ${r['cache_miss']:g} input / "
+                   f"${r['output']:g} output per 1M tokens")
+        for w in q.windows:
+            typer.echo(f"       window: {w}")
+        typer.echo(f"       row from {q.price_effective:%Y-%m-%d %H:%M} UTC; source: {q.source} (verified {q.verified})")
+        for w in q.warnings:
+            typer.echo(f"       warning: {w}")
+        if ln.cost is not None:
+            typer.echo(f"     cost of this call: ${ln.cost.usd:.6f}")

@@ -1,8 +1,8 @@
 """`migrate scan PATH`: the lock-in report of a codebase, in the format a person or a tool reads.
 
 Exit codes (docs/architecture.md): 0 ok · 1 internal error · 2 usage error (bad path, option or rule
-file) · 3 `--fail-on LEVEL` reached · 4 files were skipped (only when 3 does not apply; turned off by
-`--no-fail-on-skipped`).
+file) · 3 `--fail-on LEVEL` reached or `--fail-on-deadline DAYS` hit (a used model or API shuts down within DAYS,
+or already has) · 4 files were skipped (only when 3 does not apply; turned off by `--no-fail-on-skipped`).
 """
 
 from __future__ import annotations
@@ -70,8 +70,17 @@ def fail_on_reached(report, threshold: int | None) -> bool:
     return any(f.level >= threshold for f in report.findings)
 
 
-def exit_code(report, threshold: int | None, fail_on_skipped: bool) -> int:
-    if fail_on_reached(report, threshold):
+def deadlines_hit(report, days: int | None) -> list:
+    """Deadlines within `days` (past ones included); none when the option is not given."""
+    if days is None:
+        return []
+    from offramp.migrate.scan.deadlines import within
+
+    return within(report, days)
+
+
+def exit_code(report, threshold: int | None, fail_on_skipped: bool, deadline_days: int | None = None) -> int:
+    if fail_on_reached(report, threshold) or deadlines_hit(report, deadline_days):
         return EXIT_FAIL_ON
     if fail_on_skipped and report.skipped:
         return EXIT_SKIPPED
@@ -162,6 +171,12 @@ def scan(
         metavar="LEVEL",
         help="Exit 3 when a finding reaches LEVEL (0–5, L3, or a level name).",
     ),
+    fail_on_deadline: int | None = typer.Option(
+        None,
+        "--fail-on-deadline",
+        metavar="DAYS",
+        help="Exit 3 when a model or API the project uses shuts down within DAYS days (or already has).",
+    ),
     rules: list[Path] = typer.Option(
         [], "--rules", metavar="DIR", help="Extra rule directory or file (repeatable)."
     ),
@@ -184,7 +199,8 @@ def scan(
 ) -> None:
     """Report a codebase's OpenAI lock-in: where each API is used, its level, and what DeepSeek offers.
 
-    Exit codes: 0 ok, 1 internal error, 2 usage error, 3 --fail-on reached, 4 files skipped.
+    Exit codes: 0 ok, 1 internal error, 2 usage error, 3 --fail-on reached or --fail-on-deadline hit,
+    4 files skipped.
     """
     import contextlib
 
@@ -192,6 +208,8 @@ def scan(
 
     if fmt not in FORMATS:
         raise _fail(f"--format: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})", EXIT_USAGE)
+    if fail_on_deadline is not None and fail_on_deadline < 0:
+        raise _fail(f"--fail-on-deadline: DAYS must be 0 or more, got {fail_on_deadline}", EXIT_USAGE)
     if jobs is not None and jobs < 1:
         raise _fail(f"--jobs: must be at least 1, got {jobs}", EXIT_USAGE)
     try:
@@ -287,9 +305,14 @@ def scan(
             err=True,
         )
 
-    code = exit_code(report, threshold, fail_on_skipped=not no_fail_on_skipped)
+    code = exit_code(report, threshold, fail_on_skipped=not no_fail_on_skipped, deadline_days=fail_on_deadline)
     if code == EXIT_FAIL_ON:
-        typer.echo(f"migrate scan: lock-in level {s.level} reaches --fail-on {threshold}", err=True)
+        if fail_on_reached(report, threshold):
+            typer.echo(f"migrate scan: lock-in level {s.level} reaches --fail-on {threshold}", err=True)
+        from offramp.migrate.report.common import deadline_text
+
+        for d in deadlines_hit(report, fail_on_deadline):
+            typer.echo(f"migrate scan: {deadline_text(d)}: within --fail-on-deadline {fail_on_deadline}", err=True)
     elif code == EXIT_SKIPPED:
         typer.echo(
             f"migrate scan: {s.skipped} file{'s' if s.skipped != 1 else ''} skipped "

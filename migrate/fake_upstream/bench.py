@@ -44,7 +44,9 @@ BODIES = {
         ],
     },
 }
-MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-chat", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
+MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
+# deepseek-chat (fixed non-thinking) was retired on 2026-07-24: the current id with thinking explicitly off
+EXTRA = {"deepseek": {"thinking": {"type": "disabled"}}}
 
 
 def serve_baseline(port: int) -> None:
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(rounds):
             base_rates.append(asyncio.run(_load(base_url, BODIES["chat"], total, concurrency)))
             for kind, body in BODIES.items():
-                body = {**body, "model": MODELS[args.flavor]}
+                body = {**body, **EXTRA.get(args.flavor, {}), "model": MODELS[args.flavor]}
                 fake_rates[kind].append(asyncio.run(_load(fake_url, body, total, concurrency)))
     finally:
         for proc in (fake, base):

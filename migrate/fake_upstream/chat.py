@@ -65,7 +65,7 @@ class PrefixCache:
 
 def _roles_error(flavor: Flavor, index: int, role: object) -> ApiError:
     if flavor.name == "deepseek":
-        allowed = ", ".join(f"`{r}`" for r in ("system", "user", "assistant", "tool"))
+        allowed = ", ".join(f"`{r}`" for r in ("system", "user", "assistant", "tool", "latest_reminder"))
         return ApiError(
             422,
             f"Failed to deserialize the JSON body into the target type: messages[{index}].role: "
@@ -109,8 +109,6 @@ def thinking_enabled(flavor: Flavor, options: FakeOptions, model: str, body: dic
                 return bool(kwargs[key])
         return options.vllm_thinking
     default = flavor.thinking_default.get(model, True)
-    if model in flavor.thinking_fixed:
-        return default
     toggle = body.get("thinking")
     if isinstance(toggle, dict) and toggle.get("type") in ("enabled", "disabled"):
         return toggle["type"] == "enabled"
@@ -142,26 +140,26 @@ def validate(flavor: Flavor, options: FakeOptions, body: dict, model: str, think
         if role not in flavor.roles:
             raise _roles_error(flavor, i, role)
         content = message.get("content")
-        if (
-            isinstance(content, list)
-            and flavor.vision_models is not None
-            and model not in flavor.vision_models
-        ):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") not in ("text", None):
-                    raise ApiError(
-                        422,
-                        f"Failed to deserialize the JSON body into the target type: messages[{i}]: "
-                        f"unknown variant `{part.get('type')}`, expected `text`",
-                    )
+        if isinstance(content, list):
+            images = [p for p in content if isinstance(p, dict) and p.get("type") not in ("text", None)]
+            if images and flavor.vision_models is not None and model not in flavor.vision_models:
+                raise ApiError(
+                    422,
+                    f"Failed to deserialize the JSON body into the target type: messages[{i}]: "
+                    f"unknown variant `{images[0].get('type')}`, expected `text`",
+                )
+            if images and flavor.image_roles is not None and role not in flavor.image_roles:
+                raise ApiError(400, f"messages[{i}]: image input is only supported in user messages",
+                               param=f"messages[{i}].content")
         if role == "assistant" and message.get("tool_calls"):
             for call in message["tool_calls"]:
                 if isinstance(call, dict) and call.get("id"):
                     tool_call_ids.add(call["id"])
-            if thinking and flavor.reasoning_echo_required and "reasoning_content" not in message:
-                raise ApiError(
-                    400, f"Missing reasoning_content field in the assistant message at message index {i}"
-                )
+        if role == "assistant" and thinking and "reasoning_content" not in message and (
+            (flavor.reasoning_echo == "tool_calls" and message.get("tool_calls"))
+            or (flavor.reasoning_echo == "with_tools" and body.get("tools"))
+        ):
+            raise ApiError(400, "The `reasoning_content` in the thinking mode must be passed back to the API.")
         if role == "tool" and message.get("tool_call_id") not in tool_call_ids:
             raise ApiError(
                 400,
@@ -214,9 +212,7 @@ def validate(flavor: Flavor, options: FakeOptions, body: dict, model: str, think
     if isinstance(fmt, dict):
         ftype = fmt.get("type")
         if ftype == "json_schema" and not flavor.json_schema:
-            raise ApiError(
-                400, "response_format.type json_schema is unavailable now", param="response_format"
-            )
+            raise ApiError(400, "This response_format type is unavailable now", param="response_format")
         if ftype == "json_schema" and not isinstance((fmt.get("json_schema") or {}).get("schema"), dict):
             if flavor.name != "deepseek":
                 raise ApiError(
@@ -389,6 +385,7 @@ def usage(flavor: Flavor, body: dict, choices: list[Choice], cache: PrefixCache,
     if flavor.cache_usage == "deepseek":
         return {
             **base,
+            "prompt_tokens_details": {"cached_tokens": hit},  # "same value as prompt_cache_hit_tokens"
             "completion_tokens_details": {"reasoning_tokens": reasoning},
             "prompt_cache_hit_tokens": hit,
             "prompt_cache_miss_tokens": prompt - hit,
@@ -408,7 +405,7 @@ def usage(flavor: Flavor, body: dict, choices: list[Choice], cache: PrefixCache,
     return {**base, "prompt_tokens_details": None}
 
 
-def _logprobs(content: str, top: int, rng_key: int) -> dict:
+def _logprobs(content: str, top: int, rng_key: int, reasoning: str | None = None) -> dict:
     entries = []
     for i, token in enumerate(synth.split_tokens(content)):
         lp = -round((synth.digest(rng_key, i) % 1000) / 10000, 4)
@@ -423,7 +420,10 @@ def _logprobs(content: str, top: int, rng_key: int) -> dict:
         if top:
             alts[0] = {"token": token, "logprob": lp, "bytes": list(token.encode())}
         entries.append({"token": token, "logprob": lp, "bytes": list(token.encode()), "top_logprobs": alts})
-    return {"content": entries, "refusal": None}
+    out: dict[str, Any] = {"content": entries, "refusal": None}
+    if reasoning is not None:  # DeepSeek: logprobs cover the reasoning too
+        out["reasoning_content"] = _logprobs(reasoning, top, synth.digest(rng_key, "reasoning"))["content"]
+    return out
 
 
 def _message(flavor: Flavor, choice: Choice) -> dict:
@@ -446,8 +446,7 @@ def _message(flavor: Flavor, choice: Choice) -> dict:
 
 
 def _wants_logprobs(flavor: Flavor, body: dict, thinking: bool) -> bool:
-    # DeepSeek returns no logprobs in thinking mode (reference §2.5: "S non-thinking").
-    return bool(body.get("logprobs")) and not (thinking and flavor.name == "deepseek")
+    return bool(body.get("logprobs")) and (flavor.logprobs_in_thinking or not thinking)
 
 
 def completion_body(
@@ -464,7 +463,8 @@ def completion_body(
             {
                 "index": c.index,
                 "message": _message(flavor, c),
-                "logprobs": _logprobs(c.content or "", top, synth.digest(draw.request_key, c.index))
+                "logprobs": _logprobs(c.content or "", top, synth.digest(draw.request_key, c.index),
+                                      c.reasoning if flavor.name == "deepseek" else None)
                 if lp
                 else None,
                 "finish_reason": c.finish_reason,

@@ -81,7 +81,6 @@ class Flavor:
     roles: frozenset[str]
     reasoning_field: str | None  # name of the reasoning text in message / delta
     thinking_default: dict[str, bool] = field(default_factory=dict)  # model -> thinking on by default
-    thinking_fixed: frozenset[str] = frozenset()  # models whose mode cannot be toggled
     json_schema: bool = True
     json_word_required: bool = True  # json_object needs the word "json" in the messages
     multi_n: bool = True
@@ -93,7 +92,10 @@ class Flavor:
     max_completion_tokens: bool = True  # honours max_completion_tokens (DeepSeek: not in its schema, ignored)
     forced_tool_choice_in_thinking: bool = True
     legacy_functions: bool = False  # answers the deprecated functions/function_call with message.function_call
-    reasoning_echo_required: bool = False  # assistant tool-call turns must carry reasoning_content (thinking)
+    # Thinking mode: which earlier assistant turns must carry reasoning_content, else 400. "with_tools" is
+    # DeepSeek V4.1: every earlier assistant turn once the request carries `tools`; none without them.
+    reasoning_echo: Literal["none", "tool_calls", "with_tools"] = "none"
+    logprobs_in_thinking: bool = True  # logprobs are returned in thinking mode too (and cover the reasoning)
     stream_usage: Literal["separate_chunk", "last_chunk"] = "separate_chunk"
     stream_usage_without_flag: bool = False
     cache_usage: Literal["openai", "deepseek", "none"] = "openai"
@@ -101,6 +103,7 @@ class Flavor:
     strict_fields: frozenset[str] | None = None  # None: unknown fields are ignored
     auth_required: bool = True
     vision_models: frozenset[str] | None = None  # None: every model accepts image parts
+    image_roles: frozenset[str] | None = None  # roles whose content may hold image parts (None: any)
     embedding_models: dict[str, int] = field(default_factory=dict)  # model -> native dimensions
     embedding_fixed_dims: frozenset[str] = frozenset()  # models that reject `dimensions`
     system_fingerprint: str | None = None
@@ -157,35 +160,32 @@ OPENAI = Flavor(
     error_type_by_status=_OPENAI_ERRORS,
 )
 
+# DeepSeek as of the V4.1 API reference (fact-check-2026-12.md §1a–1b): the model enum is deepseek-flash and
+# deepseek-v4-pro; the legacy flash ids are still accepted (served by V4.1 Flash, with vision); deepseek-chat and
+# deepseek-reasoner were retired on 2026-07-24 and answer 400 like any unknown id.
 DEEPSEEK = Flavor(
     name="deepseek",
-    models=("deepseek-flash", "deepseek-v4-flash", "deepseek-v4-pro", "deepseek-chat", "deepseek-reasoner"),
+    models=("deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash", "deepseek-v4-flash-vision-exp"),
     owned_by="deepseek",
     parallel_tool_calls=False,  # not in its API: ignored
     accept_any_model=False,
     endpoints=frozenset(
         {"chat", "completions", "models", "responses", "files"}
     ),  # completions: /beta FIM only
-    roles=frozenset({"system", "user", "assistant", "tool"}),
+    roles=frozenset({"system", "user", "assistant", "tool", "latest_reminder"}),
     reasoning_field="reasoning_content",
-    thinking_default={
-        "deepseek-flash": True,
-        "deepseek-v4-flash": True,
-        "deepseek-v4-pro": True,
-        "deepseek-chat": False,
-        "deepseek-reasoner": True,
-    },
-    thinking_fixed=frozenset({"deepseek-chat", "deepseek-reasoner"}),
+    thinking_default={},  # thinking is on by default for every current id
     json_schema=False,
     multi_n=False,
     max_completion_tokens=False,
     forced_tool_choice_in_thinking=False,
-    reasoning_echo_required=True,
+    reasoning_echo="with_tools",
     stream_usage="last_chunk",
     stream_usage_without_flag=True,
     cache_usage="deepseek",
     keepalives_default=1,
-    vision_models=frozenset({"deepseek-flash"}),
+    vision_models=frozenset({"deepseek-flash", "deepseek-v4-flash", "deepseek-v4-flash-vision-exp"}),
+    image_roles=frozenset({"user", "tool"}),  # "images in system/assistant messages → 400"
     system_fingerprint="fp_fake0deepseek",
     error_type_by_status={
         400: "invalid_request_error",

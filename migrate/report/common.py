@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from offramp.migrate.report_model import Finding, ScanReport
+from offramp.migrate.report_model import Deadline, Finding, ScanReport
 from offramp.migrate.ruleset import Level, RuleSet
 
 # One colour per level (0–5), shared by the HTML page and its chart.
@@ -77,3 +77,19 @@ def empty_text(report: ScanReport) -> str:
     if report.scope:
         return "No OpenAI usage in these paths."
     return ""
+
+
+def deadline_text(d: Deadline) -> str:
+    """The phrase every format shows for a shutdown: 'forced migration by 2027-01-14 (gpt-4o → gpt-6-luna, 42
+    days left)', or 'shut down on 2026-08-26 (assistants → …: calls fail now)' once the date has passed."""
+    instead = f" → {d.replacement}" if d.replacement else ""
+    if d.days_left is not None and d.days_left < 0:
+        return f"shut down on {d.shutdown} ({d.id}{instead}: calls fail now)"
+    left = "" if d.days_left is None else f", {plural(d.days_left, 'day')} left"
+    return f"forced migration by {d.shutdown} ({d.id}{instead}{left})"
+
+
+def deadline_headline(d: Deadline) -> str:
+    """`deadline_text` as a sentence start, for the top of a report."""
+    text = deadline_text(d)
+    return text[:1].upper() + text[1:]

@@ -11,6 +11,8 @@ from html import escape
 from offramp.migrate.report.common import (
     LEVEL_COLOURS,
     by_file,
+    deadline_headline,
+    deadline_text,
     level_names,
     levels,
     location,
@@ -54,6 +56,9 @@ code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospac
 pre { margin: 0; white-space: pre-wrap; word-break: break-word; background: var(--bg); padding: 4px 6px;
       border-radius: 4px; }
 .offer { font-size: 12.5px; } .feat { font-size: 12.5px; color: var(--muted); }
+.due { font-size: 12.5px; color: #b3261e; font-weight: 600; }
+.deadlines { border: 2px solid #b3261e; border-radius: 10px; padding: 10px 18px; margin-top: 14px; }
+.deadlines li { color: #b3261e; font-weight: 600; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
            fill: #1d2330; }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
@@ -121,6 +126,18 @@ def _ladder(report: ScanReport, ruleset: RuleSet | None) -> str:
     return f'<div class="ladder" aria-label="The lock-in ladder">{"".join(cells)}</div>'
 
 
+def _deadlines(report: ScanReport) -> str:
+    """Shutdowns announced for what the project uses, at the top: these migrations have a date."""
+    if not report.deadlines:
+        return ""
+    items = "".join(
+        f"<li>{_e(deadline_headline(d))}"
+        f'<div class="muted" style="font-weight:400;font-size:12px">{_e(d.source)}</div></li>'
+        for d in report.deadlines
+    )
+    return f'<section class="deadlines"><b>Forced migrations</b><ul>{items}</ul></section>'
+
+
 def _files(report: ScanReport) -> str:
     level_of = {f.path: f.level for f in report.files}
     groups = by_file(report.findings)
@@ -136,7 +153,8 @@ def _files(report: ScanReport) -> str:
             rows.append(
                 f'<tr id="{_e(_anchor(f))}"><td class="num">{where}</td><td>{_pill(f.level)}</td>'
                 f'<td><code>{_e(f.api)}</code><div class="feat">{_e(f.category)}'
-                f"{' · ' + _e(feats) if feats else ''}</div></td>"
+                f"{' · ' + _e(feats) if feats else ''}</div>"
+                + "".join(f'<div class="due">{_e(deadline_text(d))}</div>' for d in f.deadlines) + "</td>"
                 f"<td><pre>{_e(f.code)}</pre>"
                 f'<div class="muted" style="font-size:11px">{_e(location(f))}</div></td>'
                 f'<td class="offer">hosted <b>{_e(f.deepseek.hosted)}</b> · self-hosted '
@@ -173,6 +191,7 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
         f'<div><div class="name">Level {s.level}: {_e(s.level_name)}'
         f'</div><div class="effort">Estimated effort to move to DeepSeek: <b>{_e(s.effort)}</b></div>{blurb}'
         "</div></section>",
+        _deadlines(report),
         _ladder(report, ruleset),
         '<div class="stats">'
         f'<div class="stat"><b>{s.findings}</b>findings</div>'

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from offramp.migrate.report.common import (
     by_file,
+    deadline_headline,
+    deadline_text,
     empty_text,
     level_names,
     location,
@@ -56,6 +58,9 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
     )
     out += [f"_{t}_" for t in scope_notes(report)]
     out.append("")
+    if report.deadlines:
+        out += [f"- ⏰ **{cell(deadline_headline(d))}**" for d in report.deadlines]
+        out.append("")
     if s.by_category:
         out += ["| Category | Findings | Files | Highest level |", "|---|---:|---:|---|"]
         for c in sorted(s.by_category, key=lambda c: (-c.level, -c.findings, c.category)):
@@ -75,7 +80,7 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
         for f in findings[:MAX_FINDINGS]:
             row = (
                 f"| L{f.level} | {code(location(f))} | {code(f.api)} | {cell(f.category)} | "
-                f"{cell(', '.join(f.features)) or '–'} | "
+                f"{cell(', '.join([*f.features, *(deadline_text(d) for d in f.deadlines)])) or '–'} | "
                 f"{cell(f.deepseek.hosted)} / {cell(f.deepseek.self_hosted)}"
                 f" | {code(f.code)} |"
             )

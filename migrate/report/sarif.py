@@ -14,7 +14,7 @@ import json
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from offramp.migrate.report.common import level_names, sorted_findings
+from offramp.migrate.report.common import deadline_headline, level_names, sorted_findings
 from offramp.migrate.report_model import Finding, ScanReport
 from offramp.migrate.ruleset import Rule, RuleSet
 
@@ -88,8 +88,9 @@ def _result(f: Finding, index: int, prefix: str, names: dict[int, str]) -> dict:
     level = f"L{f.level} {names[f.level]}" if f.level in names else f"L{f.level}"
     where = f" (notebook cell {f.cell}, line {f.line} of the cell)" if f.cell is not None else ""
     feats = f" Features: {', '.join(f.features)}." if f.features else ""
+    due = "".join(f" {deadline_headline(d)}." for d in f.deadlines)
     text = (
-        f"{f.message or f.api} — lock-in {level}.{feats} "
+        f"{f.message or f.api} — lock-in {level}.{feats}{due} "
         f"{_offer_text(f.deepseek.hosted, f.deepseek.self_hosted, f.deepseek.reason)}{where}"
     )
     region: dict = {"startLine": f.line, "startColumn": f.column + 1}
@@ -98,6 +99,8 @@ def _result(f: Finding, index: int, prefix: str, names: dict[int, str]) -> dict:
     props: dict = {"api": f.api, "category": f.category, "level": f.level, "features": list(f.features)}
     if f.cell is not None:
         props["cell"] = f.cell
+    if f.deadlines:
+        props["deadlines"] = [d.model_dump() for d in f.deadlines]
     fingerprint = hashlib.sha256(
         "\0".join((f.path, str(f.cell), f.rule, f.api, f.code)).encode("utf-8")
     ).hexdigest()[:32]
@@ -147,6 +150,13 @@ def render(report: ScanReport, ruleset: RuleSet | None = None, *, uri_prefix: st
             ],
         }
         for sk in report.skipped
+    ] + [
+        {
+            "level": "warning",
+            "message": {"text": deadline_headline(d)},
+            "descriptor": {"id": "offramp.forced-migration"},
+        }
+        for d in report.deadlines
     ]
     base = PurePosixPath(report.root)
     prefix_parts = PurePosixPath(uri_prefix.strip("/")).parts if uri_prefix.strip("/") else ()
@@ -165,7 +175,12 @@ def render(report: ScanReport, ruleset: RuleSet | None = None, *, uri_prefix: st
                         "id": "offramp.skipped-file",
                         "name": "SkippedFile",
                         "shortDescription": {"text": "A file the scan could not read or parse"},
-                    }
+                    },
+                    {
+                        "id": "offramp.forced-migration",
+                        "name": "ForcedMigration",
+                        "shortDescription": {"text": "A model or API the project uses has an announced shutdown"},
+                    },
                 ],
             }
         },
@@ -179,6 +194,7 @@ def render(report: ScanReport, ruleset: RuleSet | None = None, *, uri_prefix: st
             "effort": report.summary.effort,
             "reportSchemaVersion": report.schema_version,
             "rulesDigest": report.rules_digest,
+            "deadlines": [d.model_dump() for d in report.deadlines],
         },
     }
     return (

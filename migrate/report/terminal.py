@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from offramp.migrate.report.common import (
+    deadline_headline,
+    deadline_text,
     empty_text,
     level_label,
     level_names,
@@ -31,6 +33,7 @@ from offramp.migrate.ruleset import RuleSet
 MAX_FINDINGS = 40
 MAX_FILES = 10
 MAX_SKIPPED = 25
+MAX_DEADLINES = 8
 _STYLES = ("dim", "green", "yellow", "dark_orange", "red", "magenta")
 
 
@@ -60,6 +63,10 @@ def _summary_panel(report: ScanReport, ruleset: RuleSet | None) -> Panel:
         parts = [f"L{k}: {v}" for k, v in sorted(s.by_level.items()) if v]
         if parts:
             lines.append(Text("By level: " + " · ".join(parts)))
+    for d in report.deadlines[:MAX_DEADLINES]:
+        lines.append(Text(deadline_headline(d), style="bold red"))
+    if len(report.deadlines) > MAX_DEADLINES:
+        lines.append(Text(f"{len(report.deadlines) - MAX_DEADLINES} more deadlines: --format json", style="red"))
     lines.append(Text(f"Root: {report.root}", style="dim"))
     lines += [Text(t, style="dim") for t in scope_notes(report)]
     return Panel(Group(*lines), title="Offramp lock-in report", border_style=_style(s.level), expand=False)
@@ -115,6 +122,8 @@ def _findings(report: ScanReport, width: int) -> Table:
         api = Text(f.api)
         if f.features:
             api.append("\n" + " ".join(f.features), style="dim")
+        for d in f.deadlines:
+            api.append("\n" + deadline_text(d), style="red")
         offers = (
             [f"hosted: {f.deepseek.hosted}\nself:   {f.deepseek.self_hosted}"]
             if narrow

@@ -34,5 +34,8 @@ def build_report(root: str, findings: list[Finding], skipped: list[Skipped], rul
         files_with_findings=len(per_file), findings=len(findings), skipped=len(skipped), by_category=cats,
         by_level=by_level,
     )
-    return ScanReport(root=root, summary=summary, files=files, findings=findings, skipped=skipped,
-                      rules_digest=ruleset.digest)
+    report = ScanReport(root=root, summary=summary, files=files, findings=findings, skipped=skipped,
+                        rules_digest=ruleset.digest)
+    from offramp.migrate.scan.deadlines import apply_deadlines
+
+    return apply_deadlines(report, root)  # shutdown dates of the models and APIs used (rules/lifecycle/)

@@ -321,7 +321,8 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
         projection = Projection(window_days=round(window_days, 4), observed_requests=seen,
                                 requests_per_month=round(per_month, 1),
                                 basis="requests seen per day × mean cost per request on pairs priced on both "
-                                      "sides (observed tokens, dated price tables at call time) × 30 days")
+                                      "sides (observed tokens, dated price tables and the peak/off-peak window in force at each "
+                                      "request's arrival, UTC) × 30 days")
         if paired_p:
             mp, mc = sum(paired_p) / len(paired_p), sum(paired_c) / len(paired_c)
             projection.primary_monthly_usd = round(mp * per_month, 2)

@@ -60,25 +60,55 @@ def test_import_adapters_stays_light():
 def test_every_shipped_profile_loads_and_deepseek_is_dated():
     assert {"openai", "deepseek", "vllm", "sglang", "ollama", "llamacpp"} <= set(available_kinds())
     for kind in available_kinds():
-        load_profile(kind, "any-model")
+        p = load_profile(kind, "any-model")
+        assert p.source and p.verified is not None, kind
     assert load_profile("deepseek", "deepseek-flash").supports("vision")
     assert not load_profile("deepseek", "deepseek-v4-pro").supports("vision")
     assert load_profile("deepseek", "deepseek-chat").until is not None
     assert not load_profile("deepseek", "deepseek-v4-flash").supports("embeddings")
 
 
+def test_every_shipped_profile_row_names_its_source_and_date():
+    import tomllib
+
+    from offramp.adapters.profiles import RULES_BACKENDS_DIR
+
+    for f in sorted(RULES_BACKENDS_DIR.glob("*.toml")):
+        data = tomllib.loads(f.read_text(encoding="utf-8"))
+        rows = [data["defaults"]] if "defaults" in data else []
+        for row in [*rows, *data.get("profile", [])]:
+            assert row.get("source") and row.get("verified"), (f.name, row.get("family", "defaults"))
+
+
+PROVENANCE = 'source = "migrate probe http://gpu:8000/v1 (2026-12-03)"\nverified = 2026-12-03\n'
+
+
 def test_probe_style_profile_file_and_errors(tmp_path):
     f = tmp_path / "myvllm.toml"
-    f.write_text('kind = "vllm"\n[[profile]]\nfamily = "probed"\nn = false\njson_schema = false\n')
+    f.write_text('kind = "vllm"\n[[profile]]\nfamily = "probed"\nn = false\njson_schema = false\n' + PROVENANCE)
     p = load_profile("vllm", "m", path=f)
     assert p.family == "probed" and not p.n and p.developer_role  # unspecified fields: OpenAI behaviour
     bad = tmp_path / "bad.toml"
-    bad.write_text('kind = "x"\n[[profile]]\nn = "maybe"\n')
+    bad.write_text('kind = "x"\n[[profile]]\nn = "maybe"\n' + PROVENANCE)
     with pytest.raises(ProfileError, match=r"bad.toml: profile\[0\].n"):
         load_profile_file(bad)
-    bad.write_text('kind = "x"\n[[profile]]\nsuports_n = true\n')
+    bad.write_text('kind = "x"\n[[profile]]\nsuports_n = true\n' + PROVENANCE)
     with pytest.raises(ProfileError, match="suports_n"):
         load_profile_file(bad)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[profile]]\nfamily = "v9"\nverified = 2026-12-03\n', r"nosrc.toml: profile\[0\] \(v9\): missing 'source'"),
+    ('[[profile]]\nfamily = "v9"\nsource = "docs"\n', r"nosrc.toml: profile\[0\] \(v9\): missing 'verified'"),
+    ('[[profile]]\nfamily = "v9"\nsource = "docs"\nverified = "last week"\n', "missing 'verified'"),
+    ('[defaults]\nn = false\n[[profile]]\nfamily = "v9"\n' + PROVENANCE, r"nosrc.toml: defaults: missing 'source'"),
+])
+def test_a_profile_row_without_provenance_fails_in_one_line(tmp_path, text, message):
+    f = tmp_path / "nosrc.toml"
+    f.write_text('kind = "x"\n' + text)
+    with pytest.raises(ProfileError, match=message) as exc:
+        load_profile_file(f)
+    assert "\n" not in str(exc.value)
 
 
 def test_azure_ad_api_type_sends_the_key_as_a_bearer_token():

@@ -101,21 +101,106 @@ def test_n_fan_out_where_backend_has_no_n():
     assert translate_chat_request({"model": "m", "messages": msgs("x"), "n": 3}, VLLM).body["n"] == 3
 
 
+PRO = load_profile("deepseek", "deepseek-v4-pro")
+FLASH = load_profile("deepseek", "deepseek-flash")
+
+
+@pytest.mark.parametrize("profile", [V4, FLASH, PRO], ids=lambda p: p.family)
 @pytest.mark.parametrize("effort,thinking,sent", [
-    ("none", {"type": "disabled"}, None), ("low", {"type": "enabled"}, "low"),
-    ("medium", {"type": "enabled"}, "high"), ("xhigh", {"type": "enabled"}, "max"),
+    ("none", {"type": "disabled"}, None), ("minimal", {"type": "enabled"}, "low"),
+    ("low", {"type": "enabled"}, "low"), ("medium", {"type": "enabled"}, "high"),
+    ("high", {"type": "enabled"}, "high"), ("xhigh", {"type": "enabled"}, "high"),  # V4.1: xhigh → high, not max
+    ("max", {"type": "enabled"}, "max"),
 ])
-def test_reasoning_effort_maps_to_deepseek_thinking(effort, thinking, sent):
-    t = translate_chat_request({"model": "m", "messages": msgs("x"), "reasoning_effort": effort}, V4)
+def test_reasoning_effort_maps_to_deepseek_thinking(profile, effort, thinking, sent):
+    t = translate_chat_request({"model": "m", "messages": msgs("x"), "reasoning_effort": effort}, profile)
     assert t.body["thinking"] == thinking and t.body.get("reasoning_effort") == sent
 
 
-def test_thinking_mode_drops_ignored_sampling_params():
+def test_v41_flash_sampling_rules():
+    """V4.1 Flash: temperature has no effect in thinking mode; top_p works ONLY in thinking mode, within
+    0.95–1.0; the penalties are no-ops in every mode; logprobs work in both modes."""
     t = translate_chat_request({"model": "m", "messages": msgs("x"), "reasoning_effort": "high",
-                                "temperature": 0.2, "top_p": 0.5}, V4)
-    assert "temperature" not in t.body and "top_p" not in t.body
-    t2 = translate_chat_request({"model": "m", "messages": msgs("x"), "temperature": 0.2}, V4)
-    assert t2.body["temperature"] == 0.2  # thinking off: temperature works
+                                "temperature": 0.2, "top_p": 0.5, "presence_penalty": 1, "logprobs": True,
+                                "top_logprobs": 3}, V4)
+    assert "temperature" not in t.body and "presence_penalty" not in t.body
+    assert t.body["top_p"] == 0.95 and t.body["logprobs"] is True and t.body["top_logprobs"] == 3
+    clamp = next(c for c in t.changes if c.field == "top_p")
+    assert clamp.lossy and "0.95" in clamp.detail
+    assert translate_chat_request({"model": "m", "messages": msgs("x"), "reasoning_effort": "high",
+                                   "top_p": 0.98}, V4).body["top_p"] == 0.98
+    t2 = translate_chat_request({"model": "m", "messages": msgs("x"), "temperature": 0.2, "top_p": 0.5,
+                                 "frequency_penalty": 0.5, "logprobs": True}, V4)
+    assert t2.body["temperature"] == 0.2 and t2.body["logprobs"] is True  # thinking off: temperature works
+    assert "top_p" not in t2.body and "frequency_penalty" not in t2.body  # fixed at 1.0 / no effect
+    assert {("dropped", "top_p"), ("dropped", "frequency_penalty")} <= fields(t2)
+    assert all(c.lossy for c in t2.changes if c.field in ("top_p", "frequency_penalty"))
+    with pytest.raises(StrictModeError, match="top_p"):
+        translate_chat_request({"model": "m", "messages": msgs("x"), "top_p": 0.5}, V4, strict=True)
+
+
+def test_v4_pro_keeps_top_p_without_thinking_and_drops_it_with():
+    t = translate_chat_request({"model": "m", "messages": msgs("x"), "top_p": 0.5}, PRO)
+    assert t.body["top_p"] == 0.5
+    t2 = translate_chat_request({"model": "m", "messages": msgs("x"), "top_p": 0.5, "reasoning_effort": "max"}, PRO)
+    assert "top_p" not in t2.body and t2.body["reasoning_effort"] == "max"
+
+
+def test_unset_max_tokens_becomes_the_model_maximum_on_deepseek():
+    """OpenAI's default output limit is the model's maximum; DeepSeek's is 8K without thinking: an app that never
+    set max_tokens must not be cut at 8K."""
+    t = translate_chat_request({"model": "m", "messages": msgs("x")}, V4)
+    assert t.body["max_tokens"] == 393216
+    change = next(c for c in t.changes if c.field == "max_tokens")
+    assert "8192" in change.detail and not change.lossy
+    assert translate_chat_request({"model": "m", "messages": msgs("x"), "max_tokens": 100}, V4).body["max_tokens"] == 100
+    assert translate_chat_request({"model": "m", "messages": msgs("x"), "max_completion_tokens": 50},
+                                  V4).body["max_tokens"] == 50
+    assert "max_tokens" not in translate_chat_request({"model": "m", "messages": msgs("x")}, VLLM).body
+
+
+def test_with_tools_v41_gets_the_reasoning_of_every_earlier_assistant_turn():
+    """DeepSeek V4.1: when the request carries `tools`, the reasoning_content of ALL earlier assistant turns,
+    including turns without tool calls, must come back (else 400); without tools it is ignored, so it is dropped
+    from plain turns."""
+    cache = ReasoningCache()
+    cache.put_content("It is 4.", "2 + 2 = 4")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    history = [*msgs("2+2?"), {"role": "assistant", "content": "It is 4."},
+               {"role": "user", "content": "and now call f"},
+               {"role": "assistant", "content": "Hello", "reasoning_content": "kept"},
+               {"role": "assistant", "content": "never seen"}]
+    t = translate_chat_request({"model": "m", "messages": history, "tools": tools}, V4, reasoning_cache=cache)
+    out = t.body["messages"]
+    assert [m.get("reasoning_content") for m in out if m["role"] == "assistant"] == ["2 + 2 = 4", "kept", ""]
+    assert any("every earlier turn" in c.detail for c in t.changes)
+    plain = translate_chat_request({"model": "m", "messages": history}, V4, reasoning_cache=cache)
+    assert all("reasoning_content" not in m for m in plain.body["messages"])
+    # the V3.2/V4 rule (tool-call turns only) stays where a profile says so
+    old = translate_chat_request({"model": "deepseek-reasoner", "messages": history, "tools": tools},
+                                 load_profile("deepseek", "deepseek-reasoner"), reasoning_cache=cache)
+    assert all("reasoning_content" not in m for m in old.body["messages"])
+
+
+def test_reasoning_of_a_plain_reply_is_remembered_for_the_next_turn():
+    cache = ReasoningCache()
+    normalize_chat_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris.",
+                                                                   "reasoning_content": "capital of France"}}]},
+                            V4, reasoning_cache=cache)
+    assert cache.get_content("Paris.") == "capital of France"
+    n = StreamNormalizer(V4, app_wants_usage=False, reasoning_cache=cache)
+    for delta in ({"reasoning_content": "think"}, {"content": "Ber"}, {"content": "lin."}):
+        n.feed({"id": "x", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    n.finish()
+    assert cache.get_content("Berlin.") == "think"
+
+
+def test_vllm_deepseek_template_gets_the_effort_level():
+    t = translate_chat_request({"model": "m", "messages": msgs("x"), "reasoning_effort": "xhigh"}, VLLM)
+    assert t.body["chat_template_kwargs"] == {"thinking": True, "enable_thinking": True, "reasoning_effort": "max"}
+    assert "reasoning_effort" not in t.body
+    off = translate_chat_request({"model": "m", "messages": msgs("x"), "reasoning_effort": "none"}, VLLM)
+    assert off.body["chat_template_kwargs"] == {"thinking": False, "enable_thinking": False}
 
 
 def test_forced_tool_choice_in_thinking_mode():

@@ -7,7 +7,7 @@ import pytest
 
 from offramp.migrate.fake_upstream.testing import FakeUpstream, fleet, reset_all
 
-MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-v4-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
+MODELS = {"openai": "gpt-4o", "deepseek": "deepseek-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}
 
 
 @pytest.fixture(scope="module")

@@ -72,20 +72,21 @@ def test_azure_checks_the_configured_key_and_deployments():
 @pytest.mark.parametrize("flavor", ["openai", "deepseek", "vllm"])
 def test_json_object_follows_a_schema_quoted_in_the_prompt(fakes, flavor):
     fake = fakes[flavor]
-    model = {"openai": "gpt-4o", "deepseek": "deepseek-chat", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}[flavor]
+    model = {"openai": "gpt-4o", "deepseek": "deepseek-flash", "vllm": "deepseek-ai/DeepSeek-V4-Flash"}[flavor]
+    off = {"extra_body": {"thinking": {"type": "disabled"}}} if flavor == "deepseek" else {}
     prompt = ("Describe Bob.\n\nReply with one json object only that conforms to this JSON schema named P:\n"
               + json.dumps(SCHEMA, separators=(",", ":")))
-    res = client(fake).chat.completions.create(model=model, response_format={"type": "json_object"},
+    res = client(fake).chat.completions.create(model=model, response_format={"type": "json_object"}, **off,
                                                messages=[{"role": "user", "content": prompt}])
     value = json.loads(res.choices[0].message.content)
     assert set(value) == {"name", "age", "tags"} and isinstance(value["age"], int)
     # a schema in the system message counts too; without any schema the answer keeps its {answer, input} shape
     res = client(fake).chat.completions.create(
-        model=model, response_format={"type": "json_object"},
+        model=model, response_format={"type": "json_object"}, **off,
         messages=[{"role": "system", "content": "Answer in json matching this json_schema: " + json.dumps(SCHEMA)},
                   {"role": "user", "content": "Describe Bob."}])
     assert set(json.loads(res.choices[0].message.content)) == {"name", "age", "tags"}
-    res = client(fake).chat.completions.create(model=model, response_format={"type": "json_object"},
+    res = client(fake).chat.completions.create(model=model, response_format={"type": "json_object"}, **off,
                                                messages=[{"role": "user", "content": "json please"}])
     assert set(json.loads(res.choices[0].message.content)) == {"answer", "input"}
 

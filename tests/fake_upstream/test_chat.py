@@ -106,7 +106,7 @@ def test_deepseek_stream_usage_rides_on_the_last_content_chunk_with_keepalives(f
     raw = httpx.post(
         f"{fake.base_url}/chat/completions",
         headers={"Authorization": "Bearer k"},
-        json={"model": "deepseek-chat", "messages": USER, "stream": True},
+        json={"model": "deepseek-flash", "messages": USER, "stream": True, "thinking": {"type": "disabled"}},
     ).text
     assert raw.startswith(": keep-alive\n\n")
     events = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
@@ -116,7 +116,8 @@ def test_deepseek_stream_usage_rides_on_the_last_content_chunk_with_keepalives(f
     assert all(e["choices"] for e in events), "no separate usage-only chunk"
     chunks = list(
         client(fake).chat.completions.create(
-            model="deepseek-chat", messages=USER, stream=True, stream_options={"include_usage": True}
+            model="deepseek-flash", messages=USER, stream=True, stream_options={"include_usage": True},
+            extra_body={"thinking": {"type": "disabled"}}
         )
     )
     assert chunks[-1].usage.total_tokens > 0 and chunks[-1].choices[0].finish_reason == "stop"
@@ -128,7 +129,7 @@ def test_deepseek_non_stream_json_has_leading_blank_lines(fakes):
     raw = httpx.post(
         f"{fake.base_url}/chat/completions",
         headers={"Authorization": "Bearer k"},
-        json={"model": "deepseek-chat", "messages": USER},
+        json={"model": "deepseek-flash", "messages": USER, "thinking": {"type": "disabled"}},
     ).content
     assert raw.startswith(b"\n") and json.loads(raw)["object"] == "chat.completion"
 
@@ -150,12 +151,9 @@ def test_deepseek_thinking_mode_reasoning_content_comes_before_content(fakes):
         model="deepseek-v4-flash", messages=USER, extra_body={"thinking": {"type": "disabled"}}
     )
     assert "reasoning_content" not in (off.choices[0].message.model_extra or {})
-    chat = c.chat.completions.create(
-        model="deepseek-chat", messages=USER, extra_body={"thinking": {"type": "enabled"}}
-    )
-    assert "reasoning_content" not in (chat.choices[0].message.model_extra or {}), (
-        "deepseek-chat never thinks"
-    )
+    for retired in ("deepseek-chat", "deepseek-reasoner"):  # retired 2026-07-24: a hard 400, not an alias
+        with pytest.raises(openai.BadRequestError, match="Model Not Exist"):
+            c.chat.completions.create(model=retired, messages=USER)
 
 
 def test_vllm_reasoning_field_is_named_reasoning(fakes):
@@ -322,8 +320,12 @@ def test_n_choices_and_logprobs(fakes):
         tokens = r.choices[0].logprobs.content
         assert "".join(t.token for t in tokens) == r.choices[0].message.content
         assert all(len(t.top_logprobs) == 2 and t.logprob <= 0 for t in tokens)
-    r = client(fakes["deepseek"]).chat.completions.create(model="deepseek-chat", messages=USER, logprobs=True)
+    c = client(fakes["deepseek"])
+    r = c.chat.completions.create(model="deepseek-flash", messages=USER, logprobs=True, extra_body={"thinking": {"type": "disabled"}})
     assert r.choices[0].logprobs.content
+    # V4.1: logprobs in thinking mode too, and they cover the reasoning
+    r = c.chat.completions.create(model="deepseek-flash", messages=USER, logprobs=True)
+    assert r.choices[0].logprobs.content and r.choices[0].logprobs.model_extra["reasoning_content"]
 
 
 def test_max_tokens_and_stop_cut_the_answer(fake):
@@ -350,7 +352,7 @@ def test_max_tokens_and_stop_cut_the_answer(fake):
                 }
             },
             400,
-            "response_format.type json_schema is unavailable now",
+            "This response_format type is unavailable now",
         ),
         ({"response_format": {"type": "json_object"}}, 400, "must contain the word 'json'"),
         ({"n": 2}, 400, "only n = 1"),
@@ -374,7 +376,7 @@ def test_deepseek_rejects_what_the_real_api_rejects(fakes, kwargs, status, needl
 def test_deepseek_forced_tool_choice_works_without_thinking(fakes):
     c = client(fakes["deepseek"])
     r = c.chat.completions.create(
-        model="deepseek-chat", messages=USER, tools=[WEATHER], tool_choice="required"
+        model="deepseek-flash", messages=USER, tools=[WEATHER], tool_choice="required", extra_body={"thinking": {"type": "disabled"}}
     )
     assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
 
@@ -386,8 +388,7 @@ def test_deepseek_requires_reasoning_content_on_tool_call_turns_in_thinking_mode
     tool = {"role": "tool", "tool_call_id": msg["tool_calls"][0]["id"], "content": "sunny"}
     stripped = {k: v for k, v in msg.items() if k != "reasoning_content"}
     with pytest.raises(
-        openai.BadRequestError,
-        match="Missing reasoning_content field in the assistant message at message index 1",
+        openai.BadRequestError, match="The `reasoning_content` in the thinking mode must be passed back to the API"
     ):
         c.chat.completions.create(
             model="deepseek-v4-flash", messages=[*USER, stripped, tool], tools=[WEATHER]
@@ -402,6 +403,33 @@ def test_deepseek_requires_reasoning_content_on_tool_call_turns_in_thinking_mode
         extra_body={"thinking": {"type": "disabled"}},
     )
     assert off.choices[0].message.content
+
+
+def test_deepseek_v41_with_tools_wants_the_reasoning_of_every_earlier_assistant_turn(fakes):
+    """V4.1: when the request carries `tools`, every earlier assistant turn must carry its reasoning_content,
+    also turns without tool calls; without `tools` none is needed."""
+    c = client(fakes["deepseek"])
+    first = c.chat.completions.create(model="deepseek-flash", messages=USER)
+    plain = {"role": "assistant", "content": first.choices[0].message.content}  # reasoning dropped by the app
+    history = [*USER, plain, {"role": "user", "content": "And the weather there?"}]
+    with pytest.raises(openai.BadRequestError, match="reasoning_content"):
+        c.chat.completions.create(model="deepseek-flash", messages=history, tools=[WEATHER])
+    assert c.chat.completions.create(model="deepseek-flash", messages=history).choices[0].message.content
+    echoed = [*USER, {**plain, "reasoning_content": first.choices[0].message.reasoning_content}, history[-1]]
+    r = c.chat.completions.create(model="deepseek-flash", messages=echoed, tools=[WEATHER])
+    assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
+
+
+def test_deepseek_images_only_on_flash_ids_and_in_user_messages(fakes):
+    c = client(fakes["deepseek"])
+    image = [{"type": "text", "text": "what is this?"},
+             {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
+    for model in ("deepseek-flash", "deepseek-v4-flash", "deepseek-v4-flash-vision-exp"):  # legacy ids: V4.1
+        assert c.chat.completions.create(model=model, messages=[{"role": "user", "content": image}]).choices
+    with pytest.raises(openai.UnprocessableEntityError):
+        c.chat.completions.create(model="deepseek-v4-pro", messages=[{"role": "user", "content": image}])
+    with pytest.raises(openai.BadRequestError, match="only supported in user messages"):
+        c.chat.completions.create(model="deepseek-flash", messages=[{"role": "system", "content": image}, *USER])
 
 
 def test_openai_rejects_unknown_arguments_and_orphan_tool_messages(fakes):
@@ -491,7 +519,7 @@ def test_openai_answers_legacy_functions_with_function_call(fakes, stream):
 
 
 def test_deepseek_and_vllm_ignore_legacy_functions(fakes):
-    for flavor, model in (("deepseek", "deepseek-chat"), ("vllm", "deepseek-ai/DeepSeek-V4-Flash")):
+    for flavor, model in (("deepseek", "deepseek-flash"), ("vllm", "deepseek-ai/DeepSeek-V4-Flash")):
         res = client(fakes[flavor]).chat.completions.create(
             model=model, functions=[FUNCTION], function_call="auto", messages=[{"role": "user", "content": "hi"}])
         assert res.choices[0].message.function_call is None and res.choices[0].message.content == "Echo: hi"

@@ -36,7 +36,8 @@ def test_cli_serves_the_chosen_flavor():
         match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", line)
         assert match, line + proc.stderr.read() if proc.poll() is not None else line
         c = openai.OpenAI(base_url=match.group(0), api_key="k", max_retries=0)
-        r = c.chat.completions.create(model="deepseek-chat", messages=[{"role": "user", "content": "hi"}])
+        r = c.chat.completions.create(model="deepseek-flash", messages=[{"role": "user", "content": "hi"}],
+                                      extra_body={"thinking": {"type": "disabled"}})
         assert r.choices[0].message.content == "Echo: hi" and r.usage.prompt_cache_miss_tokens > 0
         assert "adm-token" not in line
     finally:

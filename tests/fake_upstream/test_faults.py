@@ -30,17 +30,17 @@ def test_scripted_429_with_retry_after_is_retried_by_the_sdk(fake):
 
 def test_scripted_402_and_custom_body_only_hit_matching_requests(fakes):
     fake = fakes["deepseek"]
-    fake.script(status=402, path="/chat/completions", model="deepseek-chat")
-    ok = client(fake).chat.completions.create(model="deepseek-v4-flash", messages=USER)
+    fake.script(status=402, path="/chat/completions", model="deepseek-v4-pro")
+    ok = client(fake).chat.completions.create(model="deepseek-flash", messages=USER)
     assert ok.choices[0].message.content == "Echo: ping"
     with pytest.raises(openai.APIStatusError) as info:
-        client(fake).chat.completions.create(model="deepseek-chat", messages=USER)
+        client(fake).chat.completions.create(model="deepseek-v4-pro", messages=USER)
     assert info.value.status_code == 402 and info.value.body["message"] == "Insufficient Balance"
     fake.script(status=500, body={"detail": "boom"})
     r = httpx.post(
         f"{fake.base_url}/chat/completions",
         headers={"Authorization": "Bearer k"},
-        json={"model": "deepseek-chat", "messages": USER},
+        json={"model": "deepseek-flash", "messages": USER},
     )
     assert r.status_code == 500 and r.json() == {"detail": "boom"}
 
@@ -183,7 +183,8 @@ def test_scripted_content_and_finish_reason(fakes):
     fake.script(content="  \n", finish_reason="stop")
     c = client(fake)
     body = dict(
-        model="deepseek-chat",
+        model="deepseek-flash",
+        extra_body={"thinking": {"type": "disabled"}},
         response_format={"type": "json_object"},
         messages=[{"role": "user", "content": "json please"}],
     )
@@ -191,9 +192,10 @@ def test_scripted_content_and_finish_reason(fakes):
     assert json.loads(c.chat.completions.create(**body).choices[0].message.content)["input"] == "json please"
     chunks = list(
         c.chat.completions.create(
-            model="deepseek-chat",
+            model="deepseek-flash",
             messages=USER,
             stream=True,
+            extra_body={"thinking": {"type": "disabled"}},
             extra_headers={"X-Fake-Fault": "finish=insufficient_system_resource"},
         )
     )

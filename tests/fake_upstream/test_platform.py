@@ -57,16 +57,16 @@ def test_legacy_completions_and_deepseek_beta_fim(fakes):
     )
     assert "".join(c.choices[0].text for c in chunks) == "Echo: Say hi"
     with pytest.raises(openai.NotFoundError):
-        client(fakes["deepseek"]).completions.create(model="deepseek-chat", prompt="x")
+        client(fakes["deepseek"]).completions.create(model="deepseek-flash", prompt="x")
     beta = openai.OpenAI(base_url=fakes["deepseek"].url + "/beta", api_key="k", max_retries=0)
-    assert beta.completions.create(model="deepseek-chat", prompt="def f(", suffix="return 1").choices[0].text
+    assert beta.completions.create(model="deepseek-flash", prompt="def f(", suffix="return 1").choices[0].text
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_deepseek_refuses_what_it_does_not_offer(fakes):
     c = client(fakes["deepseek"])
     calls = [
-        lambda: c.embeddings.create(model="deepseek-chat", input="x"),
+        lambda: c.embeddings.create(model="deepseek-flash", input="x"),
         lambda: c.images.generate(prompt="x"),
         lambda: c.audio.speech.create(model="tts-1", voice="alloy", input="x"),
         lambda: c.fine_tuning.jobs.list(),

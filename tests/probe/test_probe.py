@@ -62,17 +62,17 @@ EXPECTED = {
             "legacy_functions": False,
             "n": False,
             "logprobs": True,
-            "thinking_ignores": ["logprobs", "top_logprobs"],
+            "thinking_ignores": [],  # V4.1: logprobs in both modes
             "json_object": True,
             "json_schema": False,
             "json_needs_word": True,
             "reasoning_field": "reasoning_content",
-            "reasoning_input": "required_on_tool_calls",
+            "reasoning_input": "required_with_tools",
             "thinking_control": "deepseek",
             "thinking_default": True,
             "stream_usage": "last_chunk",
             "cache_usage": "hit_miss",
-            "capabilities": ["chat", "files", "responses"],
+            "capabilities": ["chat", "files", "responses", "vision"],  # the legacy flash id is served by V4.1
         },
     ),
     "vllm": (
@@ -147,7 +147,7 @@ SHIPPED_AGREES = {
                "legacy_functions"),
     "deepseek": ("capabilities", "json_needs_word", "json_object", "json_schema", "n", "developer_role",
                  "legacy_functions",
-                 "max_completion_tokens", "tool_choice_forced_in_thinking", "reasoning_field"),
+                 "max_completion_tokens", "tool_choice_forced_in_thinking", "reasoning_field", "reasoning_input"),
 }
 
 

@@ -26,7 +26,7 @@ def test_every_feature_from_level_2_has_an_offer():
 
 @pytest.mark.parametrize(("call", "category", "level", "hosted", "self_hosted"), [
     ("c.chat.completions.create(model='gpt-4o', messages=[{'role': 'user', 'content': [\n"
-     "    {'type': 'image_url', 'image_url': {'url': u}}]}])", "vision", 5, "translated", "unsupported"),
+     "    {'type': 'image_url', 'image_url': {'url': u}}]}])", "vision", 5, "supported", "supported"),
     ("c.chat.completions.create(model='ft:gpt-4o-mini:acme::x1', messages=m)", "fine_tuning", 3,
      "unsupported", "unsupported"),
     ("c.chat.completions.create(model='m', messages=m, response_format={'type': 'json_schema', 'json_schema': s})",

@@ -124,7 +124,8 @@ def status(
     since_hours: float = typer.Option(None, "--since-hours", help="Only pairs from the last N hours."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """Agreement vs the noise floor per comparator, latency and cost on both sides, skips by reason."""
+    """Agreement vs the noise floor per comparator, latency and cost on both sides, skips by reason, and what
+    holds the ramp (gate, samples still needed, setting)."""
     import time
 
     from rich.console import Console
@@ -143,6 +144,9 @@ def status(
         engine = open_engine(url)
         migrate(engine)
         summary = summarize(engine, since=time.time() - since_hours * 3600 if since_hours else None)
+        from offramp.shadow.ramp.summary import ramp_summary
+
+        summary["ramp"] = ramp_summary(engine, cfg.ramp)  # what holds the ramp, what it needs, which setting
     except SQLAlchemyError as exc:
         _fail(f"store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
     if as_json:

@@ -121,16 +121,17 @@ def _run(cmd: str, config: Path | None, store: str | None, value: float | None =
 @ramp_app.command("status")
 def status(config: Path = _CONFIG, store: str = _STORE,
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Where the ramp is, what the gates say now, and the last decisions."""
+    """Where the ramp is, what the gates say now (estimate, always-valid bounds, samples still needed), what holds
+    it and the setting that governs each hold, and the last decisions."""
     from offramp.shadow.ramp.controller import explain
-    from offramp.shadow.ramp.gates import evaluate
     from offramp.shadow.ramp.store import Leadership, RampStore
+    from offramp.shadow.ramp.summary import assess, concern_line
 
     engine, plan = _open(config, store)
     rs = RampStore(engine)
-    st = rs.load()
-    ctl = _controller(engine, plan)
-    report = evaluate(ctl.evidence(st), plan.gates) if st.started_at else None
+    st, assessment = assess(engine, plan)
+    report = assessment.report if assessment else None
+    concerns = assessment.concerns if assessment else []
     decisions = rs.decisions(limit=10)
     leader = Leadership(engine).holder_now()
     if as_json:
@@ -138,6 +139,7 @@ def status(config: Path = _CONFIG, store: str = _STORE,
             "state": st.model_dump(mode="json"), "explanation": explain(st, plan), "plan": plan.steps,
             "controller": leader,
             "gates": report.model_dump(mode="json") if report else None,
+            "concerns": [c.model_dump(mode="json") for c in concerns],
             "decisions": [d.model_dump(mode="json") for d in decisions]}, indent=2))
         return
     typer.echo(f"ramp: {st.status.value} at {st.share:g}% (plan {' → '.join(f'{s:g}%' for s in plan.steps)})")
@@ -150,6 +152,11 @@ def status(config: Path = _CONFIG, store: str = _STORE,
         for m in report.metrics:
             if m.applicable:
                 typer.echo(f"  {m.outcome.value:<4} {m.reason}")
+    blocking = [c for c in concerns if c.action == "rollback" or st.status.value == "running"]
+    if blocking:
+        typer.echo("holding the ramp:" if all(c.action != "rollback" for c in blocking) else "next evaluation:")
+        for c in blocking:
+            typer.echo(f"  {'roll back' if c.action == 'rollback' else c.action:<9} {concern_line(c)}")
     if decisions:
         typer.echo("last decisions:")
         for d in decisions:
@@ -203,7 +210,11 @@ def rollback(config: Path = _CONFIG, store: str = _STORE,
 
 @ramp_app.command("approve")
 def approve(config: Path = _CONFIG, store: str = _STORE) -> None:
-    """Let the ramp take the step that needs a human (by default 50% → 100%)."""
+    """Take the step that waits for a human (by default 50% → 100%), now.
+
+    Only while the ramp is awaiting approval (the controller stops there once the gates pass).
+    It cannot be given in advance: anywhere else `approve` is an error (exit 2) and nothing changes.
+    """
     _run("approve", config, store)
 
 

@@ -88,3 +88,7 @@ def render(summary: dict, console) -> None:
         console.print("Candidate errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
     if summary["skips"]:
         console.print("Mirrors not sent: " + ", ".join(f"{k} {int(v)}" for k, v in sorted(summary["skips"].items())))
+    from offramp.shadow.ramp.summary import summary_lines
+
+    for line in summary_lines(summary.get("ramp")):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -3,15 +3,21 @@ ones alone?
 
 Simulated mode (default) drives the real gates and controller (`shadow.ramp`) with simulated comparator
 outcomes, many seeded runs per scenario: candidates degraded at known rates (wrong tool name, invalid JSON,
-truncated answers, added latency) and one equal to the primary up to its own noise. Reported per scenario:
-rollback rate (detection for a degraded candidate, false rollback for the equal one), the share of runs that
-rolled back within `--within` compared requests, and the median compared requests to the decision (rollback,
-or reaching the approval gate).
+truncated answers, added latency), one equal to the primary up to its own noise, and one exactly `margin` worse
+than the noise floor (the edge of what the gates tolerate: its rollback rate is the sequential test's type-I
+error, which must stay at or below 1 − fail_confidence). Reported per evaluation interval, noise floor and
+scenario: rollback rate (detection for a degraded candidate, false rollback for the equal one), the share of runs
+that rolled back within `--within` compared requests, the compared requests by which 95% of runs had rolled back,
+and the median compared requests to the decision (rollback, or reaching the approval gate).
+
+The simulated clock runs `--rate` compared requests per second (default 1, the most evaluations per request),
+and the controller evaluates every `--evaluate-every` seconds (default 1, 5 and 30). Seeds: run k of every
+scenario uses seed 1000·k + 7.
 
 `--live` runs the same scenarios through the real proxy and fake upstreams (see `live.py`).
 
-    python bench/rollout/run.py            # full: 200 runs per scenario, noise sweep
-    python bench/rollout/run.py --quick    # 40 runs, one noise level (well under a minute)
+    python bench/rollout/run.py            # full: 200 runs per scenario, noise 1% and 2%, every 1/5/30 s
+    python bench/rollout/run.py --quick    # 40 runs, noise 1%, every 5 s (well under a minute)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import random
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,10 +50,12 @@ class Scenario:
     truncate: float = 0.0
     latency_factor: float = 1.0
     degraded: bool = True
+    at_margin: bool = False  # tool-call disagreement exactly `margin` above the noise floor
 
 
 SCENARIOS = [
     Scenario("equal", degraded=False),
+    Scenario("at_margin", degraded=False, at_margin=True),
     Scenario("wrong_tool_3pt", wrong_tool=0.03),
     Scenario("wrong_tool_5pt", wrong_tool=0.05),
     Scenario("invalid_json_3pt", invalid_json=0.03),
@@ -130,6 +139,8 @@ def simulate(sc: Scenario, seed: int, plan: RampPlan, p0: float, noise_share: fl
     probability q (so primary-vs-primary disagreement ≈ p0 = 2q(1−q)); the equal candidate does the same."""
     rng = random.Random(seed)
     q = (1 - math.sqrt(1 - 2 * p0)) / 2
+    # P(tool differs) = p0 + x·(1 − p0): x puts the candidate exactly `margin` above the floor.
+    wrong_tool = plan.gates.disagreement.margin / (1 - p0) if sc.at_margin else sc.wrong_tool
     tr = SimTraffic()
     store = MemoryRampStore()
     clock = [0.0]
@@ -149,7 +160,7 @@ def simulate(sc: Scenario, seed: int, plan: RampPlan, p0: float, noise_share: fl
         clock[0] = 1.0 + i
         p, c = primary_tool(), primary_tool()
         tool = p != c
-        if rng.random() < sc.wrong_tool:
+        if rng.random() < wrong_tool:
             tool = True
         jsonbad = rng.random() < sc.invalid_json
         trunc = rng.random() < sc.truncate
@@ -175,38 +186,49 @@ def simulate(sc: Scenario, seed: int, plan: RampPlan, p0: float, noise_share: fl
     return RunResult(False, horizon, "horizon")
 
 
-def run_scenarios(runs: int, p0: float, args: argparse.Namespace, plan: RampPlan) -> list[dict]:
+def _one(job: tuple) -> RunResult:
+    sc, seed, plan, p0, args = job
+    return simulate(sc, seed, plan, p0, args.noise_share, args.noise_prior, args.horizon, args.tick_every,
+                    args.watch_after_gate)
+
+
+def run_scenarios(runs: int, p0: float, args: argparse.Namespace, plan: RampPlan, pool=None) -> list[dict]:
     rows = []
     for sc in SCENARIOS:
-        res = [simulate(sc, 1000 * k + 7, plan, p0, args.noise_share, args.noise_prior,
-                        args.horizon, args.tick_every, args.watch_after_gate)
-               for k in range(runs)]
-        rb = [r for r in res if r.rolled_back]
-        within = sum(1 for r in rb if r.requests <= args.within)
+        jobs = [(sc, 1000 * k + 7, plan, p0, args) for k in range(runs)]
+        res = list(pool.map(_one, jobs, chunksize=4)) if pool is not None else [_one(j) for j in jobs]
+        rb = sorted(r.requests for r in res if r.rolled_back)
+        within = sum(1 for n in rb if n <= args.within)
         decided = [r.requests for r in res if r.rolled_back or r.reason.startswith("reached")]
+        k95 = math.ceil(0.95 * runs)
         rows.append({
-            "scenario": sc.name, "noise_floor": p0, "runs": runs,
+            "scenario": sc.name, "noise_floor": p0, "runs": runs, "evaluate_every_s": args.evaluate_every_now,
             "rollback_rate": len(rb) / runs,
             "rolled_back_within": within / runs,
+            "requests_for_95pct": rb[k95 - 1] if len(rb) >= k95 else None,
             "reached_approval_gate": sum(r.reason.startswith("reached") for r in res) / runs,
             "median_requests_to_decide": statistics.median(decided) if decided else None,
+            "median_requests_to_rollback": statistics.median(rb) if rb else None,
         })
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="40 runs, one noise level")
+    ap.add_argument("--quick", action="store_true", help="40 runs, noise 1%%, every 5 s")
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--noise", type=float, nargs="*", default=None,
-                    help="primary-vs-primary tool-call disagreement rates to sweep (default 0.005 0.01 0.02)")
+                    help="primary-vs-primary tool-call disagreement rates to sweep (default 0.01 0.02)")
     ap.add_argument("--noise-share", type=float, default=0.1, help="share of requests asked of the primary twice")
     ap.add_argument("--noise-prior", type=int, default=2000, help="noise pairs measured before the ramp starts")
     ap.add_argument("--within", type=int, default=500)
     ap.add_argument("--horizon", type=int, default=3000)
     ap.add_argument("--watch-after-gate", type=int, default=1000,
                     help="compared requests the equal candidate keeps being gated while awaiting approval")
-    ap.add_argument("--tick-every", type=int, default=25, help="compared requests between controller ticks")
+    ap.add_argument("--rate", type=float, default=1.0, help="compared requests per simulated second")
+    ap.add_argument("--evaluate-every", type=float, nargs="*", default=None,
+                    help="seconds between controller evaluations to sweep (default 1 5 30)")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--live", action="store_true", help="through the real proxy and fake upstreams")
     args = ap.parse_args(argv)
@@ -216,29 +238,42 @@ def main(argv: list[str] | None = None) -> int:
 
         return live_main(args)
     runs = 40 if args.quick else args.runs
-    noise = args.noise or ([0.01] if args.quick else [0.005, 0.01, 0.02])
+    noise = args.noise or ([0.01] if args.quick else [0.01, 0.02])
+    every = args.evaluate_every or ([5.0] if args.quick else [1.0, 5.0, 30.0])
     plan = RampPlan(min_step_seconds=0, evaluate_every_seconds=1, hold_record_seconds=10 ** 9)
+    alpha = 1 - plan.gates.disagreement.fail_confidence
     started = time.perf_counter()
     rows = []
-    for p0 in noise:
-        rows += run_scenarios(runs, p0, args, plan)
+    pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+    try:
+        for e in every:
+            args.evaluate_every_now = e
+            args.tick_every = max(1, round(e * args.rate))
+            for p0 in noise:
+                rows += run_scenarios(runs, p0, args, plan, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     elapsed = time.perf_counter() - started
-    print(f"ramp decision quality: {runs} seeded runs per scenario; requests = compared pairs; "
-          f"noise pairs: {args.noise_prior} before the ramp + {args.noise_share:.0%} of requests; "
-          f"tick every {args.tick_every} requests; {elapsed:.1f}s")
-    print(f"{'scenario':<18}{'noise':>7}{'rollback':>10}{'≤' + str(args.within):>8}{'approval':>10}{'median n':>10}")
+    print(f"ramp decision quality: {runs} seeded runs per scenario (seeds 1000k+7); requests = compared pairs at "
+          f"{args.rate:g}/s; noise pairs: {args.noise_prior} before the ramp + {args.noise_share:.0%} of requests; "
+          f"{elapsed:.1f}s")
+    head = (f"{'every':>6} {'scenario':<18}{'noise':>7}{'rollback':>10}{'≤' + str(args.within):>8}{'95% by':>8}"
+            f"{'approval':>10}{'median n':>10}")
+    print(head)
     for r in rows:
-        med = r["median_requests_to_decide"]
-        print(f"{r['scenario']:<18}{r['noise_floor']:>7.1%}{r['rollback_rate']:>10.1%}"
-              f"{r['rolled_back_within']:>8.1%}{r['reached_approval_gate']:>10.1%}"
-              f"{(f'{med:.0f}' if med is not None else '-'):>10}")
-    for p0 in noise:
-        sub = {r["scenario"]: r for r in rows if r["noise_floor"] == p0}
-        det = sub["wrong_tool_3pt"]["rolled_back_within"]
-        fr = sub["equal"]["rollback_rate"]
-        print(f"targets at noise {p0:.1%}: 3-pt tool-call drop detected within {args.within}: {det:.1%} "
-              f"(≥ 95%: {'met' if det >= 0.95 else 'NOT met'}); false rollback: {fr:.1%} "
-              f"(≤ 2%: {'met' if fr <= 0.02 else 'NOT met'})")
+        med, k95 = r["median_requests_to_decide"], r["requests_for_95pct"]
+        print(f"{r['evaluate_every_s']:>5g}s {r['scenario']:<18}{r['noise_floor']:>7.1%}{r['rollback_rate']:>10.1%}"
+              f"{r['rolled_back_within']:>8.1%}{(str(k95) if k95 is not None else '-'):>8}"
+              f"{r['reached_approval_gate']:>10.1%}{(f'{med:.0f}' if med is not None else '-'):>10}")
+    for e in every:
+        for p0 in noise:
+            sub = {r["scenario"]: r for r in rows if r["noise_floor"] == p0 and r["evaluate_every_s"] == e}
+            det = sub["wrong_tool_3pt"]["rolled_back_within"]
+            fr, edge = sub["equal"]["rollback_rate"], sub["at_margin"]["rollback_rate"]
+            print(f"every {e:g}s, noise {p0:.1%}: false rollback {fr:.1%} (≤ 1%: {'met' if fr <= 0.01 else 'NOT met'}); "
+                  f"at the margin {edge:.1%} (≤ {alpha:.0%}: {'met' if edge <= alpha else 'NOT met'}); "
+                  f"3-pt tool-call drop within {args.within}: {det:.1%} (≥ 95%: {'met' if det >= 0.95 else 'NOT met'})")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "elapsed_s": elapsed, "args": {
             k: v for k, v in vars(args).items() if k != "json"}}, indent=2, default=str))

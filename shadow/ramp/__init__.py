@@ -12,8 +12,11 @@ def install(proxy, app) -> None:
     from offramp.shadow.ramp.runtime import RampRuntime
     from offramp.shadow.ramp.serve import CandidateServer
 
-    plan = proxy.cfg.ramp  # the `[ramp]` table of the proxy's own config file
-    runtime = RampRuntime(proxy.engine, plan, holder=getattr(proxy, "replica", None))
+    cfg = proxy.cfg
+    plan = cfg.ramp  # the `[ramp]` table of the proxy's own config file
+    prices = {"primary": cfg.primary.price_provider or cfg.primary.kind,
+              "candidate": cfg.candidate.price_provider or cfg.candidate.kind}
+    runtime = RampRuntime(proxy.engine, plan, holder=getattr(proxy, "replica", None), price_providers=prices)
     server = CandidateServer(proxy, runtime)
     proxy.ramp_plan = plan
     proxy.ramp = runtime

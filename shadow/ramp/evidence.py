@@ -3,18 +3,23 @@
 Per comparator: candidate-vs-primary and primary-vs-primary′ verdicts. Two metrics are derived here because the
 gates need them on their own: `tool_calls` (the structural diff touched a tool-call field) and JSON validity
 (tool-call arguments, or content under a JSON response_format, that does not parse). Operational figures
-(errors, latency, TTFT, cost) come from the pairs table.
+(errors, latency, TTFT, cost) come from the pairs table, and so does the cost projection: the tokens of the
+pairs priced on both sides, re-priced at each side's dated list prices averaged over the coming week.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import json
 import re
+import time
+from datetime import datetime, timezone
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Engine
 
-from offramp.shadow.ramp.gates import ComparatorEvidence, Evidence, Proportion
+from offramp.shadow.ramp.gates import ComparatorEvidence, CostProjection, Evidence, Proportion
 from offramp.shadow.store import schema
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
@@ -68,12 +73,74 @@ def _errored(status: int | None, error: str | None) -> bool:
     return bool(error) or (status is not None and status >= 400)
 
 
+_WEEK_STEPS = 7 * 48  # half-hours: DeepSeek's windows start on the half hour (16:30-00:30)
+
+
+@functools.lru_cache(maxsize=256)
+def _price_provider(model: str, hint: str | None) -> str | None:
+    """The price table that prices `model`: the configured provider when its table does, else the first table
+    (rules/prices/*.toml) listing the model — the pairs record model names, not the proxy's upstream kinds."""
+    try:
+        from offramp.adapters import cost
+    except ImportError:  # pragma: no cover - an install without price tables
+        return None
+    names = ([hint] if hint else []) + sorted(p.stem for p in cost.PRICES_DIR.glob("*.toml"))
+    for name in names:
+        try:
+            table = cost.load_prices(name)
+        except (cost.PriceNotFound, cost.PriceError):
+            continue
+        if any(fnmatch.fnmatchcase(model, m) for row in table.price for m in row.models):
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _week_rates(provider: str, model: str, start_hour: int) -> dict[str, float] | None:
+    """USD per 1M tokens (cache hit / miss / output) averaged over the week starting at `start_hour` (epoch hours,
+    UTC), every half hour: what uniform traffic would pay, peak and off-peak windows included."""
+    from offramp.adapters import cost
+
+    total: dict[str, float] = {}
+    for i in range(_WEEK_STEPS):
+        at = datetime.fromtimestamp(start_hour * 3600 + i * 1800, timezone.utc)
+        try:
+            rates = cost.cost_of(provider, model, {}, at).rates
+        except (cost.PriceNotFound, cost.PriceError):
+            return None
+        for k, v in rates.items():
+            total[k] = total.get(k, 0.0) + v
+    return {k: v / _WEEK_STEPS for k, v in total.items()}
+
+
+def projected_cost(provider: str | None, model: str | None, usage_text: str | None,
+                   now: float | None = None) -> float | None:
+    """USD of one call's tokens at the model's list price averaged over the coming week; None when unpriced."""
+    usage = load_stored(usage_text)
+    if not model or not isinstance(usage, dict):
+        return None
+    prov = _price_provider(model, provider)
+    if prov is None:
+        return None
+    rates = _week_rates(prov, model, int((now if now is not None else time.time()) // 3600))
+    if rates is None:
+        return None
+    from offramp.adapters.cost import token_split
+
+    tokens = token_split(usage)
+    return sum(tokens[k] * rates[k] for k in rates) / 1_000_000
+
+
 class StoreEvidence:
     """`EvidenceSource` over the shadow store (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, family: str | None = None) -> None:
+    def __init__(self, engine: Engine, family: str | None = None,
+                 price_providers: dict[str, str | None] | None = None) -> None:
         self.engine = engine
         self.family = family
+        # {"primary": "openai", "candidate": "deepseek"}: the proxy's price providers, preferred when they price
+        # the recorded model (otherwise the table is found from the model name).
+        self.price_providers = price_providers or {}
 
     def _cmp_where(self, side: str, since: float):
         c = schema.comparisons
@@ -132,12 +199,16 @@ class StoreEvidence:
         cols = [p.c.id, p.c.request_body, p.c.primary_status, p.c.primary_error, p.c.primary_body,
                 p.c.primary_total_ms, p.c.primary_ttft_ms, p.c.primary_cost_usd, p.c.candidate_status,
                 p.c.candidate_error, p.c.candidate_body, p.c.candidate_total_ms, p.c.candidate_ttft_ms,
-                p.c.candidate_cost_usd]
+                p.c.candidate_cost_usd, p.c.primary_model, p.c.candidate_model, p.c.primary_usage,
+                p.c.candidate_usage]
         conds = [p.c.created_at >= ops_since]
         if self.family:
             conds.append(p.c.family == self.family)
         with self.engine.connect() as conn:
             rows = conn.execute(select(*cols).where(and_(*conds)).order_by(p.c.created_at.desc())).all()
+        now = time.time()
+        proj_p = proj_c = 0.0
+        proj_n = 0
         for r in rows:
             p_tried = r.primary_status is not None or r.primary_error is not None
             c_tried = r.candidate_status is not None or r.candidate_error is not None
@@ -175,6 +246,15 @@ class StoreEvidence:
             if r.primary_cost_usd is not None and r.candidate_cost_usd is not None and not (p_err or c_err):
                 ev.cost_primary.append(r.primary_cost_usd)
                 ev.cost_candidate.append(r.candidate_cost_usd)
+                pp = projected_cost(self.price_providers.get("primary"), r.primary_model, r.primary_usage, now)
+                pc = projected_cost(self.price_providers.get("candidate"), r.candidate_model, r.candidate_usage, now)
+                if pp is not None and pc is not None:
+                    proj_p, proj_c, proj_n = proj_p + pp, proj_c + pc, proj_n + 1
+        if proj_n:
+            ev.cost_projection = CostProjection(
+                primary_usd=proj_p / proj_n, candidate_usd=proj_c / proj_n, pairs=proj_n,
+                basis="tokens of the pairs priced on both sides × each model's dated list price averaged over the "
+                      "coming week (every half hour, time-of-day windows included)")
         return ev
 
     def step_samples(self, since: float) -> int:

@@ -60,13 +60,13 @@ class RampRouter(Router):
 
 class RampRuntime:
     def __init__(self, engine: Engine, plan: RampPlan, follow_seconds: float = 1.0,
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, price_providers: dict[str, str | None] | None = None) -> None:
         self.engine = engine
         self.plan = plan
         self.store = RampStore(engine)
         self.router = RampRouter(plan)
         self.leadership = Leadership(engine, holder=holder, lease_seconds=max(15.0, 3 * plan.evaluate_every_seconds))
-        self.controller = RampController(plan, self.store, StoreEvidence(engine),
+        self.controller = RampController(plan, self.store, StoreEvidence(engine, price_providers=price_providers),
                                          actor=f"controller:{self.leadership.holder}")
         self.follow_seconds = follow_seconds
         self.is_leader = False

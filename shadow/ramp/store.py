@@ -60,7 +60,7 @@ ramp_decisions = Table(
     Column("to_share", Float, nullable=False),
     Column("outcome", String(16)),
     Column("reason", Text, nullable=False),
-    Column("data", Text, nullable=False),  # JSON: gate figures and pair ids
+    Column("data", Text, nullable=False),  # JSON: gate figures (MetricResult dumps), concerns and pair ids
     Index("ix_ramp_decisions_at", "at"),
 )
 
@@ -117,8 +117,11 @@ class Decision(BaseModel):
     to_share: float
     outcome: str | None = None  # gate outcome behind an automatic decision
     reason: str
-    figures: list[dict] = Field(default_factory=list)  # MetricResult dumps
+    # MetricResult dumps: per gate the estimate, confidence-sequence bounds, thresholds, samples seen and needed,
+    # the governing setting (decisions recorded before the sequential gates carry only `figures` inside them).
+    figures: list[dict] = Field(default_factory=list)
     pair_ids: list[str] = Field(default_factory=list)
+    concerns: list[dict] = Field(default_factory=list)  # controller.Concern dumps: every reason to roll back or hold
 
     @property
     def when(self) -> str:
@@ -183,7 +186,7 @@ class RampStore:
             insert(ramp_decisions).values(
                 id=d.id, at=d.at, action=d.action, actor=d.actor, from_share=d.from_share, to_share=d.to_share,
                 outcome=d.outcome, reason=d.reason,
-                data=json.dumps({"figures": d.figures, "pair_ids": d.pair_ids}, default=str),
+                data=json.dumps({"figures": d.figures, "pair_ids": d.pair_ids, "concerns": d.concerns}, default=str),
             )
         )
 
@@ -198,7 +201,8 @@ class RampStore:
             extra = json.loads(r.data or "{}")
             out.append(Decision(id=r.id, at=r.at, action=r.action, actor=r.actor, from_share=r.from_share,
                                 to_share=r.to_share, outcome=r.outcome, reason=r.reason,
-                                figures=extra.get("figures", []), pair_ids=extra.get("pair_ids", [])))
+                                figures=extra.get("figures", []), pair_ids=extra.get("pair_ids", []),
+                                concerns=extra.get("concerns", [])))
         return out
 
 

@@ -224,3 +224,44 @@ def test_status_explains_each_state_in_one_line(engine, status, share, expected)
     assert lines[1].strip().startswith(expected), lines[1]
     r = cli.invoke(app, ["shadow", "ramp", "status", "--json", "--store", url])
     assert json.loads(r.stdout)["explanation"] == lines[1].strip()
+
+
+def test_approve_outside_the_approval_gate_is_a_one_line_error(engine):
+    """Issue 14: `approve` while running used to approve in advance; now it changes nothing and says why."""
+    from offramp.shadow.ramp.store import RampStore
+
+    url = str(engine.url)
+    _put(engine, "running", 25.0)
+    before = RampStore(engine).load()
+    r = ramp(url, "approve")
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1, r.output
+    assert lines[0].startswith("error: approve: nothing awaits approval — the ramp is running at 25%")
+    after = RampStore(engine).load()
+    assert (after.version, after.approved) == (before.version, before.approved)
+    assert _decisions(url) == []
+    help_text = cli.invoke(app, ["shadow", "ramp", "approve", "--help"], env={"COLUMNS": "200"}).output
+    assert "cannot be given in advance" in help_text
+
+
+def test_status_names_what_holds_the_ramp_the_samples_it_needs_and_the_setting(engine):
+    url = str(engine.url)
+    assert ramp(url, "start").exit_code == 0
+    r = ramp(url, "status")
+    assert r.exit_code == 0, r.output
+    text = r.output
+    assert "holding the ramp:" in text
+    assert "agreement: no comparisons of candidate and primary yet" in text
+    assert "set by ramp.gates.disagreement" in text
+    assert "of 200 comparisons (needs ~200 more samples; set by ramp.min_step_samples)" in text
+    data = json.loads(cli.invoke(app, ["shadow", "ramp", "status", "--json", "--store", url]).stdout)
+    waits = [c for c in data["concerns"] if c["setting"] == "ramp.min_step_samples"]
+    assert waits and waits[0]["samples_needed"] == 200
+    r = cli.invoke(app, ["shadow", "status", "--store", url])
+    assert r.exit_code == 0, r.output
+    assert "Ramp: running at 0%" in r.output
+    assert "holding: agreement: no comparisons of candidate and primary yet (needs ~100 more samples; set by " \
+           "ramp.gates.disagreement)" in r.output
+    data = json.loads(cli.invoke(app, ["shadow", "status", "--json", "--store", url]).stdout)
+    assert {c["source"] for c in data["ramp"]["holding"]} >= {"gate:agreement", "step"}

@@ -183,3 +183,107 @@ def test_full_share_always_waits_for_a_human(tmp_path):
     cfg.write_text("[ramp]\napproval_required_at = 101\n")  # would let the controller reach 100% by itself
     with pytest.raises(PlanError, match="ramp.approval_required_at: Input should be less than or equal to 100"):
         load_plan(cfg)
+
+
+def test_approve_before_the_gate_is_refused_and_the_gate_still_stops_the_ramp(engine, clock):
+    """Issue 14: `approve` while running used to answer "approved in advance" and the controller then went to
+    100% without a human."""
+    ctl = make(engine, clock)
+    ctl.command("start")
+    walk(ctl, clock, 2)
+    before = ctl.store.load()
+    with pytest.raises(CommandError, match="nothing awaits approval — the ramp is running at 5%"):
+        ctl.command("approve", actor="alice")
+    assert ctl.store.load().version == before.version  # nothing written, nothing recorded
+    assert [d.action for d in ctl.store.decisions()].count("approve") == 0
+    walk(ctl, clock)
+    st = ctl.store.load()
+    assert st.status is Status.awaiting_approval and st.share == 50
+
+
+@pytest.mark.parametrize("status", ["paused", "complete", "rolled_back", "idle"])
+def test_approve_outside_awaiting_approval_is_always_refused(engine, clock, status):
+    from offramp.shadow.ramp.store import RampState
+
+    ctl = make(engine, clock)
+    if status != "idle":
+        assert ctl.store.save(RampState(status=Status(status), share=25.0, started_at=clock.t), 0)
+    with pytest.raises(CommandError, match="nothing awaits approval"):
+        ctl.command("approve")
+
+
+def test_every_step_at_or_above_the_approval_share_waits_for_its_own_approval(engine, clock):
+    plan = PLAN.model_copy(update={"approval_required_at": 25.0})
+    ctl = make(engine, clock, plan=plan)
+    ctl.command("start")
+    for share in (5, 25, 50):
+        walk(ctl, clock)
+        st = ctl.store.load()
+        assert (st.status, st.share) == (Status.awaiting_approval, share)
+        ctl.command("approve")
+    assert ctl.store.load().status is Status.complete
+
+
+def test_a_share_set_by_hand_does_not_approve_the_next_gated_step(engine, clock):
+    plan = PLAN.model_copy(update={"approval_required_at": 25.0})
+    ctl = make(engine, clock, plan=plan)
+    ctl.command("start")
+    ctl.command("set", 30)
+    ctl.command("resume")
+    walk(ctl, clock)
+    st = ctl.store.load()
+    assert (st.status, st.share) == (Status.awaiting_approval, 30)
+
+
+def test_a_registered_check_can_roll_back_or_hold_like_a_gate(engine, clock):
+    """The extension point for other reasons to stop (a candidate's circuit breaker): one list of checks."""
+    from offramp.shadow.ramp.controller import Concern
+
+    verdict: list[Concern] = []
+    ctl = make(engine, clock)
+    ctl.checks.append(lambda st, now: list(verdict))
+    ctl.command("start")
+    walk(ctl, clock, 2)
+    verdict[:] = [Concern(action="hold", source="breaker:deepseek", reason="breaker open: 5 timeouts in a row")]
+    d = walk(ctl, clock, 1)[0]
+    assert d.action == "hold" and d.reason == "breaker open: 5 timeouts in a row"
+    assert ctl.store.load().share == 5
+    assert any(c["source"] == "breaker:deepseek" for c in d.concerns)
+    verdict[:] = [Concern(action="rollback", source="breaker:deepseek", reason="breaker open for 60 s")]
+    ctl.command("pause")  # a check's rollback, like a gate's, applies while paused too
+    d = ctl.tick()
+    assert d.action == "rollback" and d.reason == "breaker open for 60 s" and d.to_share == 0
+
+
+def test_the_decision_record_carries_each_gates_bounds_thresholds_and_samples(engine, clock):
+    src = ScriptedEvidence(n=120)
+    src.cand_rate = 0.04
+    ctl = make(engine, clock, src)
+    ctl.command("start")
+    d = walk(ctl, clock, 1)[0]
+    stored = ctl.store.decisions()[-1]
+    assert stored.id == d.id
+    g = next(f for f in stored.figures if f["name"] == "structural")
+    assert g["outcome"] == "hold" and g["samples"] == 120 and g["baseline_samples"] == 120
+    assert g["lower"] < g["estimate"] < g["upper"]
+    assert g["fail_above"] == 0.0025 and g["pass_at_most"] == 0.03
+    assert g["fail_confidence"] == 0.98 and g["pass_confidence"] == 0.9
+    assert g["samples_needed"] > 0 and g["setting"] == "ramp.gates.disagreement" and g["method"]
+    lat = next(f for f in stored.figures if f["name"] == "latency")
+    assert lat["estimate"] is not None and lat["fail_above"] == 2.0 and lat["setting"] == "ramp.gates.latency"
+    holds = [c for c in stored.concerns if c["action"] == "hold"]
+    assert any(c["source"] == "gate:structural" and c["samples_needed"] == g["samples_needed"] for c in holds)
+
+
+def test_decisions_recorded_before_the_sequential_gates_still_load(engine):
+    import json
+
+    from offramp.shadow.ramp.store import ramp_decisions
+
+    with engine.begin() as conn:
+        conn.execute(ramp_decisions.insert().values(
+            id="old1", at=1.0, action="hold", actor="controller", from_share=0.0, to_share=0.0, outcome="hold",
+            reason="inconclusive", data=json.dumps({"figures": [{"name": "structural", "excess_upper": 0.05}],
+                                                    "pair_ids": ["p1"]})))
+    (d,) = RampStore(engine).decisions()
+    assert d.figures == [{"name": "structural", "excess_upper": 0.05}] and d.concerns == [] and d.pair_ids == ["p1"]

@@ -59,3 +59,47 @@ def test_store_evidence_counts_tool_calls_json_and_errors(engine):
     assert len(ev.cost_candidate) == 9 and len(ev.latency_candidate) == 9
     assert StoreEvidence(engine).step_samples(now - 1) == 10
     assert StoreEvidence(engine).step_samples(now + 1) == 0
+
+
+def _priced_pairs(engine, primary_model: str, n: int = 60):
+    """Pairs as the mirror records them: the same usage on both sides, each priced at its own table."""
+    from offramp.shadow.translation import cost_usd
+
+    migrate(engine)
+    now = time.time()
+    usage = {"prompt_tokens": 900, "completion_tokens": 120, "total_tokens": 1020}
+    rows = [{c.name: None for c in schema.pairs.columns} | {
+        "id": f"c{i}", "created_at": now, "endpoint": "/v1/chat/completions", "family": "f1", "stream": False,
+        "served_by": "primary", "privacy": "full", "primary_model": primary_model, "candidate_model": "deepseek-flash",
+        "primary_status": 200, "candidate_status": 200, "primary_usage": json.dumps(usage),
+        "candidate_usage": json.dumps(usage | {"prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 900}),
+        "primary_cost_usd": 0.000225, "candidate_cost_usd": 0.000225 if primary_model == "gpt-4o-mini" else
+        cost_usd("deepseek", "deepseek-flash", usage)} for i in range(n)]
+    with engine.begin() as conn:
+        conn.execute(schema.pairs.insert(), rows)
+    return now
+
+
+def test_cost_projection_prices_the_recorded_tokens_over_the_coming_week(engine):
+    """gpt-4o-mini and deepseek-flash list the same off-peak price, so sample costs tie; DeepSeek's weekday peak
+    windows (×2) make the candidate dearer over a week, and the cost gate says so instead of holding forever."""
+    from offramp.shadow.ramp.gates import evaluate
+
+    now = _priced_pairs(engine, "gpt-4o-mini")
+    ev = StoreEvidence(engine, price_providers={"primary": "openai", "candidate": "deepseek"}).collect(
+        now - 1, now - 1, now - 1)
+    proj = ev.cost_projection
+    assert proj is not None and proj.pairs == 60
+    assert 1.0 < proj.ratio < 2.0  # peak hours are a minority of the week
+    cost = next(m for m in evaluate(ev).metrics if m.name == "cost")
+    assert cost.outcome.value == "fail" and "the samples cost the same" in cost.reason
+    assert cost.figures["projected_ratio"] == round(proj.ratio, 6)
+
+
+def test_cost_projection_finds_the_price_table_from_the_model_name(engine):
+    from offramp.shadow.ramp.gates import evaluate
+
+    now = _priced_pairs(engine, "gpt-4o")
+    ev = StoreEvidence(engine).collect(now - 1, now - 1, now - 1)  # no providers given: found by model
+    assert ev.cost_projection is not None and ev.cost_projection.ratio < 0.2
+    assert next(m for m in evaluate(ev).metrics if m.name == "cost").outcome.value == "pass"

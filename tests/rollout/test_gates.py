@@ -60,8 +60,9 @@ def test_one_sided_test_is_not_a_bare_threshold():
 
 
 def test_margin_tolerates_a_small_excess():
-    strict = gate(300, 10000, 200, 10000)
-    lenient = gate(300, 10000, 200, 10000, CFG.model_copy(update={"margin": 0.02}))
+    # A one-point excess: an always-valid bound needs more samples than a fixed-sample one to call it.
+    strict = gate(600, 20000, 400, 20000)
+    lenient = gate(600, 20000, 400, 20000, CFG.model_copy(update={"margin": 0.02}))
     assert strict.outcome is Outcome.fail
     assert lenient.outcome is not Outcome.fail
 
@@ -69,7 +70,7 @@ def test_margin_tolerates_a_small_excess():
 def test_excess_bounds_bracket_the_estimate():
     est, lo, hi = excess_bounds(Proportion(bad=30, n=300), Proportion(bad=10, n=300), 0.95)
     assert lo < est < hi
-    assert round(est, 3) == round(31 / 302 - 11 / 302, 3)
+    assert est == 30 / 300 - 10 / 300  # the plain difference: the bounds, not the estimate, handle small counts
 
 
 def test_latency_ratio_gate():
@@ -136,3 +137,65 @@ def test_diffy_display_filter_matches_its_worked_example():
     assert diffy_reportable(50, 30, 10_000)
     assert not diffy_reportable(50, 45, 10_000)
     assert not diffy_reportable(30, 50, 10_000)
+
+
+def _cost(cand, prim, projection=None, **cfg):
+    from offramp.shadow.ramp.gates import CostGateConfig, cost_gate
+
+    return cost_gate("cost", cand, prim, CostGateConfig(**cfg), projection, "ramp.gates.cost")
+
+
+def test_cost_gate_equal_samples_are_decided_by_the_price_table():
+    """Issue 14: an equally priced candidate stalled at "×1.00: inconclusive against ×1" for 2,500 requests."""
+    from offramp.shadow.ramp.gates import CostProjection
+
+    same = [0.000014] * 60
+    r = _cost(same, same)
+    assert r.outcome is Outcome.passed and "cost the same" in r.reason and r.samples_needed == 0
+    cheaper = CostProjection(primary_usd=0.00027, candidate_usd=0.00020, pairs=60)
+    r = _cost(same, same, cheaper)
+    assert r.outcome is Outcome.passed and "×0.74" in r.reason
+    dearer = CostProjection(primary_usd=0.00027, candidate_usd=0.000326, pairs=60)  # DeepSeek's peak hours
+    r = _cost(same, same, dearer)
+    assert r.outcome is Outcome.fail and "×1.21" in r.reason and "ramp.gates.cost.max_ratio" in r.reason
+    assert r.figures["projected_ratio"] == round(0.000326 / 0.00027, 6)
+    assert _cost(same, same, dearer, max_ratio=1.25).outcome is Outcome.passed
+
+
+def test_cost_gate_decides_an_equal_candidate_with_noisy_costs_within_2500_requests():
+    rng = random.Random(3)
+    prim = [0.0001 + 0.00004 * rng.random() for _ in range(2500)]
+    cand = [p * (0.8 + 0.4 * rng.random()) for p in prim]  # same price on average, ±20% per request
+    assert _cost(cand[:100], prim[:100]).outcome is Outcome.hold  # too early to call it equal
+    r = _cost(cand, prim)
+    assert r.outcome is Outcome.passed, r.reason
+
+
+def test_cost_gate_fails_a_dearer_candidate_and_says_how_many_samples_a_hold_needs():
+    rng = random.Random(4)
+    prim = [0.0001 * (0.5 + rng.random()) for _ in range(400)]
+    assert _cost([p * 1.5 for p in prim], prim).outcome is Outcome.fail
+    r = _cost([p * (1.06 + 0.4 * (rng.random() - 0.5)) for p in prim[:80]], prim[:80])
+    assert r.outcome is Outcome.hold and r.samples_needed and "ramp.gates.cost" in r.reason
+    assert r.lower is not None and r.lower < r.estimate < r.upper
+
+
+def test_latency_upper_bound_waits_for_samples_above_the_quantile():
+    rng = random.Random(5)
+    prim = [rng.lognormvariate(5, 0.3) for _ in range(80)]
+    r = quantile_ratio_gate("latency", prim, prim, RatioGateConfig(max_ratio=2.0, min_samples=50))
+    assert r.outcome is Outcome.hold and r.upper is None and "∞" in r.reason and r.samples_needed
+
+
+def test_gate_settings_are_checked():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="max_ratoi"):
+        GateConfig.model_validate({"cost": {"max_ratoi": 1.2}})
+
+
+def test_a_quick_look_gives_the_same_outcomes_as_the_full_one():
+    for ev in (_evidence(), _evidence(err_bad=80), _evidence(cand_bad=35, n=400)):
+        quick, full = evaluate(ev, detail=False), evaluate(ev)
+        assert [m.outcome for m in quick.metrics] == [m.outcome for m in full.metrics]

@@ -29,9 +29,14 @@ class ConversationStore:
         self._mem: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._db: sqlite3.Connection | None = None
         if path:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("CREATE TABLE IF NOT EXISTS offramp_responses "
-                             "(id TEXT PRIMARY KEY, expires REAL NOT NULL, body TEXT NOT NULL)")
+            try:
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self._db.execute("CREATE TABLE IF NOT EXISTS offramp_responses "
+                                 "(id TEXT PRIMARY KEY, expires REAL NOT NULL, body TEXT NOT NULL)")
+            except sqlite3.Error as exc:
+                from offramp.adapters.config import ConfigError
+
+                raise ConfigError(f"responses.store: cannot open SQLite file {path} ({exc})") from None
 
     @property
     def where(self) -> str:

@@ -379,8 +379,8 @@ class ChatStreamToResponses:
         self.started = False
         self.response: dict | None = None
 
-    def _ev(self, name: str, **payload: Any) -> tuple[str, dict]:
-        ev = (name, {"type": name, "sequence_number": self.seq, **payload})
+    def _ev(self, event: str, **payload: Any) -> tuple[str, dict]:
+        ev = (event, {"type": event, "sequence_number": self.seq, **payload})
         self.seq += 1
         return ev
 
@@ -515,7 +515,8 @@ def native_request(body: dict, profile: Any, history: list[dict] | None = None) 
             out["input"] = items
             notes.append(f"input: {n} developer message(s) sent as system (the backend would treat them as user)")
     for i, tool in enumerate(out.get("tools") or []):
-        if isinstance(tool, dict) and tool.get("type", "function") not in profile.tool_types:
+        kind = tool.get("type", "function") if isinstance(tool, dict) else None
+        if kind not in profile.tool_types and kind not in profile.builtin_tools:
             raise ResponsesError(f"tools[{i}]: tool type {tool.get('type')!r} is not supported by "
                                  f"{profile.kind}/{profile.family} (only {'/'.join(profile.tool_types)})", "tools")
     reasoning = dict(out.get("reasoning") or {})

@@ -335,7 +335,7 @@ class Engine:
             self.conversations.delete(m.group(1))
             data: dict = {"id": m.group(1), "object": "response.deleted", "deleted": True}
         elif m.group(2):
-            items = [{"id": i.get("id") or f"msg_{n}", **i} for n, i in enumerate(entry.get("input") or [])]
+            items = [_listed_item(i, f"{m.group(1)}_in{n}") for n, i in enumerate(entry.get("input") or [])]
             data = {"object": "list", "data": items[::-1], "first_id": items[-1]["id"] if items else None,
                     "last_id": items[0]["id"] if items else None, "has_more": False}
         else:
@@ -556,6 +556,17 @@ class Engine:
         profile = self.profile(sd.record.backend, sd.record.model_sent)
         self._usage_and_cost(sd.record, sd.shaper.usage if sd.shaper is not None else sd.normalizer.usage, profile)
         self.finish(sd.record)
+
+
+def _listed_item(item: dict, fallback_id: str) -> dict:
+    """A stored input item as `input_items.list` shows it: with an id and, for messages, content parts."""
+    out = {"id": item.get("id") or fallback_id, **item}
+    if out.get("type", "message") == "message":
+        out["type"] = "message"
+        if isinstance(out.get("content"), str):
+            kind = "output_text" if out.get("role") == "assistant" else "input_text"
+            out["content"] = [{"type": kind, "text": out["content"]}]
+    return out
 
 
 def _resp_headers(headers: dict[str, str]) -> dict[str, str]:

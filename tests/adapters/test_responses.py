@@ -47,6 +47,9 @@ def test_create_plain(fakes, backend, model):
     assert r.usage.input_tokens > 0 and r.usage.output_tokens > 0
     assert r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens
     assert r.output[-1].type == "message" and r.output[-1].id.startswith("msg_")
+    rec = r._offramp
+    assert rec.backend == backend and rec.endpoint == "responses" and rec.usage
+    assert any(ch.field == "api" for ch in rec.changes) is (backend == "vllm")
     (body,) = _sent(fakes, backend)
     if backend == "vllm":
         assert body["messages"] == [{"role": "system", "content": "Answer briefly."},
@@ -222,6 +225,9 @@ async def test_previous_response_id_chain(fakes, backend, model):
                          "and again"]
     got = await c.responses.retrieve(r2.id)  # answered from the local store: the backend keeps nothing
     assert got.output_text == r2.output_text and got.id == r2.id
+    listed = await c.responses.input_items.list(r2.id)
+    assert [(i.type, i.role, i.content[0].text) for i in listed.data] == [("message", "user", "what is my name")]
+    assert r2.model_dump()["id"] == r2.id and got._offramp.backend == "offramp"
     await c.responses.delete(r2.id)
     with pytest.raises(openai.BadRequestError, match="previous_response_id"):
         await c.responses.create(model=model, input="x", previous_response_id=r2.id)

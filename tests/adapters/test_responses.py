@@ -296,3 +296,29 @@ def test_openai_default_route_is_untouched(fakes):
     r2 = c.responses.create(model="gpt-4.1", input="again", previous_response_id=r1.id)
     assert r2.output_text == "Echo: again"
     assert [p.json.get("previous_response_id") for p in _posts(fakes["openai"])] == [None, r1.id]
+
+
+@pytest.mark.parametrize("backend,model", BACKENDS)
+def test_stream_cut_mid_way_raises_and_stores_nothing(fakes, backend, model):
+    c = _client(fakes, extra="")
+    fakes[backend].script(cut_after=4)
+    seen, ids = [], []
+    with pytest.raises(openai.APIError, match="broke off"):
+        with c.responses.stream(model=model, input="a long answer please") as s:
+            for ev in s:
+                seen.append(ev.type)
+                if ev.type == "response.created":
+                    ids.append(ev.response.id)
+    assert seen and "response.completed" not in seen
+    with pytest.raises(openai.BadRequestError, match="not in Offramp's conversation store"):
+        c.responses.create(model=model, input="go on", previous_response_id=ids[0])
+
+
+@pytest.mark.parametrize("backend,model", BACKENDS)
+def test_backend_errors_reach_the_app_as_openai_errors(fakes, backend, model):
+    c = _client(fakes)
+    fakes[backend].script(status=400, message="bad things", times=1)
+    with pytest.raises(openai.BadRequestError, match="bad things"):
+        c.responses.create(model=model, input="x")
+    fakes[backend].script(status=429, times=1)  # retried like any other call, then answered
+    assert c.responses.create(model=model, input="retry me").output_text == "Echo: retry me"

@@ -377,7 +377,12 @@ class Engine:
                                         f"{where} has no native Responses API (rules/backends/{profile.kind}.toml)"))
         for note in notes:
             field_, _, detail = note.partition(": ")
-            self._log(record, tr.Change(action="translated", field=field_, detail=detail))
+            lossy = detail.endswith("not sent")
+            if lossy and self.config.settings.strict:
+                return self._fail(400, f"offramp: strict mode: {field_}: {detail} (backend {where}); remove the "
+                                  "parameter or turn strict off", "offramp_strict_mode", record, param=field_)
+            self._log(record, tr.Change(action="dropped" if lossy else "translated", field=field_, detail=detail,
+                                        lossy=lossy))
         keep = body.get("store", True) is not False and (not profile.responses_stateful or history is not None)
 
         def finished(resp: dict) -> None:

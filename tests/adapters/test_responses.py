@@ -322,3 +322,12 @@ def test_backend_errors_reach_the_app_as_openai_errors(fakes, backend, model):
         c.responses.create(model=model, input="x")
     fakes[backend].script(status=429, times=1)  # retried like any other call, then answered
     assert c.responses.create(model=model, input="retry me").output_text == "Echo: retry me"
+
+
+def test_strict_mode_refuses_a_dropped_field(fakes):
+    c = _client(fakes, extra="[settings]\nstrict = true\n")
+    with pytest.raises(openai.BadRequestError, match="strict mode: truncation"):
+        c.responses.create(model="gpt-4o", input="x", truncation="auto")
+    assert not _posts(fakes["vllm"])
+    r = _client(fakes).responses.create(model="gpt-4o", input="x", truncation="auto")
+    assert [(ch.action, ch.field) for ch in r._offramp.changes if ch.lossy] == [("dropped", "truncation")]

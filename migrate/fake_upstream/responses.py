@@ -136,6 +136,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     user_text = synth.last_user_text(messages)
     rid = f"resp_{draw.request_key:016x}"
     output: list[dict] = []
+    incomplete: dict | None = None
     reasoning = synth.reasoning_text(user_text) if thinking else ""
     if reasoning:
         output.append({"type": "reasoning", "id": f"rs_{draw.request_key:016x}", "summary": [],
@@ -171,11 +172,15 @@ async def create_response(request: web.Request) -> web.StreamResponse:
             text = "Based on the tool results: " + messages[-1]["content"]
         else:
             text = synth.answer_text(user_text, draw.noise)
+        limit = body.get("max_output_tokens")
+        if isinstance(limit, int) and limit > 0 and len(synth.split_tokens(text)) > limit:
+            text = "".join(synth.split_tokens(text)[:limit])
+            incomplete = {"reason": "max_output_tokens"}
         output.append(
             {
                 "type": "message",
                 "id": f"msg_{draw.request_key:016x}",
-                "status": "completed",
+                "status": "incomplete" if incomplete else "completed",
                 "role": "assistant",
                 "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
             }
@@ -186,10 +191,10 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         "id": rid,
         "object": "response",
         "created_at": int(time.time()),
-        "status": "completed",
+        "status": "incomplete" if incomplete else "completed",
         "background": False,
         "error": None,
-        "incomplete_details": None,
+        "incomplete_details": incomplete,
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,
@@ -260,7 +265,8 @@ def _events(resp: dict) -> list[tuple[str, dict]]:
                 )
             )
         events.append(("response.output_item.done", {"output_index": n, "item": item}))
-    events.append(("response.completed", {"response": resp}))
+    events.append(("response.incomplete" if resp["status"] == "incomplete" else "response.completed",
+                   {"response": resp}))
     out = []
     for seq, (name, payload) in enumerate(events):
         out.append((name, {"type": name, "sequence_number": seq, **payload}))

@@ -331,3 +331,14 @@ def test_strict_mode_refuses_a_dropped_field(fakes):
     assert not _posts(fakes["vllm"])
     r = _client(fakes).responses.create(model="gpt-4o", input="x", truncation="auto")
     assert [(ch.action, ch.field) for ch in r._offramp.changes if ch.lossy] == [("dropped", "truncation")]
+
+
+@pytest.mark.parametrize("backend,model", BACKENDS)
+def test_max_output_tokens_gives_an_incomplete_response(fakes, backend, model):
+    c = _client(fakes)
+    q = "tell me a long story about dragons and knights"
+    r = c.responses.create(model=model, input=q, max_output_tokens=3)
+    assert r.status == "incomplete" and r.incomplete_details.reason == "max_output_tokens"
+    assert r.output_text and len(r.output_text) < len("Echo: " + q)
+    events = list(c.responses.create(model=model, input=q, max_output_tokens=3, stream=True))
+    assert events[-1].type == "response.incomplete" and events[-1].response.output_text == r.output_text

@@ -21,6 +21,15 @@ class BackendRow(BaseModel):
     capabilities: list[str]
 
 
+def _served(p) -> list[str]:
+    """The profile's capabilities, with how a Responses call is served there."""
+    caps = [c for c in p.capabilities if c != "responses"]
+    mode = p.responses_mode()
+    if mode is not None:
+        caps.append("responses" if mode == "native" else "responses(via chat)")
+    return caps
+
+
 def backend_rows(cfg: OfframpConfig) -> list[BackendRow]:
     """One row per backend (the implicit `openai` one included); raises ProfileError for a bad profile."""
     names = list(cfg.backends)
@@ -36,7 +45,7 @@ def backend_rows(cfg: OfframpConfig) -> list[BackendRow]:
         p = load_profile(b.kind, b.default_model, path=b.profile)
         rows.append(BackendRow(name=name, kind=b.kind, base_url=b.base_url or "(the app's base_url)", key=key,
                                family=p.family if b.default_model or b.kind == "openai" else "per model id",
-                               capabilities=list(p.capabilities)))
+                               capabilities=_served(p)))
     return rows
 
 

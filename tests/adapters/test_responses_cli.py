@@ -100,3 +100,12 @@ def test_route_capability_responses(tmp_path, monkeypatch):
     assert lines[2].startswith("2. then local/")
     assert lines[3].strip().startswith("translated to /v1/chat/completions and back")
     assert "openai" in lines[4] and "state kept by the backend; all built-in tools" in lines[5]
+
+
+def test_check_says_how_responses_are_served(tmp_path, monkeypatch):
+    (tmp_path / "offramp.toml").write_text(CFG)
+    monkeypatch.chdir(tmp_path)
+    res = run("adapter", "check")
+    assert res.exit_code == 0, res.output
+    rows = {line.split()[0]: line for line in res.output.splitlines() if line.startswith("  ")}
+    assert "responses(via chat)" in rows["local"] and ",responses" in rows["deepseek"]

@@ -342,3 +342,19 @@ def test_max_output_tokens_gives_an_incomplete_response(fakes, backend, model):
     assert r.output_text and len(r.output_text) < len("Echo: " + q)
     events = list(c.responses.create(model=model, input=q, max_output_tokens=3, stream=True))
     assert events[-1].type == "response.incomplete" and events[-1].response.output_text == r.output_text
+
+
+class GetWeather(BaseModel):
+    city: str
+    days: int
+
+
+@pytest.mark.parametrize("backend,model", BACKENDS)
+def test_parse_pydantic_function_tool(fakes, backend, model):
+    c = _client(fakes)
+    r = c.responses.parse(model=model, input="Forecast for Lyon", tools=[openai.pydantic_function_tool(GetWeather)])
+    (fc,) = [o for o in r.output if o.type == "function_call"]
+    assert isinstance(fc.parsed_arguments, GetWeather) and fc.name == "GetWeather"
+    (body,) = _sent(fakes, backend)
+    tool = body["tools"][0]["function"] if backend == "vllm" else body["tools"][0]
+    assert tool["strict"] is True and tool["parameters"]["required"] == ["city", "days"]

@@ -132,23 +132,22 @@ def items_to_messages(items: list[dict], instructions: str | None = None) -> lis
     if instructions:
         msgs.append({"role": "system", "content": instructions})
     reasoning: str | None = None
+    turn: dict | None = None  # the assistant turn that function_call items still join
 
     def assistant() -> dict:
-        nonlocal reasoning
-        last = msgs[-1] if msgs else None
-        if last is not None and last.get("role") == "assistant" and "_open" in last:
-            return last
-        m: dict = {"role": "assistant", "content": None, "_open": True}
-        if reasoning is not None:
-            m["reasoning_content"] = reasoning
-            reasoning = None
-        msgs.append(m)
-        return m
+        nonlocal reasoning, turn
+        if turn is None:
+            turn = {"role": "assistant", "content": None}
+            if reasoning is not None:
+                turn["reasoning_content"] = reasoning
+                reasoning = None
+            msgs.append(turn)
+        return turn
 
     for i, item in enumerate(items):
         where = f"input[{i}]"
         kind = item.get("type", "message")
-        if kind == "message" or (kind is None and "role" in item):
+        if kind == "message":
             role = item.get("role")
             if role not in ("user", "assistant", "system", "developer"):
                 raise ResponsesError(f"{where}.role: {role!r} is not user, assistant, system or developer", where)
@@ -160,27 +159,22 @@ def items_to_messages(items: list[dict], instructions: str | None = None) -> lis
             else:
                 content_out = content if isinstance(content, str) else ""
             if role == "assistant":
+                if turn is not None and turn.get("tool_calls"):  # text after calls starts a new turn
+                    turn = None
                 m = assistant()
-                if m.get("tool_calls"):  # text after calls starts a new turn
-                    m.pop("_open")
-                    m = assistant()
-                m["content"] = (m["content"] or "") + content_out if m["content"] else content_out
+                m["content"] = m["content"] + content_out if m["content"] else content_out
             else:
-                for m in msgs:
-                    m.pop("_open", None)
+                turn = None
                 msgs.append({"role": role, "content": content_out})
         elif kind == "function_call":
-            m = assistant()
-            m.setdefault("tool_calls", []).append({
+            assistant().setdefault("tool_calls", []).append({
                 "id": item.get("call_id") or item.get("id"), "type": "function",
                 "function": {"name": item.get("name"), "arguments": item.get("arguments") or "{}"}})
         elif kind == "function_call_output":
-            for m in msgs:
-                m.pop("_open", None)
+            turn = None
             msgs.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": _output_text(item.get("output"))})
         elif kind == "reasoning":
-            for m in msgs:
-                m.pop("_open", None)
+            turn = None
             texts = [c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict)]
             if not texts:
                 texts = [s.get("text", "") for s in item.get("summary") or [] if isinstance(s, dict)]
@@ -191,8 +185,6 @@ def items_to_messages(items: list[dict], instructions: str | None = None) -> lis
         else:
             raise ResponsesError(f"{where}: input item type {kind!r} (a built-in tool's item) has no Chat "
                                  "Completions equivalent", where)
-    for m in msgs:
-        m.pop("_open", None)
     return msgs
 
 

@@ -72,10 +72,13 @@ def configure(**settings: Any) -> None:
 
 
 def reset() -> None:
-    """Forget every configure() setting and the shared clients."""
+    """Forget every configure() setting, the shared clients and the stored Responses conversations."""
+    from offramp.adapters.conversations import reset_stores
+
     with _lock:
         _settings.clear()
         _clients.clear()
+    reset_stores()
 
 
 def _kwargs(azure: bool) -> dict[str, Any]:

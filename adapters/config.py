@@ -23,6 +23,11 @@ Example::
     [routes.share]
     percent = 100                   # share of mapped traffic actually moved (sticky)
     key = "user"                    # user | header:<name> | messages
+
+    [responses]                     # previous_response_id state for stateless backends (adapters/conversations.py)
+    store = "memory"                # or a SQLite file path (relative to this file), shared by processes
+    ttl = 3600                      # seconds a stored response can be chained from
+    max_entries = 10000             # memory store: least recently used dropped beyond this
 """
 
 from __future__ import annotations
@@ -124,6 +129,20 @@ class Settings(_Strict):
     strict: bool = Field(False, description="Refuse calls that would need a lossy change.")
 
 
+class ResponsesSettings(_Strict):
+    store: str = Field("memory", description="'memory' (in-process LRU) or a SQLite file path for stored responses.")
+    ttl: float = Field(3600.0, gt=0, description="Seconds a stored response stays chainable via previous_response_id.")
+    max_entries: int = Field(10_000, ge=1, description="Memory store size (least recently used dropped first).")
+
+    def sqlite_path(self, config_path: str) -> str | None:
+        if self.store == "memory":
+            return None
+        p = Path(self.store)
+        if not p.is_absolute() and config_path and not config_path.startswith("<"):
+            p = Path(config_path).resolve().parent / p
+        return str(p)
+
+
 class OfframpConfig(_Strict):
     path: str = ""
     settings: Settings = Field(default_factory=Settings)
@@ -131,6 +150,7 @@ class OfframpConfig(_Strict):
     routes: Routes = Field(default_factory=Routes)
     retries: Retries = Field(default_factory=Retries)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
 
     @model_validator(mode="after")
     def _names(self) -> OfframpConfig:

@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from offramp.adapters import multipart
+from offramp.adapters import conversations, multipart
+from offramp.adapters import responses as rs
 from offramp.adapters import translate as tr
 from offramp.adapters.config import OfframpConfig
 from offramp.adapters.profiles import BackendProfile, ProfileError, load_profile
@@ -97,6 +99,7 @@ class StreamDone:
     deadline: float
     raw: bool = False  # not Chat Completions (Responses, legacy completions): relayed byte for byte
     json_schema: dict | None = None  # emulated structured output: validated when the stream ends
+    shaper: Any = None  # Responses streams: turns upstream lines into the app's events (`line`, `close`, `usage`)
 
 
 Step = Generator["Send | Sleep | Parallel", "Reply | list | None", Any]
@@ -115,6 +118,8 @@ class Engine:
         self.on_call = on_call
         self.reasoning_cache = reasoning_cache or tr.REASONING_CACHE
         self._profiles: dict[tuple[str, str | None], BackendProfile] = {}
+        r = config.responses
+        self.conversations = conversations.store_for(r.ttl, r.max_entries, r.sqlite_path(config.path))
 
     # ------------------------------------------------------------ helpers
     def profile(self, name: str, model: str | None) -> BackendProfile:
@@ -154,10 +159,11 @@ class Engine:
         url = base.rstrip("/") + "/" + path + (f"?{query}" if query else "")
         return url, headers
 
-    def _fail(self, status: int, message: str, code: str, record: tr.TranslationRecord | None = None) -> Done:
+    def _fail(self, status: int, message: str, code: str, record: tr.TranslationRecord | None = None,
+              param: str | None = None) -> Done:
         rec = record or tr.TranslationRecord()
         rec.status = status
-        return Done(status, {"content-type": "application/json"}, error_body(message, code), rec)
+        return Done(status, {"content-type": "application/json"}, error_body(message, code, param=param), rec)
 
     def _backoff(self, attempt: int, headers: dict[str, str]) -> float:
         ra = headers.get("retry-after-ms")
@@ -195,6 +201,10 @@ class Engine:
         stream = bool(body and body.get("stream"))
         record = tr.TranslationRecord(endpoint=endpoint_path(out.path), model_requested=model, started_at=started,
                                       stream=stream)
+        if caps[0] == "responses" and out.method in ("GET", "DELETE"):
+            local = self._stored_response(out, record)
+            if local is not None:
+                return local
         last: Done | None = None
         cands = candidates(self.config, caps, model, body, out.headers)
         for i, cand in enumerate(cands):
@@ -223,7 +233,8 @@ class Engine:
                 self._log(record, tr.Change(action="warning", field="model",
                                             detail=f"{cand.model!r} is a legacy id: {profile.kind} serves and bills "
                                             f"it as {profile.aliases[cand.model]!r} ({profile.family})"))
-            missing = [c for c in caps if c not in ("models", "other") and not profile.supports(c)]
+            missing = [c for c in caps if c not in ("models", "other") and not
+                       (profile.responses_mode() is not None if c == "responses" else profile.supports(c))]
             if caps[0] == "other" and profile.kind != "openai":
                 missing = ["other"]
             if missing:
@@ -236,7 +247,17 @@ class Engine:
                                               "; configure [routes.capabilities] or routes.fallback"),
                                   "unsupported_capability", record)
                 continue
-            result = yield from self._on_backend(out, cand, profile, body, caps[0], record)
+            if caps[0] == "responses" and out.method == "POST" and body is not None:
+                try:
+                    rs.check_builtin_tools(body, profile.builtin_tools,
+                                           f"{cand.backend!r} ({profile.kind}/{profile.family})")
+                except rs.BuiltinToolError as exc:
+                    self._log(record, tr.Change(action="fallback", field="tools", detail=str(exc)))
+                    last = self._fail(400, f"offramp: {exc}", exc.code, record, param="tools")
+                    continue
+                result = yield from self._on_responses(out, cand, profile, body, record)
+            else:
+                result = yield from self._on_backend(out, cand, profile, body, caps[0], record)
             if isinstance(result, Done) and (result.status == 402 or result.failover):
                 self._log(record, tr.Change(action="fallback", field="status",
                                             detail=f"{cand.backend} answered {result.status or 'a connection error'}"
@@ -297,6 +318,102 @@ class Engine:
         record.status = 200
         self._usage_and_cost(record, merged.get("usage"), profile)
         return Done(200, _resp_headers(results[-1][1].headers), json.dumps(merged).encode(), record)
+
+    # ------------------------------------------------------------ Responses API
+    def _stored_response(self, out: Outbound, record: tr.TranslationRecord) -> Done | None:
+        """GET/DELETE responses/{id} for a response Offramp stored itself (a stateless backend served it)."""
+        m = re.match(r"^responses/([^/?]+)(/input_items)?$", endpoint_path(out.path))
+        if m is None:
+            return None
+        entry = self.conversations.get(m.group(1))
+        if entry is None:
+            return None
+        record.backend, record.status = "offramp", 200
+        self._log(record, tr.Change(action="routed", field="backend", detail=f"stored response {m.group(1)} "
+                                    f"answered from Offramp's conversation store ({self.conversations.where})"))
+        if out.method == "DELETE":
+            self.conversations.delete(m.group(1))
+            data: dict = {"id": m.group(1), "object": "response.deleted", "deleted": True}
+        elif m.group(2):
+            items = [_listed_item(i, f"{m.group(1)}_in{n}") for n, i in enumerate(entry.get("input") or [])]
+            data = {"object": "list", "data": items[::-1], "first_id": items[-1]["id"] if items else None,
+                    "last_id": items[0]["id"] if items else None, "has_more": False}
+        else:
+            data = entry["response"]
+        return Done(200, {"content-type": "application/json"}, json.dumps(data).encode(), record)
+
+    def _on_responses(self, out: Outbound, cand: Candidate, profile: BackendProfile, body: dict,
+                      record: tr.TranslationRecord) -> Step:
+        """A Responses call: sent natively where the profile says the backend serves it, else translated to Chat
+        Completions and back; `previous_response_id` expanded from (and the result kept in) the local store when
+        the backend keeps no state."""
+        where = f"{cand.backend!r} ({profile.kind}/{profile.family})"
+        prev = body.get("previous_response_id")
+        history = None
+        if prev:
+            entry = self.conversations.get(str(prev))
+            if entry is not None:
+                history = entry["items"]
+            elif not profile.responses_stateful:
+                c = self.config.responses
+                return self._fail(400, f"offramp: previous_response_id {prev!r} is not in Offramp's conversation "
+                                  f"store ({self.conversations.where}, ttl {c.ttl:g}s; [responses] in offramp.toml): "
+                                  "it expired, was created with store=false or by another process, and backend "
+                                  f"{where} keeps no responses", "previous_response_not_found", record,
+                                  param="previous_response_id")
+        mode = profile.responses_mode()
+        try:
+            if not profile.responses_stateful:
+                rs.check_unsupported(body, where)
+            if mode == "native":
+                new, notes = rs.native_request(body, profile, history)
+            else:
+                new, notes = rs.to_chat(body, history)
+            turn = [*(history or []), *rs.input_items(body.get("input"))]
+        except rs.ResponsesError as exc:
+            return self._fail(400, f"offramp: {exc}", exc.code, record, param=exc.param)
+        if mode == "chat":
+            self._log(record, tr.Change(action="translated", field="api", detail=f"Responses → Chat Completions: "
+                                        f"{where} has no native Responses API (rules/backends/{profile.kind}.toml)"))
+        for note in notes:
+            field_, _, detail = note.partition(": ")
+            lossy = detail.endswith("not sent")
+            if lossy and self.config.settings.strict:
+                return self._fail(400, f"offramp: strict mode: {field_}: {detail} (backend {where}); remove the "
+                                  "parameter or turn strict off", "offramp_strict_mode", record, param=field_)
+            self._log(record, tr.Change(action="dropped" if lossy else "translated", field=field_, detail=detail,
+                                        lossy=lossy))
+        keep = body.get("store", True) is not False and (not profile.responses_stateful or history is not None)
+
+        def finished(resp: dict) -> None:
+            if keep and isinstance(resp, dict) and resp.get("id"):
+                self.conversations.put(resp["id"], {"items": turn + rs.output_as_input(resp.get("output") or []),
+                                                    "input": rs.input_items(body.get("input")), "response": resp})
+
+        def patch(resp: dict) -> dict:
+            resp["previous_response_id"] = prev
+            resp["store"] = body.get("store", True) is not False
+            return resp
+
+        path = "chat/completions" if mode == "chat" else out.path
+        sent = Outbound(out.method, path, out.query, out.headers, json.dumps(new).encode(), out.app_base)
+        result = yield from self._on_backend(sent, cand, profile, new, "chat" if mode == "chat" else "responses",
+                                             record)
+        if isinstance(result, StreamDone):
+            result.raw = False
+            result.shaper = (_ChatToResponsesRelay(body, finished) if mode == "chat"
+                             else _NativeResponsesRelay(patch, finished))
+            return result
+        if result.status != 200 or result.raise_exc is not None:
+            return result
+        try:
+            data = json.loads(result.content)
+        except ValueError:
+            return result
+        resp = patch(rs.from_chat(data, body) if mode == "chat" else data)
+        finished(resp)
+        result.content = json.dumps(resp).encode()
+        return result
 
     def _one_call(self, method: str, url: str, headers: dict[str, str], content: bytes, profile: BackendProfile,
                   emu: tr.Emulation, record: tr.TranslationRecord, cand: Candidate, cap: str) -> Step:
@@ -442,8 +559,19 @@ class Engine:
 
     def stream_finished(self, sd: StreamDone) -> None:
         profile = self.profile(sd.record.backend, sd.record.model_sent)
-        self._usage_and_cost(sd.record, sd.normalizer.usage, profile)
+        self._usage_and_cost(sd.record, sd.shaper.usage if sd.shaper is not None else sd.normalizer.usage, profile)
         self.finish(sd.record)
+
+
+def _listed_item(item: dict, fallback_id: str) -> dict:
+    """A stored input item as `input_items.list` shows it: with an id and, for messages, content parts."""
+    out = {"id": item.get("id") or fallback_id, **item}
+    if out.get("type", "message") == "message":
+        out["type"] = "message"
+        if isinstance(out.get("content"), str):
+            kind = "output_text" if out.get("role") == "assistant" else "input_text"
+            out["content"] = [{"type": kind, "text": out["content"]}]
+    return out
 
 
 def _resp_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -484,6 +612,8 @@ def stream_error_event(message: str, code: str) -> bytes:
 
 def relay_line(line: str, sd: StreamDone) -> list[bytes] | None:
     """One upstream SSE line → SSE bytes for the app; None at `[DONE]`. Comments and blank lines vanish."""
+    if sd.shaper is not None:
+        return sd.shaper.line(line, sd)
     if not line or line.startswith(":"):
         return []
     if not line.startswith("data:"):
@@ -525,6 +655,8 @@ def stream_schema_problem(sd: StreamDone) -> str | None:
 
 
 def closing_events(sd: StreamDone) -> list[bytes]:
+    if sd.shaper is not None:
+        return sd.shaper.close(sd)
     events = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in sd.normalizer.finish()]
     if sd.normalizer.dropped_calls:
         sd.record.changes.append(tr.Change(action="dropped", field="tool_calls", lossy=True,
@@ -540,3 +672,97 @@ def closing_events(sd: StreamDone) -> list[bytes]:
         log.debug("offramp %s %s warning response_format: %s", p.endpoint, p.backend, msg)
         return events + [stream_error_event(msg, "offramp_schema_mismatch")]
     return events + [b"data: [DONE]\n\n"]
+
+
+def _schema_event(sd: StreamDone) -> list[bytes]:
+    problem = stream_schema_problem(sd)
+    if problem is None:
+        return []
+    p = sd.record
+    msg = (f"offramp: {p.backend} ({p.kind}/{p.family}) streamed content that does not match the requested "
+           f"JSON schema: {problem} (a stream cannot be retried once chunks were delivered; use a non-streamed "
+           "call to get the automatic retry)")
+    p.changes.append(tr.Change(action="warning", field="response_format", detail=msg, lossy=True))
+    return [stream_error_event(msg, "offramp_schema_mismatch")]
+
+
+class _ChatToResponsesRelay:
+    """A chat stream (normalised like any other) relayed as Responses events (`responses = "chat"` backends)."""
+
+    def __init__(self, req: dict, finished: Callable[[dict], None]) -> None:
+        self.conv = rs.ChatStreamToResponses(req)
+        self.finished = finished
+        self.usage: dict | None = None
+
+    def _events(self, chunks: list[dict]) -> list[bytes]:
+        return [rs.sse(name, data) for c in chunks for name, data in self.conv.feed(c)]
+
+    def line(self, line: str, sd: StreamDone) -> list[bytes] | None:
+        if not line.startswith("data:"):
+            return []
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return None
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            return []
+        if isinstance(chunk, dict) and chunk.get("error"):
+            return [b"data: " + data.encode() + b"\n\n"]
+        out = self._events(sd.normalizer.feed(chunk)) if isinstance(chunk, dict) else []
+        if sd.normalizer.failed_reason:
+            out.append(stream_error_event(
+                f"offramp: {sd.record.backend} stopped the stream with finish_reason "
+                f"{sd.normalizer.failed_reason!r} (generation failed for lack of capacity); retry the call",
+                sd.normalizer.failed_reason))
+        return out
+
+    def close(self, sd: StreamDone) -> list[bytes]:
+        out = self._events(sd.normalizer.finish())
+        bad = _schema_event(sd)
+        if bad:
+            return out + bad
+        out += [rs.sse(name, data) for name, data in self.conv.finish()]
+        self.usage = sd.normalizer.usage
+        if self.conv.response is not None:
+            self.finished(self.conv.response)
+        return out
+
+
+class _NativeResponsesRelay:
+    """A backend's own Responses stream, relayed event by event: the final response is kept for chaining."""
+
+    _LIFECYCLE = ("response.created", "response.in_progress", "response.completed", "response.incomplete",
+                  "response.failed", "response.queued")
+
+    def __init__(self, patch: Callable[[dict], dict], finished: Callable[[dict], None]) -> None:
+        self.patch, self.finished = patch, finished
+        self.event: str | None = None
+        self.usage: dict | None = None
+
+    def line(self, line: str, sd: StreamDone) -> list[bytes] | None:
+        if line.startswith("event:"):
+            self.event = line[6:].strip()
+            return []
+        if not line.startswith("data:"):
+            return []
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return None
+        try:
+            ev = json.loads(data)
+        except ValueError:
+            return []
+        name = (ev.get("type") if isinstance(ev, dict) else None) or self.event
+        self.event = None
+        if not isinstance(ev, dict) or not name:
+            return [b"data: " + data.encode() + b"\n\n"]
+        if name in self._LIFECYCLE and isinstance(ev.get("response"), dict):
+            self.patch(ev["response"])
+            if name in ("response.completed", "response.incomplete"):
+                self.usage = ev["response"].get("usage")
+                self.finished(ev["response"])
+        return [rs.sse(name, ev)]
+
+    def close(self, sd: StreamDone) -> list[bytes]:
+        return []

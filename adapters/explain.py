@@ -8,7 +8,7 @@ import os
 from pydantic import BaseModel
 
 from offramp.adapters.config import OfframpConfig
-from offramp.adapters.profiles import load_profile
+from offramp.adapters.profiles import BUILTIN_TOOL_TYPES, load_profile
 from offramp.adapters.routing import Candidate, candidates
 
 
@@ -19,6 +19,15 @@ class BackendRow(BaseModel):
     key: str  # "set" | "missing" | "none" | "app's" — never the key itself
     family: str
     capabilities: list[str]
+
+
+def _served(p) -> list[str]:
+    """The profile's capabilities, with how a Responses call is served there."""
+    caps = [c for c in p.capabilities if c != "responses"]
+    mode = p.responses_mode()
+    if mode is not None:
+        caps.append("responses" if mode == "native" else "responses(via chat)")
+    return caps
 
 
 def backend_rows(cfg: OfframpConfig) -> list[BackendRow]:
@@ -36,7 +45,7 @@ def backend_rows(cfg: OfframpConfig) -> list[BackendRow]:
         p = load_profile(b.kind, b.default_model, path=b.profile)
         rows.append(BackendRow(name=name, kind=b.kind, base_url=b.base_url or "(the app's base_url)", key=key,
                                family=p.family if b.default_model or b.kind == "openai" else "per model id",
-                               capabilities=list(p.capabilities)))
+                               capabilities=_served(p)))
     return rows
 
 
@@ -51,9 +60,28 @@ def route(cfg: OfframpConfig, model: str, capability: str = "chat", user: str | 
     for cand in candidates(cfg, caps, model, body, {k.lower(): v for k, v in (headers or {}).items()}):
         b = cfg.backend(cand.backend)
         p = load_profile(b.kind, cand.model, path=b.profile)
-        missing = [c for c in caps if not p.supports(c)]
+        missing = [c for c in caps if not (p.responses_mode() is not None if c == "responses" else p.supports(c))]
         out.append((cand, f"{p.kind}/{p.family} lacks {missing[0]}" if missing else None))
     return out
+
+
+def responses_how(cfg: OfframpConfig, cand: Candidate) -> str:
+    """How a backend serves a Responses call: natively or translated, and where previous_response_id state lives."""
+    b = cfg.backend(cand.backend)
+    p = load_profile(b.kind, cand.model, path=b.profile)
+    mode = p.responses_mode()
+    if mode is None:
+        return "not served"
+    how = ("native /v1/responses" if mode == "native" else "translated to /v1/chat/completions and back")
+    r = cfg.responses
+    state = ("state kept by the backend" if p.responses_stateful else
+             f"previous_response_id state in Offramp's store ({r.sqlite_path(cfg.path) or 'process memory'}, "
+             f"ttl {r.ttl:g}s)")
+    if BUILTIN_TOOL_TYPES <= set(p.builtin_tools):
+        tools = "all built-in tools"
+    else:
+        tools = f"built-in tools: {', '.join(p.builtin_tools)}" if p.builtin_tools else "no built-in tools (400)"
+    return f"{how}; {state}; {tools}"
 
 
 class PriceLine(BaseModel):

@@ -48,6 +48,13 @@ Capability = Literal[
 ]
 
 
+BUILTIN_TOOL_TYPES = frozenset({
+    "web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26", "file_search",
+    "code_interpreter", "computer", "computer_use", "computer_use_preview", "image_generation", "mcp", "local_shell",
+    "shell", "apply_patch", "tool_search",
+})
+
+
 class ProfileError(ValueError):
     """A backend profile file is malformed; the message names the file and the key."""
 
@@ -69,6 +76,8 @@ class BackendProfile(BaseModel):
     - streaming/usage: `stream_usage` (where usage arrives), `cache_usage` (how cached prompt tokens are reported).
     - failures: `retryable_finish_reasons` (finish reasons that mean "failed, retry", never success).
     - surfaces: `capabilities` (endpoints/features served; anything else is routed elsewhere or refused).
+    - Responses API: `responses` (native `/v1/responses` or translated to Chat Completions), `responses_stateful`
+      (the backend keeps responses for `previous_response_id`; else Offramp's local store does), `builtin_tools`.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -157,11 +166,31 @@ class BackendProfile(BaseModel):
         ]
     )
 
+    # Responses API
+    responses: Literal["native", "chat"] = Field(
+        "native", description="'native': a Responses call goes to the backend's /v1/responses (needs capability "
+        "'responses'), with only what differs translated; 'chat': it is translated to Chat Completions and back.",
+    )
+    responses_stateful: bool = Field(
+        True, description="The backend stores responses (store, previous_response_id, retrieve); else Offramp's "
+        "local conversation store ([responses] in offramp.toml) does.",
+    )
+    builtin_tools: list[str] = Field(
+        default_factory=lambda: sorted(BUILTIN_TOOL_TYPES),
+        description="Built-in Responses tools the backend runs (web_search, file_search, ...); others → 400.",
+    )
+
     def matches(self, model: str | None) -> bool:
         return model is None or any(fnmatch.fnmatchcase(model, p) for p in self.models)
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    def responses_mode(self) -> Literal["native", "chat"] | None:
+        """How this backend serves a Responses call: natively, translated to chat, or not at all (None)."""
+        if self.responses == "native" and "responses" in self.capabilities:
+            return "native"
+        return "chat" if "chat" in self.capabilities else None
 
 
 class ProfileSet(BaseModel):

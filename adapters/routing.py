@@ -51,6 +51,18 @@ def capabilities_of(path: str, body: dict | None) -> list[str]:
             caps.append("vision")
         if "input_audio" in kinds or "audio" in (body.get("modalities") or []):
             caps.append("audio")
+    if main == "responses" and isinstance(body, dict) and isinstance(body.get("input"), list):
+        kinds = {
+            part.get("type")
+            for item in body["input"]
+            if isinstance(item, dict) and isinstance(item.get("content"), list)
+            for part in item["content"]
+            if isinstance(part, dict)
+        }
+        if "input_image" in kinds or "input_file" in kinds:
+            caps.append("vision")
+        if "input_audio" in kinds:
+            caps.append("audio")
     return caps
 
 

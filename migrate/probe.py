@@ -555,6 +555,9 @@ def probe(
     ]
     profile = {"family": "probed", "models": ["*"]}
     profile.update({k: prober.p[k] for k in order if k in prober.p})
+    # The probe does not exercise the Responses API: translate Responses calls to the chat path it did check,
+    # keep previous_response_id state locally and refuse OpenAI's built-in tools (the profile defaults are OpenAI's).
+    profile.update({"responses": "chat", "responses_stateful": False, "builtin_tools": []})
     base_url = shown_url(base_url)
     today = _dt.datetime.now(_dt.timezone.utc).date()
     profile["source"] = f"migrate probe {base_url} --model {model} ({today:%Y-%m-%d})"

@@ -73,18 +73,29 @@ def route_cmd(
     for i, (cand, skip) in enumerate(route(cfg, model, capability, user)):
         mark = "skip" if skip else ("use " if i == 0 else "then")
         typer.echo(f"{i + 1}. {mark} {cand.backend}/{cand.model}  ({cand.reason}{'; ' + skip if skip else ''})")
+        if capability == "responses" and not skip:
+            from offramp.adapters.explain import responses_how
+
+            typer.echo(f"     {responses_how(cfg, cand)}")
 
 
 @adapter_app.command("translate")
 def translate_cmd(
-    body: Path = typer.Argument(..., help="a Chat Completions request body (JSON file)"),
+    body: Path = typer.Argument(..., help="a request body (JSON file): Chat Completions, or Responses with --api"),
     kind: str = typer.Option("deepseek", "--kind", help="backend kind: deepseek | vllm | sglang | ollama | ..."),
     model: str = typer.Option(None, "--model", help="backend model id (default: the body's model)"),
     strict: bool = typer.Option(False, "--strict", help="fail on any lossy change"),
+    api: str = typer.Option("chat", "--api", help="chat | responses: the API the body is written for"),
 ) -> None:
-    """Print the request Offramp would send to KIND, and every change it made."""
+    """Print the request Offramp would send to KIND, and every change it made. With --api responses: the
+    Responses body the backend gets (where it serves /v1/responses natively) or the Chat Completions body it
+    gets instead (first comment line says which)."""
     from offramp.adapters.profiles import ProfileError, load_profile
     from offramp.adapters.translate import StrictModeError, TranslationError, translate_chat_request
+
+    if api not in ("chat", "responses"):
+        typer.echo(f"error: --api: {api!r} is not chat or responses", err=True)
+        raise typer.Exit(2)
 
     try:
         data = json.loads(body.read_text(encoding="utf-8"))
@@ -94,14 +105,44 @@ def translate_cmd(
     except ValueError as exc:
         typer.echo(f"error: {body}: invalid JSON ({exc})", err=True)
         raise typer.Exit(2) from None
+    if not isinstance(data, dict):
+        typer.echo(f"error: {body}: the request body must be a JSON object", err=True)
+        raise typer.Exit(2)
     if model:
         data["model"] = model
+    notes: list[str] = []
     try:
-        t = translate_chat_request(data, load_profile(kind, data.get("model")), strict=strict)
-    except (ProfileError, StrictModeError, TranslationError) as exc:
+        profile = load_profile(kind, data.get("model"))
+        if api == "responses":
+            from offramp.adapters import responses as rs
+
+            mode = profile.responses_mode()
+            if mode is None:
+                raise rs.ResponsesError(f"{kind}/{profile.family} serves neither /v1/responses nor chat")
+            rs.check_builtin_tools(data, profile.builtin_tools, f"{kind!r} ({kind}/{profile.family})")
+            if not profile.responses_stateful:
+                rs.check_unsupported(data, f"{kind!r} ({kind}/{profile.family})")
+            prev = data.pop("previous_response_id", None) if not profile.responses_stateful else None
+            if prev:
+                notes.append(f"previous_response_id: {prev} is expanded at run time from Offramp's conversation "
+                             "store into earlier input items (not shown)")
+            if mode == "native":
+                out, more = rs.native_request(data, profile)
+                notes.insert(0, f"POST /v1/responses: {kind}/{profile.family} serves the Responses API natively")
+                typer.echo(json.dumps(out, indent=2))
+                for n in notes + more:
+                    typer.echo(f"# translated {n}", err=True)
+                return
+            data, more = rs.to_chat(data)
+            notes = [f"POST /v1/chat/completions: {kind}/{profile.family} gets Responses calls as Chat "
+                     "Completions (rules/backends)", *notes, *more]
+        t = translate_chat_request(data, profile, strict=strict)
+    except (ProfileError, StrictModeError, TranslationError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(json.dumps(t.body, indent=2))
+    for n in notes:
+        typer.echo(f"# translated {n}", err=True)
     for c in t.changes:
         typer.echo(f"# {c.action:<10} {c.field}: {c.detail}", err=True)
 

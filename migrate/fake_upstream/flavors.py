@@ -108,6 +108,12 @@ class Flavor:
     embedding_fixed_dims: frozenset[str] = frozenset()  # models that reject `dimensions`
     system_fingerprint: str | None = None
     error_type_by_status: dict[int, str] = field(default_factory=dict)
+    # Responses API (/v1/responses): whether responses are stored (previous_response_id, retrieve), whether thinking
+    # is on unless `reasoning.effort` is "none" (a reasoning item precedes the answer), and the built-in tools the
+    # service runs (any other built-in tool type is a 400).
+    responses_stateful: bool = False
+    responses_thinking_default: bool = False
+    responses_builtin_tools: frozenset[str] = frozenset()
 
 
 _OPENAI_ERRORS = {
@@ -158,6 +164,11 @@ OPENAI = Flavor(
     embedding_fixed_dims=frozenset({"text-embedding-ada-002"}),
     system_fingerprint="fp_fake0openai",
     error_type_by_status=_OPENAI_ERRORS,
+    responses_stateful=True,
+    responses_builtin_tools=frozenset(
+        {"web_search", "web_search_preview", "file_search", "code_interpreter", "computer_use_preview",
+         "image_generation", "mcp", "local_shell", "shell", "apply_patch"}
+    ),
 )
 
 # DeepSeek as of the V4.1 API reference (fact-check-2026-12.md §1a–1b): the model enum is deepseek-flash and
@@ -187,6 +198,9 @@ DEEPSEEK = Flavor(
     vision_models=frozenset({"deepseek-flash", "deepseek-v4-flash", "deepseek-v4-flash-vision-exp"}),
     image_roles=frozenset({"user", "tool"}),  # "images in system/assistant messages → 400"
     system_fingerprint="fp_fake0deepseek",
+    # DeepSeek's Responses reference (fact-check-2026-12 #32-#35): stateless, thinking on by default (effort high),
+    # json_schema natively, no built-in tools on deepseek-flash.
+    responses_thinking_default=True,
     error_type_by_status={
         400: "invalid_request_error",
         401: "authentication_error",

@@ -44,6 +44,16 @@ def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds
                                                        "/dashboard?token=… once)", "type": "unauthorized"}},
                                  status=401, headers={"www-authenticate": "Bearer"})
 
+    def _exchange(request: web.Request, token: str | None) -> web.Response:
+        """`?token=…` once: an HttpOnly cookie and a redirect to the same page without the token."""
+        given = request.query.get("token", "")
+        if token and hmac.compare_digest(given.encode(), token.encode()):
+            rest = urlencode([(k, v) for k, v in request.query.items() if k != "token"])
+            resp = web.HTTPFound(request.path + (f"?{rest}" if rest else ""))
+            resp.set_cookie(COOKIE, _cookie_value(token), httponly=True, samesite="Strict", path="/dashboard")
+            raise resp
+        return _deny(request, token)
+
     def _bad(message: str) -> web.Response:
         return web.json_response({"error": {"message": message, "type": "invalid_request"}}, status=400)
 
@@ -62,14 +72,8 @@ def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds
         from offramp.shadow.report.render import render_html
 
         token = token_getter()
-        given = request.query.get("token")
-        if given is not None:
-            if token and hmac.compare_digest(given.encode(), token.encode()):
-                rest = urlencode([(k, v) for k, v in request.query.items() if k != "token"])
-                resp = web.HTTPFound("/dashboard" + (f"?{rest}" if rest else ""))
-                resp.set_cookie(COOKIE, _cookie_value(token), httponly=True, samesite="Strict", path="/dashboard")
-                raise resp
-            return _deny(request, token)
+        if request.query.get("token") is not None:
+            return _exchange(request, token)
         if not _authorized(request, token):
             return _deny(request, token)
         window = _window(request)
@@ -94,6 +98,8 @@ def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds
         from offramp.shadow.report.viewer import viewer_page
 
         token = token_getter()
+        if request.query.get("token") is not None:
+            return _exchange(request, token)
         if not _authorized(request, token):
             return _deny(request, token)
         family, gate = request.query.get("family") or None, request.query.get("gate") or None

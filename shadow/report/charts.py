@@ -65,7 +65,7 @@ def _e(x: object) -> str:
 
 
 def _tfmt(t: float, span: float) -> str:
-    f = "%H:%M" if span <= 2 * 86400 else "%m-%d %H:%M"
+    f = "%H:%M:%S" if span <= 900 else "%H:%M" if span <= 2 * 86400 else "%m-%d %H:%M"
     return time.strftime(f, time.gmtime(t))
 
 
@@ -155,11 +155,11 @@ def render(ch: Chart) -> str:
                 if v is None:
                     continue
                 out.append(f'<circle class="pt p-{_e(ln.cls)}" r=2.6 cx="{X(t):.1f}" cy="{Y(v):.1f}" '
-                           f'data-series="{_e(ln.name)}" data-t="{t:g}" data-v="{v:g}"><title>{_e(ln.label)} '
+                           f'data-series="{_e(ln.name)}" data-t="{t:.3f}" data-v="{v:.10g}"><title>{_e(ln.label)} '
                            f"{_tfmt(t, span)}: {_e(ch.fmt(v))}</title></circle>")
     for m in ch.marks:
         x = X(m.t)
-        out.append(f'<g class="mark m-{_e(m.action)}" data-action="{_e(m.action)}" data-t="{m.t:g}">'
+        out.append(f'<g class="mark m-{_e(m.action)}" data-action="{_e(m.action)}" data-t="{m.t:.3f}">'
                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{PAD_T + ih}"/>'
                    f'<path d="M{x - 5:.1f},{PAD_T - 2} L{x + 5:.1f},{PAD_T - 2} L{x:.1f},{PAD_T + 7}"/>'
                    f"<title>{_e(m.title)}</title></g>")

@@ -126,8 +126,11 @@ def headline_for(st: RampState, a: Assessment | None, plan: RampPlan, decisions:
     # running: the controller records nothing while a step's minimum is not met (`wait`), then holds on a gate
     hold, wait = a.of("hold"), a.of("wait")
     if wait:
-        c = _deciding(wait + hold)  # the longer of the two keeps the ramp at this share
-        more = f"; then {len(hold)} gate(s) still hold" if hold and c.action == "wait" else ""
+        c = _deciding(wait)
+        more = ""
+        if hold:
+            g = _deciding(hold)
+            more = f"; {g.source.removeprefix('gate:')} then still holds ({g.reason})"
         return Headline(state="waiting", title=f"Running at {share}: not enough evidence on this step yet",
                         next_step=f"nothing to do: {nxt:g}% follows once the step's minimum is met and the gates "
                                   f"pass{more}", command=f"{CMD} status", **_from(c, a), **base)

@@ -178,13 +178,13 @@ def worst_pair_ids(engine: Engine, *, family: str | None = None, gate: str | Non
                         continue
                 ids.append(pid)
         q = select(c.c.pair_id, func.count().label("n"), func.avg(c.c.score).label("s"),
-                   func.max(c.c.created_at).label("t")).where(and_(*conds)).group_by(c.c.pair_id)
+                   func.max(c.c.created_at).label("newest")).where(and_(*conds)).group_by(c.c.pair_id)
         if ids is not None:
             if not ids:
                 return []
             q = q.where(c.c.pair_id.in_(ids[:2000]))
         rows = conn.execute(q).all()
-    rows.sort(key=lambda r: (-int(r.n), r.s if r.s is not None else 1.0, -(r.t or 0)))
+    rows.sort(key=lambda r: (-int(r.n), r.s if r.s is not None else 1.0, -(r.newest or 0)))
     ranked = [r.pair_id for r in rows[:limit]]
     if ids is not None and len(ranked) < limit:  # a gate's examples without a comparator verdict (errors)
         ranked += [i for i in ids if i not in ranked][: limit - len(ranked)]

@@ -239,10 +239,12 @@ def render_pair(pv: PairView, live: bool = False) -> str:
         parts.append("<table class=fields data-figure=field-diff><tr><th>field<th>primary<th>candidate</tr>"
                      + rows + "</table>")
     fr = [f" · {s.finish_reason}" if s.finish_reason else "" for s in (pv.primary, pv.candidate)]
-    parts.append("<div class=pair data-figure=text-diff>"
-                 f"<div><h4>primary{_e(fr[0])}</h4><pre>{_side_text(pv.primary, pv.diff.primary_text)}</pre></div>"
-                 f"<div><h4>candidate{_e(fr[1])}</h4><pre>{_side_text(pv.candidate, pv.diff.candidate_text)}</pre>"
-                 "</div></div>")
+    has_text = any(s.text or s.error or (s.status is not None and s.status >= 400) for s in (pv.primary, pv.candidate))
+    if has_text or not pv.diff.fields:
+        parts.append("<div class=pair data-figure=text-diff>"
+                     f"<div><h4>primary{_e(fr[0])}</h4><pre>{_side_text(pv.primary, pv.diff.primary_text)}</pre>"
+                     f"</div><div><h4>candidate{_e(fr[1])}</h4><pre>"
+                     f"{_side_text(pv.candidate, pv.diff.candidate_text)}</pre></div></div>")
     if pv.second_primary is not None and pv.second_primary.text:
         parts.append(f"<details><summary>second primary (noise floor)</summary><pre>{_e(pv.second_primary.text)}"
                      "</pre></details>")

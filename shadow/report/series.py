@@ -113,8 +113,8 @@ def window_bounds(window: str, now: float, ramp: RampState, first: float | None)
     if span is not None:
         return now - span, now
     start = ramp.started_at if ramp.started_at is not None else first
-    if start is not None and first is not None and first > start and ramp.started_at is not None:
-        start = max(start, min(first, now - 60))  # started long before any traffic: chart the traffic
+    if start is not None and first is not None and ramp.started_at is not None and first - start > 86400:
+        start = min(first, now - 60)  # a ramp row started long before any recorded traffic: chart the traffic
     if start is None or start >= now:
         start = now - 3600.0
     return start, now

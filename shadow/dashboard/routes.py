@@ -32,7 +32,7 @@ def _authorized(request: web.Request, token: str | None) -> bool:
 
 
 def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds: int = 10,
-               labels_getter=lambda: {}) -> None:
+               labels_getter=lambda: {}, controller_getter=lambda: None) -> None:
     """Mount `/dashboard`, `/dashboard/report.json` and the pair viewer `/dashboard/pairs` on an aiohttp app."""
 
     def _deny(request: web.Request, token: str | None) -> web.Response:
@@ -66,7 +66,7 @@ def add_routes(app: web.Application, engine, plan, token_getter, refresh_seconds
     def _build(window: str):
         from offramp.shadow.report.build import build_report
 
-        return build_report(engine, plan, window=window, labels=labels_getter())
+        return build_report(engine, plan, window=window, labels=labels_getter(), controller=controller_getter())
 
     async def page(request: web.Request) -> web.StreamResponse:
         from offramp.shadow.report.render import render_html
@@ -125,4 +125,5 @@ def setup_proxy(proxy, app: web.Application | None = None) -> None:
 
     plan = getattr(proxy, "ramp_plan", None) or RampPlan()
     add_routes(app, proxy.engine, plan, lambda: proxy.admin_token,
-               labels_getter=lambda: getattr(getattr(proxy, "cfg", None), "families", None) or {})
+               labels_getter=lambda: getattr(getattr(proxy, "cfg", None), "families", None) or {},
+               controller_getter=lambda: getattr(getattr(proxy, "ramp", None), "controller", None))

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from offramp.shadow.ramp.evidence import StoreEvidence, disagreeing_pairs, load_stored
 from offramp.shadow.ramp.gates import GateReport, diffy_reportable, evaluate, excess_bounds, quantile
 from offramp.shadow.ramp.plan import RampPlan
-from offramp.shadow.ramp.store import Decision, RampState, RampStore
+from offramp.shadow.ramp.store import Decision, RampState, RampStore, Status
 from offramp.shadow.report.headline import Headline, assessment_of, headline_for
 from offramp.shadow.report.pairs import PairDiff, diff_pair
 from offramp.shadow.report.series import Series, build_series
@@ -350,15 +350,20 @@ def _sides(engine: Engine, since: float | None, edges: list[float]):
 
 def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float | None = None,
                  top: int = 10, now: float | None = None, window: str = "ramp",
-                 labels: dict[str, str] | None = None) -> Report:
+                 labels: dict[str, str] | None = None, controller=None) -> Report:
     """Everything the report and the dashboard show. The gates and the headline are the controller's own
-    assessment of the ramp (`shadow.ramp.summary.assess`); `window` (hour, day, ramp) selects the charts' span."""
+    assessment of the ramp (`shadow.ramp.summary.assess`, or `controller.assess` when the dashboard runs inside the
+    proxy, so its checks count too); `window` (hour, day, ramp) selects the charts' span."""
     plan = plan or RampPlan()
     now = now or time.time()
     store = RampStore(engine)
     store.ensure()
     ramp = store.load()
-    ramp, assessment = assessment_of(engine, plan, ramp)
+    if controller is not None and ramp.started_at is not None and ramp.status is not Status.idle:
+        # The proxy's own controller: its registered checks (a candidate's circuit breaker, …) are concerns too.
+        assessment = controller.assess(ramp)
+    else:
+        ramp, assessment = assessment_of(engine, plan, ramp)
     p = schema.pairs
     with engine.connect() as conn:
         q = select(func.count(), func.min(p.c.created_at), func.max(p.c.created_at))

@@ -136,9 +136,15 @@ def headline_for(st: RampState, a: Assessment | None, plan: RampPlan, decisions:
                                   f"pass{more}", command=f"{CMD} status", **_from(c, a), **base)
     if hold:
         c = _deciding(hold)
-        need = (f"~{c.samples_needed} more samples" if c.samples_needed else "no decision in sight at these rates")
+        if not c.source.startswith("gate:"):
+            step = f"wait for {c.source} to clear, or roll back"
+        elif c.samples_needed:
+            step = f"wait (~{c.samples_needed:,} more samples at these rates), or change {c.setting}; watch it here"
+        else:
+            step = (f"no decision in sight at these rates: change {c.setting}, or roll back if the candidate "
+                    "is not good enough")
         return Headline(state="hold", title=f"Holding at {share}: {c.source.removeprefix('gate:')} is not decided",
-                        next_step=f"wait ({need}), or change {c.setting or 'the gate'}; watch it here",
+                        next_step=step,
                         command=f"{CMD} status", decided_by=by(_last(decisions, "hold")), **_from(c, a), **base)
     if st.share >= steps[-1]:
         return Headline(state="running", title=f"Running at {share}, the top of the plan", reason=st.reason,

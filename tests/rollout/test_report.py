@@ -138,3 +138,24 @@ def test_cli_html_report_has_the_dashboards_charts_and_headline(recorded, tmp_pa
     assert r.exit_code == 2 and "--window" in r.output
     r = runner.invoke(app, ["shadow", "report", "--store", recorded["url"]])
     assert "What now: Rolled back" in r.stdout and "Over time" in r.stdout
+
+
+def test_a_check_of_the_proxys_controller_is_the_headlines_deciding_metric(engine, clock):
+    from offramp.shadow.ramp.controller import Concern, RampController
+    from offramp.shadow.ramp.plan import RampPlan
+    from offramp.shadow.ramp.store import RampStore
+    from tests.rollout.conftest import ScriptedEvidence
+
+    plan = RampPlan(min_step_seconds=0, min_step_samples=0)
+
+    def breaker(st, now):
+        return [Concern(action="hold", source="breaker:deepseek", reason="breaker open: 5 timeouts in 30 s",
+                        setting="candidate.breaker")]
+
+    ctl = RampController(plan, RampStore(engine), ScriptedEvidence(), clock=clock, checks=[breaker])
+    ctl.command("start")
+    assert ctl.tick().action == "hold"
+    h = build_report(engine, plan, controller=ctl).headline
+    assert (h.state, h.metric, h.reason, h.setting) == ("hold", "breaker:deepseek", "breaker open: 5 timeouts in 30 s",
+                                                        "candidate.breaker")
+    assert h.next_step.startswith("wait for breaker:deepseek to clear") and h.command == "migrate shadow ramp status"

@@ -139,7 +139,7 @@ def headline_for(st: RampState, a: Assessment | None, plan: RampPlan, decisions:
         if not c.source.startswith("gate:"):
             step = f"wait for {c.source} to clear, or roll back"
         elif c.samples_needed:
-            step = f"wait (~{c.samples_needed:,} more samples at these rates), or change {c.setting}; watch it here"
+            step = f"wait (~{c.samples_needed:,} more samples), or change {c.setting}; watch it here"
         else:
             step = (f"no decision in sight at these rates: change {c.setting}, or roll back if the candidate "
                     "is not good enough")

@@ -14,7 +14,7 @@ import time
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, select
 from sqlalchemy.engine import Engine
 
 from offramp.shadow.ramp.gates import quantile
@@ -162,7 +162,9 @@ def build_series(engine: Engine, plan: RampPlan | None = None, window: str = "ra
         cell[0] += 1
         cell[1] += bad
 
-    q = select(c.c.comparator, c.c.side, c.c.agree, c.c.created_at, c.c.detail).where(and_(
+    # The diff detail is read back only where it matters: structural disagreements (tool-call fields).
+    detail_col = case((and_(c.c.comparator == "structural", c.c.agree.is_(False)), c.c.detail), else_=None)
+    q = select(c.c.comparator, c.c.side, c.c.agree, c.c.created_at, detail_col).where(and_(
         c.c.agree.is_not(None), c.c.created_at >= min(noise_since, start), c.c.created_at < end))
     with engine.connect() as conn:
         for name, side, agree, t, detail in conn.execute(q):

@@ -8,6 +8,7 @@ import json
 import math
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
@@ -140,6 +141,9 @@ class Report(BaseModel):
     headline: Headline | None = None
     series: Series | None = None
     family_names: dict[str, FamilyName] = Field(default_factory=dict)
+    # What `migrate shadow status` reports beyond the figures above (e.g. a candidate's circuit breaker, the
+    # proxy's accounting totals), shown as given: the report does not depend on their shape.
+    status_extra: dict[str, Any] = Field(default_factory=dict)
 
 
 def _edges() -> list[float]:
@@ -227,6 +231,18 @@ def divergence(a: PairSide, b: PairSide) -> str:
     if len(wa) != len(wb):
         return f"length: {len(wa)} vs {len(wb)} words (one stops early)"
     return "no visible difference (comparator detail only)"
+
+
+_STATUS_SHOWN = {"pairs", "first", "last", "comparators", "families", "sides", "skips", "mirror_outcomes",
+                 "noise_outcomes", "ramp"}
+
+
+def status_extra(engine: Engine, since: float | None) -> dict[str, Any]:
+    """The keys of `shadow.status.summarize` this report does not already show."""
+    from offramp.shadow.status import summarize
+
+    summary = summarize(engine, since=since)
+    return {k: v for k, v in summary.items() if k not in _STATUS_SHOWN and v not in (None, {}, [])}
 
 
 def family_names(engine: Engine, labels: dict[str, str] | None = None) -> dict[str, FamilyName]:
@@ -415,6 +431,7 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
     return Report(
         window=window, headline=headline_for(ramp, assessment, plan, store.decisions(limit=200)),
         series=build_series(engine, plan, window, now=now, ramp=ramp), family_names=names,
+        status_extra=status_extra(engine, since),
         generated_at=now, since=since, first=first, last=last, pairs=int(n_pairs or 0), ramp=ramp,
         plan_steps=plan.steps, gates=gates,
         agreement=agreement,

@@ -119,6 +119,8 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
         con.print(f"Projection at 100%: {pj.requests_per_month:,.0f} requests/month — primary "
                   f"{_usd(pj.primary_monthly_usd)}, candidate {_usd(pj.candidate_monthly_usd)}, savings "
                   f"{_usd(pj.savings_monthly_usd)}" + (f" ({pj.savings_pct:.1f}%)" if pj.savings_pct is not None else ""))
+    if rep.status_extra:
+        con.print("Proxy status: " + "; ".join(f"{k} {v}" for k, v in _flat(rep.status_extra)))
     if rep.decisions:
         dt = Table(title="Ramp history")
         for col in ("when", "action", "by", "share", "reason", "pairs"):
@@ -302,6 +304,18 @@ def _windows(rep: Report, live: bool) -> str:
     return "<nav class=windows data-figure=windows>Charts: " + "".join(links) + "</nav>"
 
 
+def _flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested status figures as `breaker.deepseek.state = open` rows."""
+    out: list[tuple[str, object]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += _flat(v, key + ".")
+        else:
+            out.append((key, json.dumps(v) if isinstance(v, (list, dict)) else v))
+    return out
+
+
 def _span(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
@@ -400,6 +414,9 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
         parts.append(f"<p data-figure=projection>At 100%: {pj.requests_per_month:,.0f} requests/month; primary "
                      f"{_usd(pj.primary_monthly_usd)}, candidate {_usd(pj.candidate_monthly_usd)}, savings "
                      f"<b>{_usd(pj.savings_monthly_usd)}</b>. <span class=muted>{_e(pj.basis)}.</span></p>")
+    if rep.status_extra:
+        parts.append("<h2>Proxy status</h2><table data-figure=status-extra><tr><th>what<th>value</tr>" + "".join(
+            f"<tr><td>{_e(k)}<td class=num>{_e(v)}</tr>" for k, v in _flat(rep.status_extra)) + "</table>")
     parts.append("<h2>Ramp history</h2>")
     if rep.decisions:
         parts.append("<table data-figure=history><tr><th>when<th>action<th>by<th>share<th>reason<th>figures"

@@ -69,3 +69,37 @@ def test_families_config_rejects_a_bad_id_in_one_line(tmp_path):
     assert str(e.value).startswith(f"{p}: families") and "f_0ce8af16e4aa" in str(e.value)
     p.write_text('[families]\nf_0ce8af16e4aa = "weather agent"\n')
     assert load_config(p).families == {"f_0ce8af16e4aa": "weather agent"}
+
+
+def _store_pair(engine, pid: str, privacy: str, system: str, answer_p: str, answer_c: str) -> None:
+    from offramp.shadow.store import schema
+
+    red = Redactor(privacy).apply
+    req = json.dumps({"model": "gpt-4o", "messages": [{"role": "system", "content": system},
+                                                       {"role": "user", "content": "hi"}]})
+    with engine.begin() as conn:
+        conn.execute(schema.pairs.insert().values(
+            id=pid, created_at=1_000_000.0, endpoint="/v1/chat/completions", family=request_family(json.loads(req)),
+            stream=False, served_by="primary", privacy=privacy, primary_model="gpt-4o", request_body=red(req),
+            primary_status=200, primary_body=red(_completion(answer_p)), candidate_status=200,
+            candidate_body=red(_completion(answer_c))))
+        conn.execute(schema.comparisons.insert().values(
+            pair_id=pid, created_at=1_000_000.0, family=request_family(json.loads(req)), side="candidate",
+            comparator="text_exact", agree=False, score=0.0))
+
+
+def test_privacy_modes_decide_what_the_names_and_the_viewer_show(engine):
+    from offramp.shadow.report.build import family_names, pair_views
+    from offramp.shadow.report.render import render_pair
+
+    _store_pair(engine, "p-redacted", "redacted", "Write to bob@example.com about invoices", "Dear Bob", "Hi Bob")
+    _store_pair(engine, "p-hash", "hash-only", "You are the secret HR screener", "Rejected", "Accepted")
+    names = {n.prompt: n for n in family_names(engine).values()}
+    assert "Write to [REDACTED:EMAIL] about invoices" in names  # the stored, redacted words
+    assert None in names and names[None].name == "chat/completions · gpt-4o"  # hash-only: no words at all
+    views = {v.id: v for v in pair_views(engine, ["p-redacted", "p-hash"], family_names(engine))}
+    shown = render_pair(views["p-redacted"])
+    assert "<del class=d>Dear</del>" in shown and "<ins class=i>Hi</ins>" in shown
+    hidden = render_pair(views["p-hash"])
+    assert "not stored in <b>hash-only</b>" in hidden
+    assert "Rejected" not in hidden and "secret HR" not in hidden and "sha256:" not in hidden

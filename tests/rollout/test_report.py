@@ -159,3 +159,25 @@ def test_a_check_of_the_proxys_controller_is_the_headlines_deciding_metric(engin
     assert (h.state, h.metric, h.reason, h.setting) == ("hold", "breaker:deepseek", "breaker open: 5 timeouts in 30 s",
                                                         "candidate.breaker")
     assert h.next_step.startswith("wait for breaker:deepseek to clear") and h.command == "migrate shadow ramp status"
+
+
+def test_status_figures_the_report_does_not_know_are_shown_as_given(recorded, monkeypatch):
+    import offramp.shadow.status as status
+
+    real = status.summarize
+
+    def with_breaker(engine, *, since=None):
+        return {**real(engine, since=since), "breaker": {"deepseek": {"state": "open", "trips": 3}}}
+
+    monkeypatch.setattr(status, "summarize", with_breaker)
+    eng = open_engine(recorded["url"])
+    rep = build_report(eng, recorded["plan"])
+    eng.dispose()
+    assert rep.status_extra == {"breaker": {"deepseek": {"state": "open", "trips": 3}}}
+    page = render_html(rep)
+    assert "<tr><td>breaker.deepseek.state<td class=num>open</tr>" in page
+    assert "breaker.deepseek.trips 3" in render_terminal(rep)
+    monkeypatch.setattr(status, "summarize", real)
+    eng = open_engine(recorded["url"])
+    assert build_report(eng, recorded["plan"]).status_extra == {}  # nothing beyond what the report shows
+    eng.dispose()

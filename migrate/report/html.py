@@ -23,10 +23,13 @@ from offramp.migrate.report_model import Finding, ScanReport
 from offramp.migrate.ruleset import RuleSet
 
 _CSS = """
-:root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; }
+:root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; --page: #fff; color-scheme: light dark; }
+@media (prefers-color-scheme: dark) {
+  :root { --ink: #e6e9ef; --muted: #9aa3b2; --line: #2c3442; --bg: #181d26; --page: #11151c; }
+}
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       color: var(--ink); margin: 0; background: #fff; }
+       color: var(--ink); margin: 0; background: var(--page); }
 main { max-width: 1100px; margin: 0 auto; padding: 28px 28px 60px; }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 10px; }
 h3 { font-size: 15px; margin: 22px 0 6px;
@@ -61,11 +64,12 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word; background: var(
 .deadlines { border: 2px solid #b3261e; border-radius: 10px; padding: 10px 18px; margin-top: 14px; }
 .deadlines li { color: #b3261e; font-weight: 600; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-           fill: #1d2330; }
+           fill: var(--ink); }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 table.heatmap { width: auto; min-width: 420px; } td.heat { min-width: 44px; font-weight: 650; }
 ol.first li { margin: 6px 0; } .save { color: #1f7a44; }
 @media print {
+  :root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; --page: #fff; color-scheme: light; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   main { max-width: none; padding: 0; } body { font-size: 11pt; }
   tr, .hero, svg, .rung, ol.first li, table.heatmap { break-inside: avoid; } h2, h3 { break-after: avoid; }

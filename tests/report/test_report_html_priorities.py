@@ -66,3 +66,33 @@ def test_a_bad_effort_table_is_one_line_naming_the_field(tmp_path):
     p.write_text('[default]\nautomatic = false\nhours = -1\ndoes = "x"\n')
     with pytest.raises(EffortError, match=r"effort.toml: default.hours: "):
         load_effort(p)
+
+
+@pytest.mark.browser
+def test_chromium_renders_the_heat_map_and_first_steps(finetuned, tmp_path):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        from tests.rollout.conftest_services import need_browser
+
+        need_browser()
+    artifacts = Path(__file__).resolve().parents[2] / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page = tmp_path / "scan.html"
+    page.write_text(render(finetuned), encoding="utf-8")
+    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--hide-scrollbars", "--window-size=1200,1500"]
+    dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'p1'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=60).stdout
+    cells = re.findall(r'data-dir="([^"]+)" data-level="(\d)" data-n="(\d+)"', dom)
+    assert {(d, int(lv), int(n)) for d, lv, n in cells} == {
+        (r.dir, lv, n) for r in directory_heat(finetuned) for lv, n in r.by_level.items() if n}
+    assert re.findall(r'<li data-strategy="([^"]+)"', dom) == [s.strategy for s in first_steps(finetuned)]
+    for name, extra in (("scan-report.png", []), ("scan-report-dark.png", ["--blink-settings=preferredColorScheme=0"])):
+        shot = artifacts / name
+        shot.unlink(missing_ok=True)
+        subprocess.run([*flags, *extra, f"--user-data-dir={tmp_path / name}", f"--screenshot={shot}", page.as_uri()],
+                       capture_output=True, text=True, timeout=60)
+        assert shot.exists() and shot.stat().st_size > 20_000

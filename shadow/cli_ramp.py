@@ -80,6 +80,19 @@ def _open(config: Path | None, store: str | None):
     return engine, plan
 
 
+def _family_labels(config: Path | None) -> dict[str, str]:
+    """`[families]` of the config: the names the operator gave request families."""
+    if config is None:
+        return {}
+    from offramp.shadow.config import ConfigError, load_config
+
+    try:
+        return load_config(config).families
+    except ConfigError as exc:
+        _fail(str(exc))
+    return {}
+
+
 def _safe(url: str) -> str:
     """The URL without a password."""
     from sqlalchemy.engine import make_url
@@ -233,17 +246,23 @@ def report(
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     since_hours: float = typer.Option(None, "--since-hours", help="Only pairs from the last N hours."),
     top: int = typer.Option(10, help="How many of the most disagreeing pairs to show."),
+    window: str = typer.Option("ramp", "--window", "-w", help="Charts over: hour | day | ramp (the whole ramp)."),
 ) -> None:
-    """The evidence for sign-off: agreement vs noise, latency, errors, cost and savings at 100%, ramp history."""
+    """The evidence for sign-off: what now, charts over time, agreement vs noise, latency, errors, cost and savings
+    at 100%, ramp history, and the most disagreeing pairs side by side."""
     import time
 
     from offramp.shadow.report.build import build_report
     from offramp.shadow.report.render import render_html, render_json, render_terminal
+    from offramp.shadow.report.series import WINDOWS
 
     if fmt not in ("terminal", "json", "html"):
         _fail(f"--format: {fmt!r} is not one of terminal, json, html")
+    if window not in WINDOWS:
+        _fail(f"--window: {window!r} is not one of {', '.join(WINDOWS)}")
     engine, plan = _open(config, store)
-    rep = build_report(engine, plan, since=time.time() - since_hours * 3600 if since_hours else None, top=top)
+    rep = build_report(engine, plan, since=time.time() - since_hours * 3600 if since_hours else None, top=top,
+                       window=window, labels=_family_labels(config))
     text = {"terminal": render_terminal, "json": render_json, "html": render_html}[fmt](rep)
     if output is None:
         typer.echo(text)

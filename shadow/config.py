@@ -132,6 +132,21 @@ class ShadowConfig(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig)
     # The rollout plan (`[ramp]`), so one file configures the proxy, its replicas and `migrate shadow ramp`.
     ramp: RampPlan = Field(default_factory=RampPlan)
+    # `[families]`: a name per request family (`f_0ce8af16e4aa = "weather agent"`), shown by the report and the
+    # dashboard instead of the route · model · prompt words they derive (the hash stays as a tooltip).
+    families: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for k, label in v.items():
+            if not re.fullmatch(r"f_[0-9a-f]{12}", k):
+                raise ValueError(f"{k!r}: a family id looks like f_0ce8af16e4aa (see `migrate shadow report`)")
+            if not label.strip():
+                raise ValueError(f"{k}: the label is empty")
+        return {k: label.strip() for k, label in v.items()}
 
 
 LEGACY_RAMP_ENV = "OFFRAMP_RAMP_CONFIG"

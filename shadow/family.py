@@ -32,3 +32,28 @@ def request_family(body: dict) -> str:
         default=str,
     )
     return "f_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def system_text(body: dict) -> str:
+    """The text a family is recognised by: the system/developer messages, or the Responses API's instructions."""
+    if not isinstance(body, dict):
+        return ""
+    return _system_text(body.get("messages") or []) or str(body.get("instructions") or "")
+
+
+def prompt_label(text: str, words: int = 6, max_chars: int = 48) -> str:
+    """The first words of a system prompt, as a reader recognises it: 'You are a travel assistant.'"""
+    out = " ".join(text.split()[:words])
+    if len(out) > max_chars:
+        out = out[: max_chars - 1].rstrip() + "…"
+    elif len(text.split()) > words:
+        out += " …"
+    return out
+
+
+def family_name(route: str | None, model: str | None, label: str | None) -> str:
+    """`chat/completions · gpt-4o · “You are a travel assistant.”`; the hash is shown beside it, never instead."""
+    parts = [(route or "?").removeprefix("/v1/").strip("/") or "?", model or "?"]
+    if label:
+        parts.append(f"“{label}”")
+    return " · ".join(parts)

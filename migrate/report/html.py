@@ -18,14 +18,18 @@ from offramp.migrate.report.common import (
     location,
     one_line,
 )
+from offramp.migrate.report.priorities import directory_heat, first_steps
 from offramp.migrate.report_model import Finding, ScanReport
 from offramp.migrate.ruleset import RuleSet
 
 _CSS = """
-:root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; }
+:root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; --page: #fff; color-scheme: light dark; }
+@media (prefers-color-scheme: dark) {
+  :root { --ink: #e6e9ef; --muted: #9aa3b2; --line: #2c3442; --bg: #181d26; --page: #11151c; }
+}
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       color: var(--ink); margin: 0; background: #fff; }
+       color: var(--ink); margin: 0; background: var(--page); }
 main { max-width: 1100px; margin: 0 auto; padding: 28px 28px 60px; }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 10px; }
 h3 { font-size: 15px; margin: 22px 0 6px;
@@ -60,12 +64,15 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word; background: var(
 .deadlines { border: 2px solid #b3261e; border-radius: 10px; padding: 10px 18px; margin-top: 14px; }
 .deadlines li { color: #b3261e; font-weight: 600; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-           fill: #1d2330; }
+           fill: var(--ink); }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
+table.heatmap { width: auto; min-width: 420px; } td.heat { min-width: 44px; font-weight: 650; }
+ol.first li { margin: 6px 0; } .save { color: #1f7a44; }
 @media print {
+  :root { --ink: #1d2330; --muted: #5b6474; --line: #d9dde5; --bg: #f6f7f9; --page: #fff; color-scheme: light; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   main { max-width: none; padding: 0; } body { font-size: 11pt; }
-  tr, .hero, svg, .rung { break-inside: avoid; } h2, h3 { break-after: avoid; }
+  tr, .hero, svg, .rung, ol.first li, table.heatmap { break-inside: avoid; } h2, h3 { break-after: avoid; }
 }
 """
 
@@ -109,6 +116,62 @@ def _chart(report: ScanReport) -> str:
         f'<svg role="img" aria-label="Findings by category" width="100%" viewBox="0 0 {total_w} {height}" '
         f'preserveAspectRatio="xMinYMin meet" style="max-width:{total_w}px">{"".join(rows)}</svg>'
     )
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.2f})"
+
+
+def _heat(report: ScanReport, names: dict[int, str]) -> str:
+    """Directories × levels: each cell the findings of that level there, darker the more there are."""
+    rows = directory_heat(report)
+    if not rows:
+        return ""
+    top = max(n for r in rows for n in r.by_level.values()) or 1
+    shown = [lv for lv in range(1, 6) if any(r.by_level.get(lv) for r in rows)]
+    head = "".join(f'<th class="num" title="{_e(names.get(lv, ""))}">L{lv}</th>' for lv in shown)
+    body = []
+    for r in rows:
+        cells = []
+        for lv in shown:
+            n = r.by_level.get(lv, 0)
+            if not n:
+                cells.append('<td class="heat num"></td>')
+                continue
+            a = 0.18 + 0.82 * n / top
+            ink = "#fff" if a > 0.55 else "var(--ink)"
+            cells.append(f'<td class="heat num" data-dir="{_e(r.dir)}" data-level="{lv}" data-n="{n}" '
+                         f'style="background:{_rgba(LEVEL_COLOURS[lv], a)};color:{ink}" '
+                         f'title="{_e(r.dir)}: {n} L{lv} finding{"" if n == 1 else "s"}">{n}</td>')
+        body.append(f"<tr><td><code>{_e(r.dir)}/</code></td>{''.join(cells)}<td class=\"num\">{r.files}</td>"
+                    f"<td>{_pill(r.level)}</td></tr>")
+    return ('<table class="heatmap" data-figure="heatmap"><thead><tr><th>Directory</th>' + head
+            + '<th class="num">Files</th><th>Highest</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>")
+
+
+def _first(report: ScanReport) -> str:
+    """The steps ordered by effort saved: what `migrate rewrite` does first (largest saving), then hand work."""
+    steps = first_steps(report)
+    if not steps:
+        return ""
+    items = []
+    for s in steps:
+        where = ", ".join(f"{d}/" for d in s.dirs[:3]) + (f" and {len(s.dirs) - 3} more" if len(s.dirs) > 3 else "")
+        if s.automatic:
+            gain = f'<b class="save">saves ~{s.hours_saved:g} h</b> · automatic'
+        else:
+            gain = f'<b>~{s.hours_by_hand:g} h by hand</b>'
+        cmd = f' — <code>{_e(s.command)}</code>' if s.command else ""
+        items.append(
+            f'<li data-strategy="{_e(s.strategy)}" data-saved="{s.hours_saved:g}" data-hand="{s.hours_by_hand:g}">'
+            f"{_pill(s.level)} <b>{_e(s.strategy)}</b> · {_e(s.category)}: {s.sites} site"
+            f"{'' if s.sites == 1 else 's'} in {s.files} file{'' if s.files == 1 else 's'} ({_e(where)}) — {gain}"
+            f'{cmd}<div class="muted">{_e(s.does)}</div></li>')
+    return ('<ol class="first" data-figure="first-steps">' + "".join(items) + "</ol>"
+            '<p class="muted" style="font-size:12px">Hours per site from <code>rules/effort.toml</code> (editable '
+            "estimates of the edit and its check; a level's own work, such as re-embedding, is not in them). "
+            "Run the dry run first: writing refuses a dirty tree.</p>")
 
 
 def _ladder(report: ScanReport, ruleset: RuleSet | None) -> str:
@@ -199,6 +262,11 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
         f'<div class="stat"><b>{s.files_scanned}</b>files scanned</div>'
         f'<div class="stat"><b>{s.skipped}</b>files skipped</div></div>',
     ]
+    if report.findings:
+        parts.append("<h2>What to do first</h2>")
+        parts.append(_first(report))
+        parts.append("<h2>Lock-in by directory</h2>")
+        parts.append(_heat(report, names))
     if s.by_category:
         parts.append("<h2>Findings by category</h2>")
         parts.append(_chart(report))

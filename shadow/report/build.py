@@ -8,15 +8,19 @@ import json
 import math
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from offramp.shadow.ramp.evidence import StoreEvidence, disagreeing_pairs, load_stored
 from offramp.shadow.ramp.gates import GateReport, diffy_reportable, evaluate, excess_bounds, quantile
 from offramp.shadow.ramp.plan import RampPlan
-from offramp.shadow.ramp.store import Decision, RampState, RampStore
+from offramp.shadow.ramp.store import Decision, RampState, RampStore, Status
+from offramp.shadow.report.headline import Headline, assessment_of, headline_for
+from offramp.shadow.report.pairs import PairDiff, diff_pair
+from offramp.shadow.report.series import Series, build_series
 from offramp.shadow.store import schema
 from offramp.shadow.store.queries import agreement_by, counter_totals
 
@@ -87,6 +91,8 @@ class PairView(BaseModel):
     id: str
     created_at: float
     family: str
+    family_name: str | None = None
+    privacy: str = "full"
     served_by: str
     disagreements: int
     comparators: list[str]
@@ -95,6 +101,19 @@ class PairView(BaseModel):
     second_primary: PairSide | None
     candidate: PairSide
     divergence: str  # where candidate and primary first differ
+    diff: PairDiff = PairDiff()  # primary | candidate, field by field and word by word
+
+
+class FamilyName(BaseModel):
+    """How a request family is shown: the user's label from `[families]`, else route · model · the system
+    prompt's first words as stored (so redacted per the privacy mode; none under hash-only)."""
+
+    id: str  # the hash, kept as the tooltip
+    route: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    label: str | None = None  # from config
+    name: str
 
 
 class Report(BaseModel):
@@ -118,6 +137,13 @@ class Report(BaseModel):
     decisions: list[Decision]
     top_pairs: list[PairView]
     skips: dict[str, float]
+    window: str = "ramp"
+    headline: Headline | None = None
+    series: Series | None = None
+    family_names: dict[str, FamilyName] = Field(default_factory=dict)
+    # What `migrate shadow status` reports beyond the figures above (e.g. a candidate's circuit breaker, the
+    # proxy's accounting totals), shown as given: the report does not depend on their shape.
+    status_extra: dict[str, Any] = Field(default_factory=dict)
 
 
 def _edges() -> list[float]:
@@ -207,12 +233,51 @@ def divergence(a: PairSide, b: PairSide) -> str:
     return "no visible difference (comparator detail only)"
 
 
-def _top_pairs(engine: Engine, since: float | None, limit: int) -> list[PairView]:
-    ranked = disagreeing_pairs(engine, since or 0.0, limit)
+_STATUS_SHOWN = {"pairs", "first", "last", "comparators", "families", "sides", "skips", "mirror_outcomes",
+                 "noise_outcomes", "ramp"}
+
+
+def status_extra(engine: Engine, since: float | None) -> dict[str, Any]:
+    """The keys of `shadow.status.summarize` this report does not already show."""
+    from offramp.shadow.status import summarize
+
+    summary = summarize(engine, since=since)
+    return {k: v for k, v in summary.items() if k not in _STATUS_SHOWN and v not in (None, {}, [])}
+
+
+def family_names(engine: Engine, labels: dict[str, str] | None = None) -> dict[str, FamilyName]:
+    """A readable name per family seen in the store, from its newest pair (one row read per family)."""
+    from offramp.shadow.family import family_name, prompt_label, system_text
+
+    labels = labels or {}
+    p = schema.pairs
+    with engine.connect() as conn:
+        newest = select(p.c.family, func.max(p.c.created_at).label("t")).group_by(p.c.family).subquery()
+        rows = conn.execute(select(p.c.family, p.c.endpoint, p.c.primary_model, p.c.request_body, p.c.privacy)
+                            .join(newest, and_(p.c.family == newest.c.family, p.c.created_at == newest.c.t))).all()
+    out: dict[str, FamilyName] = {}
+    for r in rows:
+        if r.family in out:
+            continue
+        body = load_stored(r.request_body) if r.privacy != "hash-only" else None
+        words = prompt_label(system_text(body)) if isinstance(body, dict) else ""
+        model = r.primary_model or (body.get("model") if isinstance(body, dict) else None)
+        label = labels.get(r.family)
+        out[r.family] = FamilyName(id=r.family, route=r.endpoint, model=model, prompt=words or None, label=label,
+                                   name=label or family_name(r.endpoint, model, words or None))
+    for fid, label in labels.items():
+        out.setdefault(fid, FamilyName(id=fid, label=label, name=label))
+    return out
+
+
+def pair_views(engine: Engine, ranked: list[tuple[str, int]] | list[str],
+               names: dict[str, FamilyName] | None = None) -> list[PairView]:
+    """Pairs side by side, in the order given, each with where it diverges and its highlighted diff."""
     if not ranked:
         return []
+    pairs_n = [(x, 0) if isinstance(x, str) else x for x in ranked]
     p, c = schema.pairs, schema.comparisons
-    ids = [pid for pid, _ in ranked]
+    ids = [pid for pid, _ in pairs_n]
     with engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(p).where(p.c.id.in_(ids)))}
         cmps: dict[str, list[str]] = {}
@@ -220,7 +285,7 @@ def _top_pairs(engine: Engine, since: float | None, limit: int) -> list[PairView
                 c.c.pair_id.in_(ids), c.c.side == "candidate", c.c.agree.is_(False))):
             cmps.setdefault(pid, []).append(name)
     out = []
-    for pid, n in ranked:
+    for pid, n in pairs_n:
         r = rows.get(pid)
         if r is None:
             continue
@@ -236,10 +301,19 @@ def _top_pairs(engine: Engine, since: float | None, limit: int) -> list[PairView
                 req = str(last_user.get("content"))[:1000] if last_user else None
             except (ValueError, AttributeError):
                 req = r.request_body[:300]
-        out.append(PairView(id=pid, created_at=r.created_at, family=r.family, served_by=r.served_by or "primary",
-                            disagreements=n, comparators=sorted(cmps.get(pid, [])), request=req, primary=prim,
-                            second_primary=noise, candidate=cand, divergence=divergence(prim, cand)))
+        fam = (names or {}).get(r.family)
+        out.append(PairView(id=pid, created_at=r.created_at, family=r.family, family_name=fam.name if fam else None,
+                            privacy=r.privacy, served_by=r.served_by or "primary",
+                            disagreements=n or len(cmps.get(pid, [])), comparators=sorted(cmps.get(pid, [])),
+                            request=req, primary=prim, second_primary=noise, candidate=cand,
+                            divergence=divergence(prim, cand),
+                            diff=diff_pair(r.privacy, r.primary_body, r.candidate_body)))
     return out
+
+
+def _top_pairs(engine: Engine, since: float | None, limit: int,
+               names: dict[str, FamilyName] | None = None) -> list[PairView]:
+    return pair_views(engine, disagreeing_pairs(engine, since or 0.0, limit), names)
 
 
 def _sides(engine: Engine, since: float | None, edges: list[float]):
@@ -291,12 +365,21 @@ def _sides(engine: Engine, since: float | None, edges: list[float]):
 
 
 def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float | None = None,
-                 top: int = 10, now: float | None = None) -> Report:
+                 top: int = 10, now: float | None = None, window: str = "ramp",
+                 labels: dict[str, str] | None = None, controller=None) -> Report:
+    """Everything the report and the dashboard show. The gates and the headline are the controller's own
+    assessment of the ramp (`shadow.ramp.summary.assess`, or `controller.assess` when the dashboard runs inside the
+    proxy, so its checks count too); `window` (hour, day, ramp) selects the charts' span."""
     plan = plan or RampPlan()
     now = now or time.time()
     store = RampStore(engine)
     store.ensure()
     ramp = store.load()
+    if controller is not None and ramp.started_at is not None and ramp.status is not Status.idle:
+        # The proxy's own controller: its registered checks (a candidate's circuit breaker, …) are concerns too.
+        assessment = controller.assess(ramp)
+    else:
+        ramp, assessment = assessment_of(engine, plan, ramp)
     p = schema.pairs
     with engine.connect() as conn:
         q = select(func.count(), func.min(p.c.created_at), func.max(p.c.created_at))
@@ -305,8 +388,8 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
         n_pairs, first, last = conn.execute(q).one()
     edges = _edges()
     latency, errors, rates, cost, paired_p, paired_c = _sides(engine, since, edges)
-    gates = None
-    if n_pairs:
+    gates = assessment.report if assessment is not None else None
+    if n_pairs and gates is None:
         src = StoreEvidence(engine)
         start = ramp.started_at if ramp.started_at is not None else (since or 0.0)
         gates = evaluate(src.collect(start, start - 7 * 86400, ramp.step_started_at if ramp.step_started_at is not None else start),
@@ -343,14 +426,18 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
                 row.excess_upper = round(excess_bounds(c, n, 0.95)[2], 6)
                 row.shown = diffy_reportable(c.bad, round(n.bad * c.n / n.n), c.n)
             agreement.append(row)
+    names = family_names(engine, labels)
+    decisions = store.decisions(limit=500, since=since)
     return Report(
+        window=window, headline=headline_for(ramp, assessment, plan, store.decisions(limit=200)),
+        series=build_series(engine, plan, window, now=now, ramp=ramp), family_names=names,
+        status_extra=status_extra(engine, since),
         generated_at=now, since=since, first=first, last=last, pairs=int(n_pairs or 0), ramp=ramp,
         plan_steps=plan.steps, gates=gates,
         agreement=agreement,
         families=_agreement_rows(engine, since, by_family=True),
         latency=latency, histogram_edges_ms=edges, errors=errors, error_rates=rates, cost=cost,
-        projection=projection, decisions=store.decisions(limit=500, since=since), top_pairs=_top_pairs(
-            engine, since, top), skips=skips,
+        projection=projection, decisions=decisions, top_pairs=_top_pairs(engine, since, top, names), skips=skips,
     )
 
 

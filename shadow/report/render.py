@@ -7,7 +7,12 @@ import html
 import io
 import json
 
-from offramp.shadow.report.build import PairSide, Report, iso
+from offramp.shadow.report.build import PairSide, PairView, Report, iso
+from offramp.shadow.report.charts import CSS as _CHART_CSS
+from offramp.shadow.report.charts import all_charts
+from offramp.shadow.report.charts import render as chart_svg
+from offramp.shadow.report.headline import Headline
+from offramp.shadow.report.pairs import Segment
 
 
 def render_json(rep: Report) -> str:
@@ -28,6 +33,18 @@ def _usd(x: float | None) -> str:
     return "—" if x is None else f"${x:,.2f}"
 
 
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def _spark(values: list[float | None]) -> str:
+    """A terminal sparkline of one series (blank where a bucket has no data)."""
+    got = [v for v in values if v is not None]
+    if not got:
+        return " " * len(values)
+    lo, hi = min(got), max(got)
+    return "".join(" " if v is None else _BARS[0 if hi == lo else round((v - lo) / (hi - lo) * 7)] for v in values)
+
+
 def render_terminal(rep: Report, width: int | None = None) -> str:
     import shutil
 
@@ -41,8 +58,27 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
     con.print(f"Rollout report — {rep.pairs} pairs from {iso(rep.first)} to {iso(rep.last)}")
     con.print(f"Ramp: {r.status.value} at {r.share:g}% (plan {' → '.join(f'{s:g}%' for s in rep.plan_steps)})"
               + (f" — {r.reason}" if r.reason else ""))
+    h = rep.headline
+    if h is not None:
+        con.print(f"What now: {h.title}")
+        if h.metric:
+            need = "" if not h.samples_needed else f" (needs ~{h.samples_needed:,} more samples)"
+            con.print(f"  decided by {h.metric}{need}: {h.reason}")
+        if h.figure:
+            con.print(f"  {h.figure}")
+        con.print(f"  next: {h.next_step}" + (f" — {h.command}" if h.command else ""))
     if rep.gates:
         con.print(f"Gates now: {rep.gates.outcome.value.upper()} — {'; '.join(rep.gates.reasons)}")
+    if rep.series is not None and rep.series.comparators:
+        con.print(f"Over time ({rep.series.window}, {iso(rep.series.start)} → {iso(rep.series.end)}), candidate "
+                  "disagreement | noise floor, cumulative:")
+        for cs in rep.series.comparators:
+            last = cs.points[-1] if cs.points else None
+            con.print(f"  {cs.comparator:<18} {_spark([p.candidate_rate for p in cs.points])} | "
+                      f"{_spark([p.noise_rate for p in cs.points])}  now {_pct(last.candidate_rate if last else None)}"
+                      f" vs {_pct(last.noise_rate if last else None)}")
+        con.print(f"  {'served share':<18} {_spark([p.observed for p in rep.series.share])}  decisions: "
+                  + (", ".join(f"{m.action} {m.to_share:g}%" for m in rep.series.markers) or "none"))
     t = Table(title="Disagreement: candidate vs primary, against the primary's own noise floor")
     for col in ("comparator", "candidate", "noise floor", "excess", "excess ≤ (95%)", "shown"):
         t.add_column(col)
@@ -83,6 +119,8 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
         con.print(f"Projection at 100%: {pj.requests_per_month:,.0f} requests/month — primary "
                   f"{_usd(pj.primary_monthly_usd)}, candidate {_usd(pj.candidate_monthly_usd)}, savings "
                   f"{_usd(pj.savings_monthly_usd)}" + (f" ({pj.savings_pct:.1f}%)" if pj.savings_pct is not None else ""))
+    if rep.status_extra:
+        con.print("Proxy status: " + "; ".join(f"{k} {v}" for k, v in _flat(rep.status_extra)))
     if rep.decisions:
         dt = Table(title="Ramp history")
         for col in ("when", "action", "by", "share", "reason", "pairs"):
@@ -94,22 +132,46 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
     if rep.top_pairs:
         con.print("Most disagreeing pairs:")
         for pv in rep.top_pairs:
-            con.print(f"  {pv.id} [{', '.join(pv.comparators)}] diverges at {pv.divergence}")
+            con.print(f"  {pv.id} {pv.family_name or pv.family} [{', '.join(pv.comparators)}] diverges at "
+                      f"{pv.divergence}")
     return buf.getvalue()
 
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2330;background:#fafbfc}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde2ea;padding-bottom:4px}
-table{border-collapse:collapse;background:#fff;margin:6px 0}td,th{border:1px solid #dde2ea;padding:4px 8px;text-align:left;
-vertical-align:top}th{background:#eef1f6}.num{text-align:right;font-variant-numeric:tabular-nums}
-.pass{color:#11703a;font-weight:600}.hold{color:#9a6700;font-weight:600}.fail{color:#b42318;font-weight:600}
-.muted{color:#6b7280}.cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#fff;border:1px solid #dde2ea;
-border-radius:6px;padding:10px 14px;min-width:170px}.card b{display:block;font-size:20px}
-.pair{display:grid;grid-template-columns:repeat(3,1fr);gap:8px}.pair pre{white-space:pre-wrap;background:#fff;
-border:1px solid #dde2ea;padding:6px;margin:0;max-height:260px;overflow:auto;font-size:12px}
-svg text{font-size:10px;fill:#4b5563}
-"""
+:root{--ink:#1d2330;--muted:#5b6474;--bg:#fafbfc;--panel:#fff;--line:#dde2ea;--head:#eef1f6;--c-primary:#2f6fde;
+--c-candidate:#d9630f;--c-noise:#6b7280;--c-pass:#11703a;--c-hold:#9a6700;--c-fail:#b42318;--del:#fde2e1;--ins:#dcf5e3;
+--hl:#fff4d6;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--ink:#e6e9ef;--muted:#9aa3b2;--bg:#11151c;--panel:#181d26;--line:#2c3442;
+--head:#202735;--c-primary:#6d9ef5;--c-candidate:#f39a4f;--c-noise:#a2a9b6;--c-pass:#4cc47a;--c-hold:#e0b341;
+--c-fail:#f0776b;--del:#4a2020;--ins:#173a24;--hl:#3a3219}}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:var(--ink);background:var(--bg)}
+a{color:var(--c-primary)}h1{font-size:22px;margin:0 0 4px}
+h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
+table{border-collapse:collapse;background:var(--panel);margin:6px 0}td,th{border:1px solid var(--line);padding:4px 8px;
+text-align:left;vertical-align:top}th{background:var(--head)}.num{text-align:right;font-variant-numeric:tabular-nums}
+.pass{color:var(--c-pass);font-weight:600}.hold{color:var(--c-hold);font-weight:600}.fail{color:var(--c-fail);font-weight:600}
+.muted{color:var(--muted)}.cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:var(--panel);border:1px solid
+var(--line);border-radius:6px;padding:10px 14px;min-width:170px}.card b{display:block;font-size:20px}
+nav.windows{margin:6px 0 12px}nav.windows a,nav.windows span{margin-right:10px}nav.windows .on{font-weight:700}
+.headline{border:2px solid var(--line);border-left-width:8px;border-radius:8px;background:var(--panel);padding:12px 16px;
+margin:10px 0 16px}.headline h2{border:0;margin:0 0 6px;padding:0;font-size:20px}
+.headline.s-hold,.headline.s-waiting,.headline.s-awaiting_approval,.headline.s-paused{border-color:var(--c-hold)}
+.headline.s-failing,.headline.s-rolled_back{border-color:var(--c-fail)}
+.headline.s-running,.headline.s-complete{border-color:var(--c-pass)}.headline .metric{font-size:15px}
+.headline code{font-size:14px;background:var(--head);padding:2px 6px;border-radius:4px}
+tr.deciding td{background:var(--hl)}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:4px 20px}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:8px}.pair pre{white-space:pre-wrap;background:var(--panel);
+border:1px solid var(--line);padding:6px;margin:0;max-height:320px;overflow:auto;font-size:12px}
+.pair h4{margin:4px 0}del.d{background:var(--del);text-decoration:line-through;text-decoration-color:var(--c-fail)}
+ins.i{background:var(--ins);text-decoration:none}table.fields td.diff{background:var(--hl)}
+table.fields td{font:12px ui-monospace,Menlo,Consolas,monospace}
+svg text{font-size:10px;fill:var(--muted)}.hist-primary{fill:var(--c-primary)}.hist-candidate{fill:var(--c-candidate)}
+@media print{:root{--ink:#000;--muted:#444;--bg:#fff;--panel:#fff;--line:#bbb;--head:#eee;color-scheme:light}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}body{margin:0;font-size:10.5pt}nav.windows{display:none}
+.charts{display:block}figure.chart,tr,.headline,section{break-inside:avoid}h2,h3{break-after:avoid}
+.pair pre{max-height:none;overflow:visible}}
+""" + _CHART_CSS
 
 
 def _e(x: object) -> str:
@@ -117,24 +179,24 @@ def _e(x: object) -> str:
 
 
 def _hist_svg(rep: Report, kind: str) -> str:
-    """Overlaid latency histograms, primary (blue) and candidate (orange), on log-spaced bins."""
-    series = [("primary", "#2f6fde"), ("candidate", "#e8741c")]
-    hists = [getattr(rep.latency[s], kind).histogram for s, _ in series]
+    """Overlaid latency histograms, primary and candidate, on log-spaced bins."""
+    series = ["primary", "candidate"]
+    hists = [getattr(rep.latency[s], kind).histogram for s in series]
     if not any(sum(h) for h in hists):
         return '<p class="muted">no data</p>'
     w, h, pad = 640, 160, 24
     nb = len(hists[0])
     bw = (w - pad) / nb
-    out = [f'<svg width="{w}" height="{h + 30}" role="img" aria-label="{kind} latency histogram">']
-    for (name, color), hist in zip(series, hists, strict=True):
+    out = [f'<svg viewBox="0 0 {w} {h + 30}" width="100%" style="max-width:{w}px" role="img" '
+           f'aria-label="{kind} latency histogram">']
+    mx = max(max(c / (sum(x) or 1) for x in hists for c in x), 1e-9)
+    for name, hist in zip(series, hists, strict=True):
         tot = sum(hist) or 1
-        frac = [c / tot for c in hist]
-        mx = max(max(c / (sum(x) or 1) for x in hists for c in x), 1e-9)
-        for i, f in enumerate(frac):
-            bh = f / mx * h
+        for i, c in enumerate(hist):
+            bh = c / tot / mx * h
             x = pad + i * bw + (bw / 2 if name == "candidate" else 0)
-            out.append(f'<rect x="{x:.1f}" y="{h - bh:.1f}" width="{bw / 2:.1f}" height="{bh:.1f}" fill="{color}">'
-                       f'<title>{name}: {hist[i]}</title></rect>')
+            out.append(f'<rect class="hist-{name}" x="{x:.1f}" y="{h - bh:.1f}" width="{bw / 2:.1f}" '
+                       f'height="{bh:.1f}"><title>{name}: {c}</title></rect>')
     edges = rep.histogram_edges_ms
     for i in range(0, len(edges), 4):
         out.append(f'<text x="{pad + (i + 1) * bw:.1f}" y="{h + 14}">{edges[i]:g}</text>')
@@ -142,28 +204,141 @@ def _hist_svg(rep: Report, kind: str) -> str:
     return "".join(out)
 
 
-def _pair_side(s: PairSide | None) -> str:
-    if s is None:
-        return '<div><h4>second primary</h4><pre class="muted">not sampled</pre></div>'
-    body = s.error or ""
-    if s.tool_calls:
-        body += "\n".join(s.tool_calls) + "\n"
-    body += s.text or ""
-    fr = f" · {s.finish_reason}" if s.finish_reason else ""
-    return f"<div><h4>{_e(s.label)}{_e(fr)}</h4><pre>{_e(body.strip() or '(empty)')}</pre></div>"
+def _segments(segs: list[Segment]) -> str:
+    out = []
+    for s in segs:
+        t = _e(s.text)
+        out.append(t if s.op == "same" else f"<del class=d>{t}</del>" if s.op == "del" else f"<ins class=i>{t}</ins>")
+    return "".join(out)
+
+
+def _side_text(s: PairSide, segs: list[Segment]) -> str:
+    if s.error or (s.status is not None and s.status >= 400):
+        return _e(s.error or f"HTTP {s.status}")
+    if segs:
+        return _segments(segs)
+    return _e(s.text or "") or '<span class="muted">(no text)</span>'
+
+
+def render_pair(pv: PairView, live: bool = False) -> str:
+    """One pair, primary | candidate, the difference highlighted (fields first, then text)."""
+    fam = pv.family_name or pv.family
+    head = (f"<section id='pair-{_e(pv.id)}' data-figure=pair data-pair='{_e(pv.id)}'><h3>"
+            f"<span title='{_e(pv.family)}'>{_e(fam)}</span> · {_e(', '.join(pv.comparators) or 'no comparator')}"
+            f"</h3><p class=muted>pair {_e(pv.id)} · {iso(pv.created_at)} · served by {_e(pv.served_by)} · "
+            f"privacy {_e(pv.privacy)}</p>")
+    if not pv.diff.bodies_stored:
+        return (head + f"<p data-figure=pair-hidden>Bodies are not stored in <b>{_e(pv.privacy)}</b> privacy mode: "
+                f"outcomes only — primary {_e(pv.primary.error or pv.primary.status)}, candidate "
+                f"{_e(pv.candidate.error or pv.candidate.status)}.</p></section>")
+    parts = [head, f"<p>Request: {_e(pv.request)}</p><p>Diverges at <b>{_e(pv.divergence)}</b></p>"]
+    if pv.diff.fields:
+        rows = "".join(
+            f"<tr data-field='{_e(f.path)}' class='{'same' if f.same else 'changed'}'><td>{_e(f.path)}</td>"
+            f"<td class='{'' if f.same else 'diff'}'>{_e('—' if f.primary is None else f.primary)}</td>"
+            f"<td class='{'' if f.same else 'diff'}'>{_e('—' if f.candidate is None else f.candidate)}</td></tr>"
+            for f in pv.diff.fields)
+        parts.append("<table class=fields data-figure=field-diff><tr><th>field<th>primary<th>candidate</tr>"
+                     + rows + "</table>")
+    fr = [f" · {s.finish_reason}" if s.finish_reason else "" for s in (pv.primary, pv.candidate)]
+    has_text = any(s.text or s.error or (s.status is not None and s.status >= 400) for s in (pv.primary, pv.candidate))
+    if has_text or not pv.diff.fields:
+        parts.append("<div class=pair data-figure=text-diff>"
+                     f"<div><h4>primary{_e(fr[0])}</h4><pre>{_side_text(pv.primary, pv.diff.primary_text)}</pre>"
+                     f"</div><div><h4>candidate{_e(fr[1])}</h4><pre>"
+                     f"{_side_text(pv.candidate, pv.diff.candidate_text)}</pre></div></div>")
+    if pv.second_primary is not None and pv.second_primary.text:
+        parts.append(f"<details><summary>second primary (noise floor)</summary><pre>{_e(pv.second_primary.text)}"
+                     "</pre></details>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _page(title: str, body: list[str], live: bool, refresh_seconds: int) -> str:
+    return "".join([
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        "<meta name=viewport content='width=device-width,initial-scale=1'>",
+        "<meta name=color-scheme content='light dark'>",
+        f"<meta http-equiv=refresh content={refresh_seconds}>" if live else "",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>", *body, "</body></html>"])
+
+
+def render_pairs_page(title: str, pairs: list[PairView], note: str = "", back: str = "/dashboard") -> str:
+    """The pair viewer: the worst disagreeing pairs of one family or gate."""
+    body = [f"<h1>{_e(title)}</h1><p><a href='{_e(back)}'>← dashboard</a></p>",
+            f"<p class=muted>{_e(note)}</p>" if note else ""]
+    body += [render_pair(pv, live=True) for pv in pairs] or ["<p class=muted data-figure=no-pairs>no disagreeing "
+                                                              "pairs</p>"]
+    return _page(title, body, live=False, refresh_seconds=0)
+
+
+def _headline(h: Headline | None) -> str:
+    if h is None:
+        return ""
+    out = [f"<section class='headline s-{_e(h.state)}' data-figure=headline data-state='{_e(h.state)}'>",
+           f"<h2>{_e(h.title)}</h2>"]
+    if h.metric:
+        need = "" if h.samples_needed is None else (
+            " · decided" if h.samples_needed == 0 else f" · needs ~{h.samples_needed:,} more samples")
+        out.append(f"<div class=metric data-figure=deciding data-metric='{_e(h.metric)}'>Decided by <b>{_e(h.metric)}"
+                   f"</b>{_e(need)}{' · set by ' + _e(h.setting) if h.setting else ''}</div>")
+    if h.figure:
+        out.append(f"<div data-figure=deciding-figure>{_e(h.figure)}</div>")
+    if h.reason:
+        out.append(f"<div data-figure=reason>{_e(h.reason)}</div>")
+    out.append(f"<p data-figure=next-step><b>Next:</b> {_e(h.next_step)}"
+               + (f" — <code data-figure=command>{_e(h.command)}</code>" if h.command else "") + "</p>")
+    extra = [x for x in (h.explanation, h.decided_by) if x]
+    if extra:
+        out.append(f"<div class=muted>{_e(' · '.join(extra))}</div>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _windows(rep: Report, live: bool) -> str:
+    labels = {"hour": "last hour", "day": "last day", "ramp": "whole ramp"}
+    if not live:
+        return f"<nav class=windows>Charts: <span class=on>{labels.get(rep.window, rep.window)}</span></nav>"
+    links = [f"<span class=on>{v}</span>" if k == rep.window else f"<a href='/dashboard?window={k}'>{v}</a>"
+             for k, v in labels.items()]
+    return "<nav class=windows data-figure=windows>Charts: " + "".join(links) + "</nav>"
+
+
+def _flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested status figures as `breaker.deepseek.state = open` rows."""
+    out: list[tuple[str, object]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += _flat(v, key + ".")
+        else:
+            out.append((key, json.dumps(v) if isinstance(v, (list, dict)) else v))
+    return out
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _family_cell(rep: Report, fid: str | None, live: bool) -> str:
+    fam = rep.family_names.get(fid or "")
+    name = fam.name if fam else (fid or "")
+    inner = f"<span title='{_e(fid)}' data-family='{_e(fid)}'>{_e(name)}</span>"
+    return f"<a href='/dashboard/pairs?family={_e(fid)}'>{inner}</a>" if live else inner
 
 
 def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> str:
     r = rep.ramp
     o = rep.gates.outcome.value if rep.gates else "hold"
     pj = rep.projection
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
-             "<meta name=viewport content='width=device-width,initial-scale=1'>",
-             f"<meta http-equiv=refresh content={refresh_seconds}>" if live else "",
-             f"<title>Offramp rollout — {_e(r.status.value)} at {r.share:g}%</title><style>{_CSS}</style></head><body>",
-             f"<h1>Offramp rollout {'dashboard' if live else 'report'}</h1>",
+    h = rep.headline
+    parts = [f"<h1>Offramp rollout {'dashboard' if live else 'report'}</h1>",
              f"<p class=muted>{rep.pairs} pairs from {iso(rep.first)} to {iso(rep.last)} · generated "
-             f"{iso(rep.generated_at)}</p>", "<div class=cards>",
+             f"{iso(rep.generated_at)}</p>", _windows(rep, live), _headline(h), "<div class=cards>",
              f"<div class=card data-figure=ramp-share>Ramp<b>{r.share:g}%</b>{_e(r.status.value)}</div>",
              f"<div class=card data-figure=gates>Gates now<b class={o}>{o.upper()}</b></div>",
              f"<div class=card data-figure=pairs>Pairs<b>{rep.pairs:,}</b></div>"]
@@ -171,8 +346,25 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
         parts.append(f"<div class=card data-figure=savings>Projected savings / month<b>{_usd(pj.savings_monthly_usd)}"
                      f"</b>{'' if pj.savings_pct is None else f'{pj.savings_pct:.1f}%'} at 100%</div>")
     parts.append("</div>")
-    if r.reason:
-        parts.append(f"<p>{_e(r.reason)}</p>")
+    if rep.gates:
+        deciding = h.metric if h else None
+        parts.append("<h2>Gates</h2><table data-figure=gate-table><tr><th>metric<th>outcome<th>samples<th>needs"
+                     "<th>reason</tr>")
+        order = {"fail": 0, "hold": 1, "pass": 2}
+        for m in sorted(rep.gates.metrics, key=lambda m: (m.name != deciding, order[m.outcome.value],
+                                                           not m.applicable)):
+            name = (f"<a href='/dashboard/pairs?gate={_e(m.name)}'>{_e(m.name)}</a>" if live and m.outcome.value
+                    != "pass" else _e(m.name))
+            need = "" if m.samples_needed in (None, 0) else f"~{m.samples_needed:,}"
+            parts.append(f"<tr data-gate='{_e(m.name)}'{' class=deciding' if m.name == deciding else ''}><td>{name}"
+                         f"<td class={m.outcome.value}>{m.outcome.value}{' (dry run)' if m.dry_run else ''}"
+                         f"<td class=num>{m.samples:,}<td class=num>{need}<td>{_e(m.reason)}</tr>")
+        parts.append("</table>")
+    if rep.series is not None:
+        parts.append(f"<h2>Over time <span class=muted>({_e(rep.series.window)}: {iso(rep.series.start)} → "
+                     f"{iso(rep.series.end)}, buckets of {_span(rep.series.bucket_seconds)})</span></h2>")
+        parts.append("<div class=charts data-figure=charts>" + "".join(chart_svg(c) for c in all_charts(rep.series))
+                     + "</div>")
     parts.append("<h2>Agreement vs the noise floor</h2><table data-figure=agreement><tr><th>comparator<th>candidate "
                  "disagrees<th>primary disagrees with itself<th>excess<th>excess ≤ (95%)<th>display</tr>")
     for a in rep.agreement:
@@ -186,16 +378,12 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
         for a in rep.families:
             if not a.shown and a.excess is not None:
                 continue  # Diffy's display filter: hide families where the difference is noise
-            parts.append(f"<tr><td>{_e(a.family)}<td>{_e(a.comparator)}<td class=num>{_pct(a.candidate.rate)} of "
-                         f"{a.candidate.n}<td class=num>{_pct(a.noise.rate)} of {a.noise.n}<td class=num>"
-                         f"{_pct(a.excess, True)}</tr>")
-        parts.append("</table>")
-    if rep.gates:
-        parts.append("<h2>Gates</h2><table data-figure=gate-table><tr><th>metric<th>outcome<th>reason</tr>")
-        for m in rep.gates.metrics:
-            parts.append(f"<tr><td>{_e(m.name)}<td class={m.outcome.value}>{m.outcome.value}"
-                         f"{' (dry run)' if m.dry_run else ''}<td>{_e(m.reason)}</tr>")
-        parts.append("</table>")
+            parts.append(f"<tr><td>{_family_cell(rep, a.family, live)}<td>{_e(a.comparator)}<td class=num>"
+                         f"{_pct(a.candidate.rate)} of {a.candidate.n}<td class=num>{_pct(a.noise.rate)} of "
+                         f"{a.noise.n}<td class=num>{_pct(a.excess, True)}</tr>")
+        parts.append("</table><p class=muted>Names: route · model · the system prompt's first words as stored "
+                     "(redacted per the privacy mode), or the label from <code>[families]</code>; hover for the "
+                     "family id.</p>")
     parts.append("<h2>Latency</h2><table data-figure=latency><tr><th>side<th>calls<th>total p50<th>p95<th>p99"
                  "<th>TTFT p50<th>TTFT p95<th>error rate</tr>")
     for side in ("primary", "candidate", "noise"):
@@ -226,6 +414,9 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
         parts.append(f"<p data-figure=projection>At 100%: {pj.requests_per_month:,.0f} requests/month; primary "
                      f"{_usd(pj.primary_monthly_usd)}, candidate {_usd(pj.candidate_monthly_usd)}, savings "
                      f"<b>{_usd(pj.savings_monthly_usd)}</b>. <span class=muted>{_e(pj.basis)}.</span></p>")
+    if rep.status_extra:
+        parts.append("<h2>Proxy status</h2><table data-figure=status-extra><tr><th>what<th>value</tr>" + "".join(
+            f"<tr><td>{_e(k)}<td class=num>{_e(v)}</tr>" for k, v in _flat(rep.status_extra)) + "</table>")
     parts.append("<h2>Ramp history</h2>")
     if rep.decisions:
         parts.append("<table data-figure=history><tr><th>when<th>action<th>by<th>share<th>reason<th>figures"
@@ -239,15 +430,14 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
     else:
         parts.append("<p class=muted>no decisions yet (`migrate shadow ramp start`)</p>")
     parts.append("<h2>Most disagreeing pairs</h2>")
+    if live:
+        parts.append("<p class=muted>Open a family or a holding gate above for its worst pairs.</p>")
     for pv in rep.top_pairs:
-        parts.append(f"<section id='pair-{_e(pv.id)}' data-figure=pair><h3>{_e(pv.id)} · {_e(pv.family)} · "
-                     f"{_e(', '.join(pv.comparators))}</h3><p>Request: {_e(pv.request)}</p>"
-                     f"<p>Diverges at <b>{_e(pv.divergence)}</b></p><div class=pair>"
-                     + _pair_side(pv.primary) + _pair_side(pv.second_primary) + _pair_side(pv.candidate)
-                     + "</div></section>")
+        parts.append(render_pair(pv, live))
     if not rep.top_pairs:
         parts.append("<p class=muted>no disagreeing pairs</p>")
     # Every "<" escaped: a prompt holding "<!--<script>" would otherwise keep the block open past its end.
     data = json.dumps(json.loads(rep.model_dump_json()), separators=(",", ":")).replace("<", "\\u003c")
-    parts.append(f"<script type=application/json id=report-data>{data}</script></body></html>")
-    return "".join(parts)
+    parts.append(f"<script type=application/json id=report-data>{data}</script>")
+    title = f"Offramp rollout — {h.title if h else r.status.value + f' at {r.share:g}%'}"
+    return _page(title, parts, live, refresh_seconds)

@@ -95,3 +95,89 @@ def test_html_data_block_survives_hostile_prompts(recorded):
     data = blob.removesuffix("</script></body></html>")
     assert "<" not in data  # no "<!--", "<script" or "</script" can change how the browser parses the block
     assert json.loads(data)["top_pairs"][0]["request"] == hostile
+
+
+def test_pair_viewer_shows_the_worst_pairs_of_a_gate_with_the_tool_call_diff(recorded):
+    from offramp.shadow.report.viewer import viewer_page
+
+    eng = open_engine(recorded["url"])
+    try:
+        page = viewer_page(eng, recorded["plan"], gate="tool_calls", limit=5)
+        fam = build_report(eng, recorded["plan"]).families[0].family
+        by_family = viewer_page(eng, recorded["plan"], family=fam, limit=3)
+        latency = viewer_page(eng, recorded["plan"], gate="latency")
+    finally:
+        eng.dispose()
+    assert page.count("data-figure=pair ") == 5
+    # The candidate picked the wrong tool: the name row is marked changed, side by side.
+    assert "<tr data-field='tool_calls[0].name' class='changed'>" in page
+    assert "get_weather" in page and "get_time" in page
+    assert by_family.count("data-figure=pair ") == 3 and "chat/completions · gpt-4o" in by_family
+    assert "not pair by pair" in latency and "data-figure=no-pairs" in latency
+
+
+def test_cli_html_report_has_the_dashboards_charts_and_headline(recorded, tmp_path):
+    fam = None
+    eng = open_engine(recorded["url"])
+    fam = build_report(eng, recorded["plan"]).families[0].family
+    eng.dispose()
+    cfg = tmp_path / "shadow.toml"
+    cfg.write_text(f'[store]\nurl = "{recorded["url"]}"\n[families]\n{fam} = "weather agent"\n')
+    out = tmp_path / "report.html"
+    r = runner.invoke(app, ["shadow", "report", "--config", str(cfg), "--format", "html", "--window", "day",
+                            "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    page = out.read_text()
+    for chart in ("disagreement:structural", "disagreement:tool_calls", "share", "latency", "ttft", "cost",
+                  "savings"):
+        assert f'data-chart="{chart}"' in page, chart
+    assert "data-figure=headline data-state='rolled_back'" in page and "migrate shadow ramp start" in page
+    assert "weather agent" in page and f"title='{fam}'" in page
+    assert "@media print" in page and "prefers-color-scheme:dark" in page
+    r = runner.invoke(app, ["shadow", "report", "--store", recorded["url"], "--window", "week"])
+    assert r.exit_code == 2 and "--window" in r.output
+    r = runner.invoke(app, ["shadow", "report", "--store", recorded["url"]])
+    assert "What now: Rolled back" in r.stdout and "Over time" in r.stdout
+
+
+def test_a_check_of_the_proxys_controller_is_the_headlines_deciding_metric(engine, clock):
+    from offramp.shadow.ramp.controller import Concern, RampController
+    from offramp.shadow.ramp.plan import RampPlan
+    from offramp.shadow.ramp.store import RampStore
+    from tests.rollout.conftest import ScriptedEvidence
+
+    plan = RampPlan(min_step_seconds=0, min_step_samples=0)
+
+    def breaker(st, now):
+        return [Concern(action="hold", source="breaker:deepseek", reason="breaker open: 5 timeouts in 30 s",
+                        setting="candidate.breaker")]
+
+    ctl = RampController(plan, RampStore(engine), ScriptedEvidence(), clock=clock, checks=[breaker])
+    ctl.command("start")
+    assert ctl.tick().action == "hold"
+    h = build_report(engine, plan, controller=ctl).headline
+    assert (h.state, h.metric, h.reason, h.setting) == ("hold", "breaker:deepseek", "breaker open: 5 timeouts in 30 s",
+                                                        "candidate.breaker")
+    assert h.next_step.startswith("wait for breaker:deepseek to clear") and h.command == "migrate shadow ramp status"
+
+
+def test_status_figures_the_report_does_not_know_are_shown_as_given(recorded, monkeypatch):
+    import offramp.shadow.status as status
+
+    real = status.summarize
+
+    def with_breaker(engine, *, since=None):
+        return {**real(engine, since=since), "breaker": {"deepseek": {"state": "open", "trips": 3}}}
+
+    monkeypatch.setattr(status, "summarize", with_breaker)
+    eng = open_engine(recorded["url"])
+    rep = build_report(eng, recorded["plan"])
+    eng.dispose()
+    assert rep.status_extra == {"breaker": {"deepseek": {"state": "open", "trips": 3}}}
+    page = render_html(rep)
+    assert "<tr><td>breaker.deepseek.state<td class=num>open</tr>" in page
+    assert "breaker.deepseek.trips 3" in render_terminal(rep)
+    monkeypatch.setattr(status, "summarize", real)
+    eng = open_engine(recorded["url"])
+    assert build_report(eng, recorded["plan"]).status_extra == {}  # nothing beyond what the report shows
+    eng.dispose()

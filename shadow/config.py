@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from offramp.shadow.ramp.plan import RampPlan
 
@@ -120,6 +120,15 @@ class ComparatorConfig(_Model):
         if any(k < 1 for k in v):
             raise ValueError("every k must be at least 1")
         return v
+
+    @model_validator(mode="after")
+    def _window_holds_k(self):
+        from offramp.shadow.comparators.embeddings_knn import MIN_WINDOW_FACTOR
+
+        need = MIN_WINDOW_FACTOR * max(self.knn_k) + 1
+        if self.knn_window < need:
+            raise ValueError(f"knn_window must be at least {need} ({MIN_WINDOW_FACTOR} × the largest knn_k, + 1)")
+        return self
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 

@@ -153,9 +153,7 @@ class KnnAgreement(Comparator):
             usable = m - len(seen)
             for k, name in zip(self.ks, self.names, strict=True):
                 if usable < MIN_WINDOW_FACTOR * k:
-                    out[name].append(Verdict(None, None, {"input": i, "warming_up": usable,
-                                                          "needs": MIN_WINDOW_FACTOR * k}))
-                    continue
+                    continue  # the window is warming up: no verdict for this input
                 ta = set(np.argpartition(-sp, k - 1)[:k].tolist())
                 tb = set(np.argpartition(-so, k - 1)[:k].tolist())
                 common = len(ta & tb)
@@ -165,4 +163,7 @@ class KnnAgreement(Comparator):
                                           "window": usable}))
             if not seen:
                 w.add(key, p, o)
+        for k, name in zip(self.ks, self.names, strict=True):
+            if not out[name]:  # one "not yet" per pair and k, not one per input
+                out[name].append(Verdict(None, None, {"warming_up": w.n, "needs": MIN_WINDOW_FACTOR * k}))
         return out

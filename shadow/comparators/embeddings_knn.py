@@ -9,8 +9,8 @@ list counts as several inputs — agreeing when the overlap is at least `thresho
 (side `noise`) go through the same search against their own window: the primary's own neighbour churn, the
 noise floor the gates compare with.
 
-Memory is bounded: `window` inputs per family (float32, unit-normalised), at most `families` families (the
-least recently used is dropped). Inputs are kept as hashes, never as text. A verdict needs `MIN_WINDOW_FACTOR`
+Memory is bounded: `window` inputs per family and side (float32, unit-normalised), at most `families` families (the
+least recently used is dropped; a family's window is per embedding model). Inputs are kept as hashes, never as text. A verdict needs `MIN_WINDOW_FACTOR`
 × k earlier inputs in the window, so a chance overlap (k/window) cannot pass for agreement.
 """
 
@@ -117,15 +117,15 @@ class KnnAgreement(Comparator):
         self.window = window
         self.families = families
         self.names = [comparator_name(k) for k in self.ks]
-        self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, str, str], _Window] = OrderedDict()
 
-    def _window(self, family: str, side: str, dp: int, do: int) -> _Window:
-        key = (family, side)
+    def _window(self, family: str, model: str, side: str, dp: int, do: int) -> _Window:
+        key = (family, model, side)  # two embedding models are two spaces, even in one request family
         w = self._windows.get(key)
         if w is None or w.dp != dp or w.do != do:  # a model or `dimensions` change starts the window afresh
             w = self._windows[key] = _Window(self.window, dp, do)
         self._windows.move_to_end(key)
-        while len(self._windows) > self.families * 2:  # two sides per family
+        while len(self._windows) > self.families * 2:  # two sides (candidate, noise) per family and model
             self._windows.popitem(last=False)
         return w
 
@@ -141,7 +141,7 @@ class KnnAgreement(Comparator):
         dp, do = va[0].shape[0], vb[0].shape[0]
         if any(v.shape[0] != dp for v in va) or any(v.shape[0] != do for v in vb):
             return {n: [Verdict(None, None, {"error": "vectors of one response differ in size"})] for n in self.names}
-        w = self._window(ctx.family or "", ctx.side, dp, do)
+        w = self._window(ctx.family or "", str(ctx.request.get("model")), ctx.side, dp, do)
         out: dict[str, list[Verdict]] = {n: [] for n in self.names}
         for i, (key, p, o) in enumerate(zip(keys, va, vb, strict=True)):
             p, o = _unit(p), _unit(o)

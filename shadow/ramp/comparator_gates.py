@@ -4,8 +4,8 @@ comparator-name pattern, used when `ramp.gates.per_comparator` does not name the
 Embeddings (`knn_at_K`, shadow.comparators.embeddings_knn): the primary's own neighbour churn is ~0 (the same
 model embeds the same text the same way), while a different model always reorders some neighbours. So the
 tolerated excess is wider than the text gates' 0.25 points: the gate fails once the share of inputs that lose
-more than half of their k nearest neighbours exceeds the primary's own share by more than `margin` (5 points),
-and passes early when that excess is bounded by `pass_margin` (10 points).
+more than half of their k nearest neighbours (comparators.knn_threshold) exceeds the primary's own share by more
+than `margin` (10 points), and passes once that excess is bounded by `pass_margin` (15 points).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import fnmatch
 from offramp.shadow.ramp.gates import ProportionGateConfig
 
 COMPARATOR_DEFAULTS: dict[str, ProportionGateConfig] = {
-    "knn_at_*": ProportionGateConfig(min_samples=200, min_baseline_samples=30, margin=0.05, pass_margin=0.10,
-                                     tuned_excess=0.10),
+    "knn_at_*": ProportionGateConfig(min_samples=200, min_baseline_samples=30, margin=0.10, pass_margin=0.15,
+                                     tuned_excess=0.15),
 }
 
 # Metrics shown with their verdict but never holding or rolling back the ramp (`ramp.gates.advisory`): the ramp

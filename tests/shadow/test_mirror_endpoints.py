@@ -263,3 +263,77 @@ async def test_embeddings_dimensions_dropped_for_the_candidate(proxy_factory, st
     assert "dimensions" not in json.loads(pair["candidate_request"])
     assert (pair["primary_dims"], pair["candidate_dims"]) == (256, 1024)
     assert "dimensions" in pair["translation_changes"]
+
+
+def test_serve_mirrors_responses_and_embeddings_end_to_end(tmp_path, primary_fake, vllm_fake):
+    """`migrate shadow serve --config` as a user runs it, then `status` and `report` read the figures back."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.shadow.test_shadow_cli import _cli
+
+    store = tmp_path / "e2e.db"
+    cfg = tmp_path / "shadow.toml"
+    cfg.write_text(f"""
+[primary]
+base_url = "{primary_fake.base_url}"
+[candidate]
+base_url = "{vllm_fake.base_url}"
+kind = "sglang"
+api_key_env = ""
+models = {{ "text-embedding-3-small" = "BAAI/bge-m3", "*" = "deepseek-ai/DeepSeek-V4-Flash" }}
+[mirror]
+noise_sample = 1.0
+endpoints = ["/v1/responses", "/v1/embeddings"]
+[comparators]
+enabled = ["structural", "text_exact"]
+knn_k = [5]
+knn_window = 64
+[store]
+url = "sqlite:///{store}"
+""")
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "OFFRAMP_ADMIN_TOKEN"}
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--config", str(cfg),
+                                 "--port", "0"], stderr=fh, stdout=subprocess.DEVNULL, env=env)
+        try:
+            base = None
+            deadline = time.monotonic() + 20
+            while base is None and time.monotonic() < deadline:
+                for line in log.read_text().splitlines():
+                    if line.startswith("offramp shadow proxy on "):
+                        base = line.split()[4]
+                time.sleep(0.05)
+            assert base, log.read_text()
+            client = openai.OpenAI(base_url=base, api_key=APP_KEY, max_retries=0)
+            assert client.responses.create(model="gpt-4o-mini", input="hello e2e").output_text == "Echo: hello e2e"
+            with client.responses.stream(model="gpt-4o-mini", input="streamed e2e") as s:
+                assert s.get_final_response().output_text == "Echo: streamed e2e"
+            texts = corpus(60)
+            for i in range(0, 60, 15):
+                r = client.embeddings.create(model="text-embedding-3-small", input=texts[i:i + 15])
+                assert len(r.data) == 15 and len(r.data[0].embedding) == 1536
+            r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+            assert r.choices[0].message.content  # not in mirror.endpoints: answered, not mirrored
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+    r = _cli("status", "--store", str(store), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["pairs"] == 6 and summary["skips"]["endpoint_not_mirrored"] == 1
+    ends = {e["endpoint"]: e for e in summary["endpoints"]}
+    assert ends["/v1/responses"]["candidate_sent_to"] == {"/v1/chat/completions": 2}
+    assert ends["/v1/embeddings"]["dimension_mismatch"] is True
+    (at5,) = ends["/v1/embeddings"]["neighbours"]
+    assert at5["candidate_n"] == 60 - 25 and at5["noise_mean_overlap"] == 1.0
+    assert summary["comparators"]["structural"]["candidate"]["n"] == 2
+    r = _cli("status", "--store", str(store))
+    assert r.exit_code == 0
+    assert "/v1/embeddings: 4 pairs" in r.output and "re-index needed: dimension mismatch" in r.output
+    r = _cli("report", "--store", str(store), "--format", "html")
+    assert r.exit_code == 0 and "data-figure=endpoints" in r.output and "knn_at_5" in r.output

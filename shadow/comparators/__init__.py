@@ -62,7 +62,7 @@ async def run_all(
 
 def build_knn(cfg) -> KnnAgreement:
     """The embeddings endpoint's comparator (the text comparators above do not apply to vectors)."""
-    return KnnAgreement(cfg.knn_k, cfg.knn_threshold, cfg.knn_window, cfg.knn_families)
+    return KnnAgreement(cfg.knn_k, cfg.knn_threshold, cfg.knn_window, cfg.knn_families, cfg.knn_max_inputs)
 
 
 __all__ = ["REGISTRY", "build", "build_knn", "run_all", "Comparator", "CompareContext", "Verdict"]

@@ -4,14 +4,14 @@ Vectors of two models are not comparable (other dimensions, other coordinates), 
 vector to vector. Each request family keeps a rolling window of recently mirrored inputs, embedded by both
 sides; a new input is searched against that window in the primary's space and in the other side's space, and
 the verdict is the overlap of the two top-k neighbour sets (|A∩B| / k, the share of the primary's k nearest
-neighbours the candidate still returns; Jaccard in the detail). One verdict per input and k — a batched `input`
-list counts as several inputs — agreeing when the overlap is at least `threshold`. The second primary's vectors
-(side `noise`) go through the same search against their own window: the primary's own neighbour churn, the
-noise floor the gates compare with.
+neighbours the candidate still returns; Jaccard in the detail). One verdict per input and k — a batched
+`input` list counts as several inputs, up to `max_inputs` evenly spaced ones per request — agreeing when the
+overlap is at least `threshold`. The second primary's vectors (side `noise`) go through the same search
+against their own window: the primary's own neighbour churn, the noise floor the gates compare with.
 
-Memory is bounded: `window` inputs per family and side (float32, unit-normalised), at most `families` families (the
-least recently used is dropped; a family's window is per embedding model). Inputs are kept as hashes, never as text. A verdict needs `MIN_WINDOW_FACTOR`
-× k earlier inputs in the window, so a chance overlap (k/window) cannot pass for agreement.
+Memory is bounded: `window` inputs per family, model and side (float32, unit-normalised), at most `families`
+families (the least recently used is dropped). Inputs are kept as hashes, never as text. A verdict needs
+`MIN_WINDOW_FACTOR` × k earlier inputs in the window, so a chance overlap (k/window) cannot pass for agreement.
 """
 
 from __future__ import annotations
@@ -111,8 +111,10 @@ class KnnAgreement(Comparator):
     name = "knn"
     multi = True  # returns {comparator name: [one verdict per input]}
 
-    def __init__(self, ks=DEFAULT_KS, threshold: float = 0.5, window: int = 256, families: int = 16) -> None:
+    def __init__(self, ks=DEFAULT_KS, threshold: float = 0.5, window: int = 256, families: int = 16,
+                 max_inputs: int = 32) -> None:
         self.ks = tuple(sorted(set(int(k) for k in ks)))
+        self.max_inputs = max_inputs
         self.threshold = threshold
         self.window = window
         self.families = families
@@ -143,8 +145,12 @@ class KnnAgreement(Comparator):
             return {n: [Verdict(None, None, {"error": "vectors of one response differ in size"})] for n in self.names}
         w = self._window(ctx.family or "", str(ctx.request.get("model")), ctx.side, dp, do)
         out: dict[str, list[Verdict]] = {n: [] for n in self.names}
-        for i, (key, p, o) in enumerate(zip(keys, va, vb, strict=True)):
-            p, o = _unit(p), _unit(o)
+        picked = range(len(keys))
+        if len(keys) > self.max_inputs:  # a large batch (an indexing job): evenly spaced inputs, bounded CPU
+            step = len(keys) / self.max_inputs
+            picked = sorted({int(j * step) for j in range(self.max_inputs)})
+        for i in picked:
+            key, p, o = keys[i], _unit(va[i]), _unit(vb[i])
             m = w.n
             seen = [j for j in range(m) if w.keys[j] == key]
             sp, so = w.p[:m] @ p, w.o[:m] @ o

@@ -125,7 +125,7 @@ def _emb_body(vecs, b64: bool = False) -> dict:
 
 def test_knn_window_batches_bounds_and_duplicates():
     rng = np.random.default_rng(0)
-    knn = KnnAgreement(ks=[5], threshold=0.5, window=60, families=2)
+    knn = KnnAgreement(ks=[5], threshold=0.5, window=60, families=2, max_inputs=100)
     P = rng.normal(size=(120, 16))
     rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
     same = P @ rotation  # another space with the same neighbours: full agreement
@@ -203,3 +203,18 @@ def test_migration_adds_the_columns_to_an_existing_sqlite_store(tmp_path):
 def test_migration_adds_the_columns_to_an_existing_postgres_store(pg_schema_url):
     _old_store(pg_schema_url)
     _check_upgraded(pg_schema_url)
+
+
+def test_knn_judges_at_most_max_inputs_of_a_large_batch():
+    rng = np.random.default_rng(1)
+    knn = KnnAgreement(ks=[5], window=100, max_inputs=8)
+    P = rng.normal(size=(300, 8))
+    inputs = [f"doc {i}" for i in range(300)]
+    for i in range(0, 200, 8):  # fill the window with small batches
+        knn.compare(_emb_body(P[i:i + 8]), _emb_body(P[i:i + 8]),
+                    CompareContext(request={"input": inputs[i:i + 8], "model": "m"}, family="f"))
+    out = knn.compare(_emb_body(P[200:300]), _emb_body(P[200:300]),
+                      CompareContext(request={"input": inputs[200:300], "model": "m"}, family="f"))
+    judged = out["knn_at_5"]
+    assert len(judged) == 8 and all(v.agree for v in judged)
+    assert [v.detail["input"] for v in judged] == [0, 12, 25, 37, 50, 62, 75, 87]  # spread over the batch

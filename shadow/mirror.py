@@ -169,6 +169,7 @@ class Mirror:
             served_by=served_by,
             ramp_share=ramp_share,
         )
+        self.legs[info.endpoint].watch(job)
         self.queue.put_nowait(job)
         return job
 

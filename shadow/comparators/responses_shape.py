@@ -13,8 +13,6 @@ import json
 
 from offramp.shadow.sse import StreamError, iter_events
 
-# Request keys that make an answer depend on state kept by the upstream that answered earlier turns.
-STATEFUL_KEYS = ("previous_response_id", "conversation")
 _TERMINAL = ("response.completed", "response.incomplete")
 
 

@@ -218,3 +218,39 @@ def test_knn_judges_at_most_max_inputs_of_a_large_batch():
     judged = out["knn_at_5"]
     assert len(judged) == 8 and all(v.agree for v in judged)
     assert [v.detail["input"] for v in judged] == [0, 12, 25, 37, 50, 62, 75, 87]  # spread over the batch
+
+
+def test_conversation_log_is_bounded_and_never_partial():
+    from offramp.shadow.endpoints import ConversationLog
+    from offramp.shadow.mirror import PrimaryOutcome
+
+    class Done:  # the primary's future, once resolved
+        def __init__(self, outcome):
+            self.outcome = outcome
+
+        def result(self):
+            return self.outcome
+
+    def done(rid: str, text: str):
+        body = {"id": rid, "object": "response", "output": [
+            {"type": "reasoning", "encrypted_content": "x"},
+            {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": text}]}]}
+        return Done(PrimaryOutcome(200, json.dumps(body).encode(), None, False, 1.0, 1.0))
+
+    log = ConversationLog(max_entries=3, ttl_s=60)
+    log.remember({"input": "one"}, done("r1", "a1"))
+    log.remember({"input": "two", "previous_response_id": "r1"}, done("r2", "a2"))
+    items = log.items("r2")
+    assert items == [{"type": "message", "role": "user", "content": "one"},
+                     {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a1"}]},
+                     {"type": "message", "role": "user", "content": "two"},
+                     {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a2"}]}]
+    log.remember({"input": "x"}, done("r3", "a3"))
+    log.remember({"input": "y"}, done("r4", "a4"))  # the oldest turn (r1) goes
+    assert log.items("r2") is None  # a conversation missing a turn is not sent as if it were whole
+    assert log.items("r4") is not None
+    log.remember({"input": "z"}, Done(PrimaryOutcome(500, b"{}", None, False, 1.0, 1.0)))
+    assert len(log._turns) == 3
+    expired = ConversationLog(ttl_s=-1)
+    expired.remember({"input": "one"}, done("r1", "a1"))
+    assert expired.items("r1") is None

@@ -159,14 +159,39 @@ async def test_responses_the_chat_translation_cannot_carry_are_recorded_not_sent
     assert pair["translation_changes"].startswith("translation_error: NotChatExpressible")
 
 
-async def test_responses_continuing_a_primary_conversation_are_not_mirrored(proxy_factory, store_url):
-    async with proxy_factory() as (proxy, base), sdk(base) as c:
-        first = await c.responses.create(model="gpt-4o-mini", input="remember 7")
+@pytest.mark.parametrize("kind, sent_to", [("deepseek", "/v1/responses"), ("sglang", "/v1/chat/completions")])
+async def test_responses_conversation_sent_with_its_earlier_turns(proxy_factory, store_url, vllm_fake,
+                                                                   candidate_fake, kind, sent_to):
+    """`previous_response_id` names state kept by the primary (DeepSeek's Responses API is stateless and refuses
+    it): the mirror sends the earlier turns it saw, with the primary's answers, in the candidate's input."""
+    cand = vllm_candidate(vllm_fake, "sglang") if kind == "sglang" else {}
+    async with proxy_factory(candidate=cand) as (proxy, base), sdk(base) as c:
+        first = await c.responses.create(model="gpt-4o-mini", input="remember 7", instructions="Be brief.")
         second = await c.responses.create(model="gpt-4o-mini", input="what number?", previous_response_id=first.id)
-        assert second.output_text
-        await settled(proxy, 1)
-    assert proxy.mirror.skips["stateful_request"] == 1
-    assert len(rows(store_url)) == 1
+        async with c.responses.stream(model="gpt-4o-mini", input="and doubled?",
+                                      previous_response_id=second.id) as s:
+            third = await s.get_final_response()
+        assert third.output_text == "Echo: and doubled?"
+        with pytest.raises(openai.NotFoundError):  # the primary's own answer to an id it does not know
+            await c.responses.create(model="gpt-4o-mini", input="x", previous_response_id="resp_elsewhere0")
+        await settled(proxy, 3)
+    pairs = sorted(rows(store_url), key=lambda p: p["created_at"])
+    assert len(pairs) == 3 and all(p["candidate_status"] == 200 for p in pairs), pairs
+    assert {p["candidate_endpoint"] for p in pairs} == {sent_to}
+    third_sent = json.loads(pairs[2]["candidate_request"])
+    assert "previous_response_id" not in third_sent
+    if kind == "sglang":
+        said = [(m["role"], m["content"]) for m in third_sent["messages"]]
+        assert said == [("user", "remember 7"), ("assistant", "Echo: remember 7"), ("user", "what number?"),
+                        ("assistant", "Echo: what number?"), ("user", "and doubled?")]  # instructions not inherited
+    else:
+        texts = [i["content"] if isinstance(i["content"], str) else i["content"][0]["text"]
+                 for i in third_sent["input"]]
+        assert texts == ["remember 7", "Echo: remember 7", "what number?", "Echo: what number?", "and doubled?"]
+    assert "earlier items of the conversation" in pairs[2]["translation_changes"]
+    by = {(c["pair_id"], c["comparator"]): c["agree"] for c in verdicts(store_url)}
+    assert all(by[(p["id"], "text_exact")] is True for p in pairs)
+    assert proxy.mirror.skips["stateful_request"] == 1  # the turn whose history the mirror never saw
     counted = {(r["name"], r["label"]): r["value"] for r in rows(store_url, "shadow_counters")}
     assert counted[("mirror_skip", "stateful_request")] == 1
 

@@ -273,10 +273,12 @@ class StoreEvidence:
 
 
 def disagreeing_pairs(engine: Engine, since: float, limit: int = 10) -> list[tuple[str, int]]:
-    """Pair ids ranked by how many comparators disagreed on the candidate side (ties: newest first)."""
+    """Pair ids ranked by how many comparators disagreed on the candidate side (ties: newest first). Embeddings
+    verdicts (one per input) are left out: there is no answer to show side by side, only neighbours."""
     c = schema.comparisons
     q = (select(c.c.pair_id, func.count().label("n"), func.max(c.c.created_at).label("t"))
-         .where(c.c.side == "candidate", c.c.agree.is_(False), c.c.created_at >= since)
+         .where(c.c.side == "candidate", c.c.agree.is_(False), c.c.created_at >= since,
+                ~c.c.comparator.like("knn\\_at\\_%", escape="\\"))
          .group_by(c.c.pair_id).order_by(func.count().desc(), func.max(c.c.created_at).desc()).limit(limit))
     with engine.connect() as conn:
         return [(r.pair_id, int(r.n)) for r in conn.execute(q)]

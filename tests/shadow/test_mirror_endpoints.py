@@ -266,6 +266,7 @@ async def test_degraded_candidate_embeddings_fail_the_neighbour_gate(proxy_facto
     assert "Mirrored endpoints" in text and "re-index needed: dimension mismatch" in text
     emb = next(e for e in rep.endpoints if e.endpoint == "/v1/embeddings")
     assert next(n for n in emb.neighbours if n.k == 10).candidate_mean_overlap < 0.5
+    assert rep.top_pairs == []  # per-input neighbour verdicts do not crowd the side-by-side answers out
     engine.dispose()
 
 

@@ -250,16 +250,18 @@ ENDPOINTS: dict[str, type[Endpoint]] = {e.path: e for e in (ChatEndpoint, Respon
 
 
 def mirrored(paths: list[str], translator) -> tuple[dict[str, Endpoint], list[str]]:
-    """The configured endpoints the candidate can be sent, and a note for each left out."""
+    """The configured endpoints the candidate can be sent, and a note for each left out. A candidate whose
+    profile cannot be loaded is sent them all (each pair then records what the translation said)."""
     out, notes = {}, []
+    try:
+        profile = translator.profile(translator.candidate.model_for(None))
+    except Exception as exc:  # noqa: BLE001 - reported once here; the pairs carry the per-request error
+        profile = None
+        notes.append(f"candidate backend profile not loaded ({type(exc).__name__}: {exc}): every configured "
+                     "endpoint is mirrored"[:300])
     for path in paths:
         ep = ENDPOINTS[path]()
-        try:
-            profile = translator.profile(translator.candidate.model_for(None))
-        except Exception as exc:  # noqa: BLE001 - an unknown kind is the adapter's error, reported once here
-            notes.append(f"{path}: not mirrored (candidate profile: {type(exc).__name__}: {exc})"[:200])
-            continue
-        if not profile.supports(ep.capability):
+        if profile is not None and not profile.supports(ep.capability):
             notes.append(f"{path}: not mirrored (the candidate's backend profile '{translator.candidate.kind}' "
                          f"does not serve {ep.capability}; rules/backends/{translator.candidate.kind}.toml)")
             continue

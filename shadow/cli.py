@@ -100,6 +100,8 @@ def serve(
         addrs = ", ".join(f"http://{a[0]}:{a[1]}/v1" for a in runner.addresses)
         typer.echo(f"offramp shadow proxy on {addrs} -> primary {cfg.primary.base_url}, "
                    f"candidate {cfg.candidate.base_url} (store {cfg.store.url})", err=True)
+        for note in proxy.mirror.notes:  # e.g. an endpoint the candidate's backend does not serve
+            typer.echo(note, err=True)
         if not proxy.admin_token:
             typer.echo(f"admin API disabled: set {cfg.server.admin_token_env} to change sampling at run time",
                        err=True)

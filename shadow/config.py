@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from offramp.shadow.ramp.plan import RampPlan
 
@@ -77,7 +77,21 @@ class MirrorConfig(_Model):
     max_body_bytes: int = Field(1_048_576, ge=1)
     # Spend cap in USD per UTC day over candidate + second-primary calls; 0 = no cap.
     daily_spend_cap_usd: float = Field(0.0, ge=0.0)
-    endpoints: list[str] = Field(default_factory=lambda: ["/v1/chat/completions"])
+    # Endpoints mirrored and compared (shadow.endpoints.ENDPOINTS); one the candidate's backend profile does not
+    # serve is left out with a note at startup.
+    endpoints: list[str] = Field(
+        default_factory=lambda: ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]
+    )
+
+    @field_validator("endpoints")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        from offramp.shadow.endpoints import ENDPOINTS
+
+        for path in v:
+            if path not in ENDPOINTS:
+                raise ValueError(f"{path!r} is not mirrorable (known: {', '.join(ENDPOINTS)})")
+        return v
 
 
 class JudgeConfig(_Model):
@@ -94,6 +108,29 @@ class ComparatorConfig(_Model):
     )
     token_similarity_threshold: float = Field(0.6, ge=0.0, le=1.0)
     embedding_threshold: float = Field(0.8, ge=-1.0, le=1.0)
+    # /v1/embeddings: top-k nearest-neighbour agreement among a rolling window of mirrored inputs per family.
+    knn_k: list[int] = Field(default_factory=lambda: [5, 10], min_length=1)
+    knn_threshold: float = Field(0.5, ge=0.0, le=1.0)  # an input agrees when >= this share of its k neighbours stay
+    knn_window: int = Field(256, ge=10, le=100_000)  # inputs kept per family and side (float32 vectors)
+    knn_families: int = Field(16, ge=1)  # families with a window; the least recently used is dropped
+    # Inputs judged per request (evenly spaced in a larger batch): ~0.4 ms of CPU each at 1536 dimensions.
+    knn_max_inputs: int = Field(32, ge=1)
+
+    @field_validator("knn_k")
+    @classmethod
+    def _ks(cls, v: list[int]) -> list[int]:
+        if any(k < 1 for k in v):
+            raise ValueError("every k must be at least 1")
+        return v
+
+    @model_validator(mode="after")
+    def _window_holds_k(self):
+        from offramp.shadow.comparators.embeddings_knn import MIN_WINDOW_FACTOR
+
+        need = MIN_WINDOW_FACTOR * max(self.knn_k) + 1
+        if self.knn_window < need:
+            raise ValueError(f"knn_window must be at least {need} ({MIN_WINDOW_FACTOR} × the largest knn_k, + 1)")
+        return self
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 

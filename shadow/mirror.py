@@ -18,8 +18,9 @@ from datetime import datetime, timezone
 import aiohttp
 from yarl import URL
 
-from offramp.shadow.comparators import CompareContext, run_all
+from offramp.shadow.comparators import CompareContext, build_knn, run_all
 from offramp.shadow.config import ShadowConfig
+from offramp.shadow.endpoints import mirrored
 from offramp.shadow.family import request_family
 from offramp.shadow.logs import event
 from offramp.shadow.metrics import Metrics
@@ -34,7 +35,9 @@ __all__ = ["Mirror", "MirrorJob", "PrimaryOutcome", "SpendMeter", "SKIP_REASONS"
 
 _bits = random.getrandbits
 
-SKIP_REASONS = ("sampled_out", "queue_full", "body_too_large", "endpoint_not_mirrored", "spend_cap")
+SKIP_REASONS = (
+    "sampled_out", "queue_full", "body_too_large", "endpoint_not_mirrored", "spend_cap", "stateful_request",
+)
 
 
 @dataclass
@@ -92,13 +95,15 @@ class Mirror:
         self.spend = SpendMeter(cfg.mirror.daily_spend_cap_usd)
         writer.track_spend(self.spend)  # the day's spend is shared through the store (restarts, replicas)
         self.queue: asyncio.Queue[MirrorJob] = asyncio.Queue(maxsize=cfg.mirror.queue_size)
-        self.endpoints = set(cfg.mirror.endpoints)
+        # The endpoint table (shadow.endpoints): which paths are mirrored, how, and which comparators judge them.
+        self.legs, self.notes = mirrored(cfg.mirror.endpoints, translator)
+        self.endpoints = set(self.legs)
+        self.knn = [build_knn(cfg.comparators)]
         self.skips = dict.fromkeys(SKIP_REASONS, 0)
         self.outcomes: dict[str, int] = {}
         self._workers: list[asyncio.Task] = []
-        # Parsed once: a str URL is parsed again by the client on every call.
-        self._candidate_url = URL(cfg.candidate.base_url + "/chat/completions")
-        self._primary_url = URL(cfg.primary.base_url + "/chat/completions")
+        # Parsed once per path: a str URL is parsed again by the client on every call.
+        self._urls: dict[str, URL] = {}
         self._candidate_key = cfg.candidate.api_key()
         self.metrics.sample.set(self.share)
         self._rand = random.random
@@ -149,6 +154,10 @@ class Mirror:
         if body is None:
             self._skip("endpoint_not_mirrored")  # not a JSON object: nothing to translate
             return None
+        why = self.legs[info.endpoint].skip_reason(body)
+        if why is not None:
+            self._skip(why)
+            return None
         job = MirrorJob(
             endpoint=info.endpoint,
             body=body,
@@ -160,6 +169,7 @@ class Mirror:
             served_by=served_by,
             ramp_share=ramp_share,
         )
+        self.legs[info.endpoint].watch(job)
         self.queue.put_nowait(job)
         return job
 
@@ -201,14 +211,23 @@ class Mirror:
         self._child(self.metrics.mirrors, target, outcome).inc()
         self.writer.count(f"mirror_{target}", outcome)
 
+    def _url(self, base: str, path: str) -> URL:
+        u = self._urls.get(base + path)
+        if u is None:
+            u = self._urls[base + path] = URL(base + path)
+        return u
+
     async def run_job(self, job: MirrorJob) -> None:
         session: aiohttp.ClientSession = self._session_factory()
         timeout = self.mcfg.timeout_s
         translated_error = None
+        leg = self.legs[job.endpoint]
         try:
-            creq = self.translator.chat(job.body)
+            cleg = leg.candidate(self.translator, job.body)
+            creq = cleg.request
         except Exception as exc:  # noqa: BLE001 - untranslatable request: recorded, not sent
-            creq, translated_error = None, f"translation_error: {type(exc).__name__}"[:200]
+            why = f": {exc}" if getattr(exc, "public", False) else ""  # only messages known to hold no content
+            cleg, creq, translated_error = None, None, f"translation_error: {type(exc).__name__}{why}"[:200]
         cand_headers = {"content-type": "application/json"}
         if self._candidate_key:
             cand_headers["authorization"] = f"Bearer {self._candidate_key}"
@@ -218,7 +237,8 @@ class Mirror:
         cand_bytes = cand_text.encode() if cand_text is not None else None
         if cand_bytes is not None:
             calls["candidate"] = call(
-                session, self._candidate_url, cand_bytes, cand_headers, stream=job.stream, timeout_s=timeout
+                session, self._url(self.cfg.candidate.base_url, cleg.path), cand_bytes, cand_headers,
+                stream=job.stream, timeout_s=timeout, assemble=cleg.assemble,
             )
         if job.noise:
             noise_headers = {"content-type": "application/json"}
@@ -226,7 +246,8 @@ class Mirror:
                 noise_headers["authorization"] = job.authorization
             # The app's own request bytes, as the primary first received them.
             calls["noise"] = call(
-                session, self._primary_url, job.raw_request, noise_headers, stream=job.stream, timeout_s=timeout
+                session, self._url(self.cfg.primary.base_url, job.endpoint[len("/v1"):]), job.raw_request,
+                noise_headers, stream=job.stream, timeout_s=timeout, assemble=leg.assemble,
             )
         job.authorization = None  # drop the app's key as soon as the second-primary call holds it
         loop = asyncio.get_running_loop()
@@ -255,7 +276,7 @@ class Mirror:
         if noise is not None:
             self._outcome(noise.error or "ok", "noise")
 
-        primary = self._primary_result(outcome)
+        primary = self._primary_result(outcome, leg.assemble)
         cand_model = creq.body.get("model") if creq else None
         cand_parsed = cand.body  # the body as received: what the stored text is, for redaction without a re-parse
         if cand.ok and creq is not None:
@@ -283,7 +304,9 @@ class Mirror:
 
         pair_id = f"{_bits(128):032x}"  # unique, not secret: no urandom syscall per pair
         family = request_family(job.body)
-        ctx = CompareContext(request=job.body, session=session)
+        ctx = CompareContext(request=leg.compare_request(job.body), session=session, family=family)
+        comparators = self.knn if leg.comparators == "knn" else self.comparators
+        prim_cmp = leg.comparable(primary.body) if primary.ok else None
         cmp_rows: list[dict] = []
         created = time.time()
         cancelled = False
@@ -291,12 +314,13 @@ class Mirror:
             if other is None or not (primary.ok and other.ok) or cancelled:
                 continue
             verdicts: dict = {}
+            ctx.side = side
             try:
-                await run_all(self.comparators, primary.body, other.body, ctx, out=verdicts)
+                await run_all(comparators, prim_cmp, leg.comparable(other.body), ctx, out=verdicts)
             except asyncio.CancelledError:
                 # Shutdown grace ran out mid-comparison (a slow model): keep the pair and the verdicts reached.
                 cancelled = True
-            for name, v in verdicts.items():
+            for name, v in ((n, one) for n, vs in verdicts.items() for one in (vs if isinstance(vs, list) else [vs])):
                 if v.agree is not None:
                     self._child(self.metrics.agreement, name, side, "agree" if v.agree else "disagree").inc()
                 cmp_rows.append(
@@ -312,6 +336,9 @@ class Mirror:
                     }
                 )
 
+        extra = leg.pair_columns(primary, cand, noise)
+        if [leg.for_store(r) for r in (primary, cand, noise)].count(True):
+            cand_parsed = cand.body  # e.g. embeddings: the vectors' size is stored, not the vectors
         red = self.redactor.apply
         pair = {
             "id": pair_id,
@@ -328,6 +355,8 @@ class Mirror:
             "request_body": red(job.raw_request.decode("utf-8", "replace"), job.body),
             "candidate_request": red(cand_text, creq.body) if cand_text is not None else None,
             "translation_changes": json.dumps(creq.changes, default=str) if creq else translated_error,
+            "candidate_endpoint": "/v1" + cleg.path if cleg is not None else None,
+            **extra,
             **_side("primary", primary, p_cost, red),
             **_side("candidate", cand, c_cost, red, cand_parsed),
             **(_side("noise", noise, n_cost, red) if noise else {}),
@@ -337,14 +366,14 @@ class Mirror:
             raise asyncio.CancelledError
 
     @staticmethod
-    def _primary_result(o: PrimaryOutcome) -> CallResult:
+    def _primary_result(o: PrimaryOutcome, assemble=None) -> CallResult:
         if o.error or o.raw is None or o.status is None:
             return CallResult(status=o.status, error=o.error or "no_response", total_ms=o.total_ms)
         try:
             raw = decode_body(o.raw, o.content_encoding)
         except Exception:  # noqa: BLE001
             return CallResult(status=o.status, error="undecodable_body", total_ms=o.total_ms)
-        r = parse_response(raw, stream=o.stream, status=o.status)
+        r = parse_response(raw, stream=o.stream, status=o.status, **({"assemble": assemble} if assemble else {}))
         r.ttft_ms, r.total_ms = o.ttft_ms, o.total_ms
         return r
 

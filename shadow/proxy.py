@@ -164,7 +164,8 @@ class ShadowProxy:
             comparators=[c.name for c in self.comparators],
             privacy=self.cfg.store.privacy,
             admin="enabled" if self.admin_token else "disabled",
-            notes=self.notes,
+            notes=self.notes + self.mirror.notes,
+            endpoints=sorted(self.mirror.endpoints),
         )
 
     async def _shutdown(self, app: web.Application) -> None:

@@ -15,12 +15,16 @@ class StreamError(ValueError):
         self.kind = kind
 
 
-_FIRST_TOKEN = re.compile(rb'"(?:content|refusal)":\s*"[^"]|"tool_calls":\s*\[')
+_FIRST_TOKEN = re.compile(
+    rb'"(?:content|refusal)":\s*"[^"]|"tool_calls":\s*\['
+    rb'|"response\.(?:output_text|refusal|function_call_arguments)\.delta"'  # Responses API events
+)
 
 
 def first_token_index(chunks: list[bytes]) -> int | None:
-    """Index of the network chunk that carried the first answer token (content, refusal or a tool call), so
-    TTFT is not fooled by an early role-only chunk or keep-alive comments."""
+    """Index of the network chunk that carried the first answer token (content, refusal or a tool call; for a
+    Responses stream its first text, refusal or argument delta), so TTFT is not fooled by an early role-only
+    chunk, `response.created` or keep-alive comments."""
     for i, c in enumerate(chunks):
         if _FIRST_TOKEN.search(c):
             return i

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from offramp.shadow.report.endpoints import endpoint_rows
 from offramp.shadow.store import schema
 from offramp.shadow.store.queries import agreement_by, counter_totals, side_stats
 
@@ -43,6 +44,7 @@ def summarize(engine: Engine, *, since: float | None = None) -> dict:
         "skips": counters.get("mirror_skip", {}),
         "mirror_outcomes": counters.get("mirror_candidate", {}),
         "noise_outcomes": counters.get("mirror_noise", {}),
+        "endpoints": [e.model_dump() for e in endpoint_rows(engine, since=since)],
     }
 
 
@@ -86,6 +88,20 @@ def render(summary: dict, console) -> None:
     errs = summary["sides"]["candidate"]["error_kinds"]
     if errs:
         console.print("Candidate errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
+    for e in summary.get("endpoints") or []:
+        line = f"{e['endpoint']}: {e['pairs']} pairs"
+        if e["candidate_sent_to"]:
+            line += ", candidate sent to " + ", ".join(f"{k} × {v}" for k, v in sorted(e["candidate_sent_to"].items()))
+        if e["candidate_errors"]:
+            line += f", {e['candidate_errors']} candidate errors"
+        for n in e["neighbours"]:
+            if n["candidate_mean_overlap"] is not None:
+                noise = "—" if n["noise_mean_overlap"] is None else f"{n['noise_mean_overlap'] * 100:.0f}%"
+                line += (f"; {n['k']} nearest neighbours kept: {n['candidate_mean_overlap'] * 100:.0f}% "
+                         f"(primary itself {noise}, {n['candidate_n']} inputs)")
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if e["reindex"]:
+            console.print(f"  {e['reindex']}", markup=False, highlight=False, soft_wrap=True)
     if summary["skips"]:
         console.print("Mirrors not sent: " + ", ".join(f"{k} {int(v)}" for k, v in sorted(summary["skips"].items())))
     from offramp.shadow.ramp.summary import summary_lines

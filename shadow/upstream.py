@@ -48,15 +48,16 @@ def decode_body(raw: bytes, encoding: str | None) -> bytes:
     return raw
 
 
-def parse_response(raw: bytes, *, stream: bool, status: int) -> CallResult:
-    """Turn a finished upstream body (JSON or SSE bytes) into a CallResult (no timings)."""
+def parse_response(raw: bytes, *, stream: bool, status: int, assemble=assemble_chat) -> CallResult:
+    """Turn a finished upstream body (JSON or SSE bytes) into a CallResult (no timings). `assemble` rebuilds
+    the final body of a stream (chat chunks by default; Responses events for /v1/responses)."""
     res = CallResult(status=status, raw=raw, streamed=stream)
     if status >= 400:
         res.error = f"http_{status // 100}xx"
         res.detail = raw[:200].decode("utf-8", "replace")
         return res
     try:
-        res.body = assemble_chat(raw) if stream else json.loads(raw)
+        res.body = assemble(raw) if stream else json.loads(raw)
     except StreamError as exc:
         res.error, res.detail = exc.kind, str(exc)
         return res
@@ -78,6 +79,7 @@ async def call(
     *,
     stream: bool,
     timeout_s: float,
+    assemble=assemble_chat,
 ) -> CallResult:
     """POST `body` (a dict, or JSON bytes already serialised — sent as they are, with the caller's
     content-type) and time it."""
@@ -108,7 +110,7 @@ async def call(
     except aiohttp.ClientError as exc:
         return CallResult(error="connect_error", detail=type(exc).__name__, total_ms=(time.perf_counter() - t0) * 1000)
     total = (time.perf_counter() - t0) * 1000
-    res = parse_response(raw, stream=stream and is_sse and status < 400, status=status)
+    res = parse_response(raw, stream=stream and is_sse and status < 400, status=status, assemble=assemble)
     res.total_ms = total
     res.ttft_ms = ttft if stream else total
     return res

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FlavorName = Literal["openai", "deepseek", "vllm"]
 
-DEGRADE_KEYS = ("wrong_tool", "invalid_json", "truncate", "blank_json", "error", "rate_limit", "latency_ms")
+DEGRADE_KEYS = (
+    "wrong_tool", "invalid_json", "truncate", "blank_json", "error", "rate_limit", "latency_ms", "embedding_noise",
+)
 
 
 class Degrade(BaseModel):
@@ -23,6 +25,9 @@ class Degrade(BaseModel):
     error: float = Field(0.0, ge=0, le=1)
     rate_limit: float = Field(0.0, ge=0, le=1)
     latency_ms: float = Field(0.0, ge=0)
+    # Not a probability: how far each embedding is pulled towards a text-seeded random direction (1: no
+    # neighbour structure left), for the shadow proxy's nearest-neighbour comparator.
+    embedding_noise: float = Field(0.0, ge=0, le=1)
 
     def any(self) -> bool:
         return any(getattr(self, k) for k in DEGRADE_KEYS)

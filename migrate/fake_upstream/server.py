@@ -186,7 +186,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     degrade_errors(state, draw)
     data = []
     for i, text in enumerate(texts):
-        vec = synth.embedding(text, size, opts.seed)
+        vec = synth.embedding(text, size, opts.seed, model, opts.degrade.embedding_noise)
         data.append(
             {
                 "object": "embedding",

@@ -6,9 +6,11 @@ request and seed always give the same answer, and `--noise` only varies what a r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import operator
 import random
 import re
 import struct
@@ -207,12 +209,55 @@ def schema_in_prompt(messages: list[dict]) -> dict | None:
 # --- embeddings ----------------------------------------------------------------------------------------------
 
 
-def embedding(text: str, dims: int, seed: int) -> list[float]:
-    """A unit vector derived from a hash of the text: identical texts -> identical vectors."""
-    rng = random.Random(digest("emb", seed, text))
-    vec = [rng.gauss(0.0, 1.0) for _ in range(dims)]
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+_LATENT = 48  # the "meaning" space every fake model embeds from
+
+
+def _gauss(n: int, *key: object) -> list[float]:
+    rng = random.Random(digest("emb", *key))
+    return [rng.gauss(0.0, 1.0) for _ in range(n)]
+
+
+def _unit(vec: list[float]) -> list[float]:
     norm = math.sqrt(sum(v * v for v in vec)) or 1.0
     return [v / norm for v in vec]
+
+
+@functools.lru_cache(maxsize=8)
+def _projection(model: str, seed: int, dims: int) -> tuple[tuple[float, ...], ...]:
+    """A model's own map from the latent space to its output space: one row per output dimension, drawn in
+    order, so `dimensions=k` is the first k rows (a truncated, renormalised native vector, as OpenAI's)."""
+    rng = random.Random(digest("emb-proj", model, seed))
+    return tuple(tuple(rng.gauss(0.0, 1.0) for _ in range(_LATENT)) for _ in range(dims))
+
+
+@functools.lru_cache(maxsize=4096)
+def _word(word: str, model: str, seed: int) -> tuple[float, ...]:
+    # Shared meaning of the word plus this model's own reading of it: two models agree on most neighbours.
+    shared, own = _gauss(_LATENT, "word", seed, word), _gauss(_LATENT, "word-model", seed, model, word)
+    return tuple(a + 0.2 * b for a, b in zip(shared, own, strict=True))
+
+
+def embedding(text: str, dims: int, seed: int, model: str = "", scramble: float = 0.0) -> list[float]:
+    """A unit vector for `text` with a real neighbour structure: the bag of its words in a shared latent space
+    (texts sharing words are near each other), read slightly differently by each model and projected into the
+    model's own space. Identical texts and model -> identical vectors; two models differ in dimensions and
+    coordinates (their vectors are not comparable) yet mostly agree on which texts are near. `scramble` (0..1,
+    the `embedding_noise` degradation) mixes in a text-seeded random direction until no structure is left."""
+    words = _WORD_RE.findall(text.casefold()) or [text]
+    latent = [0.0] * _LATENT
+    for w in words:
+        for i, v in enumerate(_word(w, model, seed)):
+            latent[i] += v
+    latent = _unit(latent)
+    own = _unit(_gauss(_LATENT, "text-model", seed, model, text))
+    latent = [a + 0.1 * b for a, b in zip(latent, own, strict=True)]
+    if scramble > 0:
+        noise = _unit(_gauss(_LATENT, "scramble", seed, model, text))
+        latent = [(1 - scramble) * a + scramble * 1.3 * b for a, b in zip(_unit(latent), noise, strict=True)]
+    rows = _projection(model, seed, dims)
+    mul = operator.mul
+    return _unit([sum(map(mul, r, latent)) for r in rows])
 
 
 def embedding_b64(vec: list[float]) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict
 from offramp.shadow.comparators.embedding import EmbeddingCosine
 from offramp.shadow.comparators.embedding import available as embedding_available
+from offramp.shadow.comparators.embeddings_knn import KnnAgreement
 from offramp.shadow.comparators.judge import LLMJudge
 from offramp.shadow.comparators.structural import Structural
 from offramp.shadow.comparators.text import TextExact, TokenSimilarity
@@ -39,17 +40,29 @@ def build(cfg) -> tuple[list[Comparator], list[str]]:
 
 
 async def run_all(
-    comparators: list[Comparator], a: dict, b: dict, ctx: CompareContext, out: dict[str, Verdict] | None = None
-) -> dict[str, Verdict]:
+    comparators: list[Comparator], a: dict, b: dict, ctx: CompareContext, out: dict | None = None
+) -> dict[str, Verdict | list[Verdict]]:
     """Verdicts by comparator name, filled into `out` as they come, so a caller cancelled half way (shutdown)
-    still has the verdicts already reached."""
-    results: dict[str, Verdict] = {} if out is None else out
+    still has the verdicts already reached. A `multi` comparator adds a list of verdicts under each of its
+    names."""
+    results: dict = {} if out is None else out
     for c in comparators:
         try:
-            results[c.name] = await c.acompare(a, b, ctx) if c.is_async else c.compare(a, b, ctx)
+            v = await c.acompare(a, b, ctx) if c.is_async else c.compare(a, b, ctx)
         except Exception as exc:  # noqa: BLE001 - one broken comparator must not lose the pair
-            results[c.name] = Verdict(None, None, {"error": f"{type(exc).__name__}: {exc}"[:200]})
+            v = Verdict(None, None, {"error": f"{type(exc).__name__}: {exc}"[:200]})
+            if c.multi:
+                v = {n: [v] for n in getattr(c, "names", [c.name])}
+        if c.multi:
+            results.update(v)
+        else:
+            results[c.name] = v
     return results
 
 
-__all__ = ["REGISTRY", "build", "run_all", "Comparator", "CompareContext", "Verdict"]
+def build_knn(cfg) -> KnnAgreement:
+    """The embeddings endpoint's comparator (the text comparators above do not apply to vectors)."""
+    return KnnAgreement(cfg.knn_k, cfg.knn_threshold, cfg.knn_window, cfg.knn_families, cfg.knn_max_inputs)
+
+
+__all__ = ["REGISTRY", "build", "build_knn", "run_all", "Comparator", "CompareContext", "Verdict"]

@@ -18,12 +18,17 @@ class Verdict:
 class CompareContext:
     request: dict  # the app's request body (response_format, tools)
     session: Any = None  # aiohttp.ClientSession, for comparators that call a backend
+    side: str = "candidate"  # candidate | noise: which pair this is (stateful comparators keep one window each)
+    family: str | None = None  # the request family (shadow.family)
 
 
 class Comparator:
     name: str = ""
     # Comparators that call a model are opt-in and run after the cheap ones.
     is_async: bool = False
+    # A multi comparator returns {comparator name: [verdicts]} (several names, several verdicts per pair, e.g.
+    # one per embedded input and k) instead of one Verdict.
+    multi: bool = False
 
     def compare(self, a: dict, b: dict, ctx: CompareContext) -> Verdict:
         raise NotImplementedError

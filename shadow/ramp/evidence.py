@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Engine
 
+from offramp.shadow.comparators.responses_shape import json_format, to_chat
+from offramp.shadow.ramp.comparator_gates import NOT_RAMPED_ENDPOINTS
 from offramp.shadow.ramp.gates import ComparatorEvidence, CostProjection, Evidence, Proportion
 from offramp.shadow.store import schema
 
@@ -42,6 +44,8 @@ def _invalid_json(body_text: str | None, json_mode: bool) -> bool | None:
     body = load_stored(body_text)
     if not isinstance(body, dict):  # not a completion we stored whole (hash-only privacy): cannot judge
         return None
+    if body.get("object") == "response":  # a Responses answer: judged in the chat shape its pair compared in
+        body = to_chat(body)
     judged = False
     for ch in body.get("choices") or []:
         msg = (ch or {}).get("message") or {}
@@ -66,6 +70,8 @@ def _invalid_json(body_text: str | None, json_mode: bool) -> bool | None:
 def _json_mode(request_text: str | None) -> bool:
     req = load_stored(request_text)
     rf = req.get("response_format") if isinstance(req, dict) else None
+    if rf is None and isinstance(req, dict):
+        rf = json_format(req)  # Responses: text.format
     return isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema")
 
 
@@ -201,7 +207,8 @@ class StoreEvidence:
                 p.c.candidate_error, p.c.candidate_body, p.c.candidate_total_ms, p.c.candidate_ttft_ms,
                 p.c.candidate_cost_usd, p.c.primary_model, p.c.candidate_model, p.c.primary_usage,
                 p.c.candidate_usage]
-        conds = [p.c.created_at >= ops_since]
+        # Operational gates measure what the ramp serves: endpoints it never serves (embeddings) are left out.
+        conds = [p.c.created_at >= ops_since, p.c.endpoint.not_in(NOT_RAMPED_ENDPOINTS)]
         if self.family:
             conds.append(p.c.family == self.family)
         with self.engine.connect() as conn:
@@ -266,10 +273,12 @@ class StoreEvidence:
 
 
 def disagreeing_pairs(engine: Engine, since: float, limit: int = 10) -> list[tuple[str, int]]:
-    """Pair ids ranked by how many comparators disagreed on the candidate side (ties: newest first)."""
+    """Pair ids ranked by how many comparators disagreed on the candidate side (ties: newest first). Embeddings
+    verdicts (one per input) are left out: there is no answer to show side by side, only neighbours."""
     c = schema.comparisons
     q = (select(c.c.pair_id, func.count().label("n"), func.max(c.c.created_at).label("t"))
-         .where(c.c.side == "candidate", c.c.agree.is_(False), c.c.created_at >= since)
+         .where(c.c.side == "candidate", c.c.agree.is_(False), c.c.created_at >= since,
+                ~c.c.comparator.like("knn\\_at\\_%", escape="\\"))
          .group_by(c.c.pair_id).order_by(func.count().desc(), func.max(c.c.created_at).desc()).limit(limit))
     with engine.connect() as conn:
         return [(r.pair_id, int(r.n)) for r in conn.execute(q)]

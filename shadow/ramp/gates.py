@@ -102,6 +102,11 @@ class GateConfig(_Config):
     ttft: RatioGateConfig = RatioGateConfig(max_ratio=2.0)
     cost: CostGateConfig = CostGateConfig()
     dry_run: list[str] = Field(default_factory=list, description="metrics evaluated and recorded, never blocking")
+    advisory: list[str] = Field(
+        default_factory=lambda: _defaults().ADVISORY.copy(),
+        description="metric-name patterns shown with their verdict but never blocking, because the ramp does not "
+                    "serve what they measure (embeddings: the ramp serves chat completions only)",
+    )
     optional: list[str] = Field(
         default_factory=lambda: ["json_validity", "ttft", "cost"],
         description="metrics that are not applicable (skipped) when neither side has any data, e.g. TTFT "
@@ -115,10 +120,19 @@ class GateConfig(_Config):
         return v.model_dump() if isinstance(v, RatioGateConfig) and not isinstance(v, CostGateConfig) else v
 
     def for_comparator(self, name: str) -> ProportionGateConfig:
-        return self.per_comparator.get(name, self.disagreement)
+        """The comparator's own table, else its row in shadow.ramp.comparator_gates, else `disagreement`."""
+        return self.per_comparator.get(name) or _defaults().default_for(name) or self.disagreement
 
     def comparator_setting(self, name: str) -> str:
-        return f"ramp.gates.per_comparator.{name}" if name in self.per_comparator else "ramp.gates.disagreement"
+        if name in self.per_comparator or _defaults().default_for(name) is not None:
+            return f"ramp.gates.per_comparator.{name}"
+        return "ramp.gates.disagreement"
+
+
+def _defaults():
+    from offramp.shadow.ramp import comparator_gates  # imports this module: looked up when first needed
+
+    return comparator_gates
 
 
 class Proportion(BaseModel):
@@ -519,8 +533,12 @@ def evaluate(ev: Evidence, cfg: GateConfig | None = None, detail: bool = True) -
                                        detail))
     results.append(cost_gate("cost", ev.cost_candidate, ev.cost_primary, cfg.cost, ev.cost_projection,
                              "ramp.gates.cost", detail))
+    advisory = _defaults().matches
     for r in results:
         r.dry_run = r.name in cfg.dry_run
+        if advisory(r.name, cfg.advisory):
+            r.dry_run = True
+            r.reason += " [advisory: never holds the ramp, which serves chat completions only; ramp.gates.advisory]"
         if r.name in cfg.optional and _empty(r):
             r.applicable, r.outcome, r.samples_needed = False, Outcome.passed, None
             r.reason = f"{r.name}: not applicable (no data on either side)"

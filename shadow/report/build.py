@@ -14,10 +14,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
+from offramp.shadow.comparators.responses_shape import request_to_chat, to_chat
 from offramp.shadow.ramp.evidence import StoreEvidence, disagreeing_pairs, load_stored
 from offramp.shadow.ramp.gates import GateReport, diffy_reportable, evaluate, excess_bounds, quantile
 from offramp.shadow.ramp.plan import RampPlan
 from offramp.shadow.ramp.store import Decision, RampState, RampStore, Status
+from offramp.shadow.report.endpoints import EndpointRow, endpoint_rows
 from offramp.shadow.report.headline import Headline, assessment_of, headline_for
 from offramp.shadow.report.pairs import PairDiff, diff_pair
 from offramp.shadow.report.series import Series, build_series
@@ -144,6 +146,7 @@ class Report(BaseModel):
     # What `migrate shadow status` reports beyond the figures above (e.g. a candidate's circuit breaker, the
     # proxy's accounting totals), shown as given: the report does not depend on their shape.
     status_extra: dict[str, Any] = Field(default_factory=dict)
+    endpoints: list[EndpointRow] = Field(default_factory=list)  # per mirrored endpoint (shadow.report.endpoints)
 
 
 def _edges() -> list[float]:
@@ -199,6 +202,11 @@ def _side_from_body(label: str, status: int | None, error: str | None, body_text
     body = load_stored(body_text)
     if not isinstance(body, dict):
         side.text = body_text[:2000]
+        return side
+    if body.get("object") == "response":
+        body = to_chat(body)  # a Responses answer, shown as its pair was compared
+    elif "dims" in body and isinstance(body.get("data"), list):  # an embeddings answer (vectors not stored)
+        side.text = f"{len(body['data'])} vectors × {body.get('dims')} dimensions ({body.get('model')})"
         return side
     ch = (body.get("choices") or [{}])[0] if isinstance(body, dict) else {}
     msg = (ch or {}).get("message") or {}
@@ -296,7 +304,14 @@ def pair_views(engine: Engine, ranked: list[tuple[str, int]] | list[str],
         req = None
         if r.request_body:
             try:
-                msgs = (load_stored(r.request_body) or {}).get("messages") or []
+                stored = load_stored(r.request_body) or {}
+                if r.endpoint == "/v1/responses":
+                    stored = request_to_chat(stored, strict=False)
+                elif r.endpoint == "/v1/embeddings":
+                    inp = stored.get("input")
+                    stored = {"messages": [{"role": "user", "content": inp if isinstance(inp, str) else
+                                            f"{len(inp or [])} inputs, first: {(inp or [''])[0]}"}]}
+                msgs = stored.get("messages") or []
                 last_user = next((m for m in reversed(msgs) if m.get("role") == "user"), None)
                 req = str(last_user.get("content"))[:1000] if last_user else None
             except (ValueError, AttributeError):
@@ -349,8 +364,8 @@ def _sides(engine: Engine, since: float | None, edges: list[float]):
                 if m[f"{s}_usage"]:
                     try:
                         u = json.loads(m[f"{s}_usage"])
-                        cs.prompt_tokens += int(u.get("prompt_tokens") or 0)
-                        cs.completion_tokens += int(u.get("completion_tokens") or 0)
+                        cs.prompt_tokens += int(u.get("prompt_tokens") or u.get("input_tokens") or 0)
+                        cs.completion_tokens += int(u.get("completion_tokens") or u.get("output_tokens") or 0)
                     except (ValueError, TypeError, AttributeError):
                         pass
             if m["primary_cost_usd"] is not None and m["candidate_cost_usd"] is not None:
@@ -438,6 +453,7 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
         families=_agreement_rows(engine, since, by_family=True),
         latency=latency, histogram_edges_ms=edges, errors=errors, error_rates=rates, cost=cost,
         projection=projection, decisions=decisions, top_pairs=_top_pairs(engine, since, top, names), skips=skips,
+        endpoints=endpoint_rows(engine, since=since),
     )
 
 

@@ -93,6 +93,15 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
         for m in rep.gates.metrics:
             g.add_row(m.name, m.outcome.value + (" (dry run)" if m.dry_run else ""), m.reason)
         con.print(g)
+    if rep.endpoints:
+        et = Table(title="Mirrored endpoints")
+        for col in ("endpoint", "pairs", "candidate sent to", "candidate errors", "neighbours kept (candidate / "
+                    "primary itself)", "vectors"):
+            et.add_column(col)
+        for e in rep.endpoints:
+            et.add_row(e.endpoint, str(e.pairs), _sent_to(e), str(e.candidate_errors), _neighbours(e),
+                       _vectors(e))
+        con.print(et)
     lt = Table(title="Latency")
     for col in ("side", "calls", "total p50", "total p95", "total p99", "TTFT p50", "TTFT p95", "error rate"):
         lt.add_column(col)
@@ -135,6 +144,22 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
             con.print(f"  {pv.id} {pv.family_name or pv.family} [{', '.join(pv.comparators)}] diverges at "
                       f"{pv.divergence}")
     return buf.getvalue()
+
+
+def _sent_to(e) -> str:
+    return ", ".join(f"{k} × {v}" for k, v in sorted(e.candidate_sent_to.items())) or "—"
+
+
+def _neighbours(e) -> str:
+    return "; ".join(f"@{n.k}: {_pct(n.candidate_mean_overlap)} / {_pct(n.noise_mean_overlap)} (n={n.candidate_n})"
+                     for n in e.neighbours) or "—"
+
+
+def _vectors(e) -> str:
+    if not e.primary_dims and not e.candidate_dims:
+        return "—"
+    dims = f"{'/'.join(map(str, e.primary_dims)) or '—'} → {'/'.join(map(str, e.candidate_dims)) or '—'} dims"
+    return f"{dims}; {e.reindex}" if e.reindex else dims
 
 
 _CSS = """
@@ -384,6 +409,14 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
         parts.append("</table><p class=muted>Names: route · model · the system prompt's first words as stored "
                      "(redacted per the privacy mode), or the label from <code>[families]</code>; hover for the "
                      "family id.</p>")
+    if rep.endpoints:
+        parts.append("<h2>Mirrored endpoints</h2><table data-figure=endpoints><tr><th>endpoint<th>pairs<th>candidate "
+                     "sent to<th>candidate errors<th>neighbours kept (candidate / primary itself)<th>vectors</tr>")
+        for e in rep.endpoints:
+            cls = " class=fail" if e.dimension_mismatch else ""
+            parts.append(f"<tr><td>{_e(e.endpoint)}<td class=num>{e.pairs}<td>{_e(_sent_to(e))}<td class=num>"
+                         f"{e.candidate_errors}<td>{_e(_neighbours(e))}<td{cls}>{_e(_vectors(e))}</tr>")
+        parts.append("</table>")
     parts.append("<h2>Latency</h2><table data-figure=latency><tr><th>side<th>calls<th>total p50<th>p95<th>p99"
                  "<th>TTFT p50<th>TTFT p95<th>error rate</tr>")
     for side in ("primary", "candidate", "noise"):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from offramp.shadow.store import schema
@@ -48,6 +48,16 @@ def _v1(conn: Connection) -> None:
 @register_migration("shadow", 2, "daily mirror spend")
 def _v2(conn: Connection) -> None:
     schema.spend.create(conn, checkfirst=True)
+
+
+@register_migration("shadow", 3, "candidate endpoint and embedding dimensions on pairs")
+def _v3(conn: Connection) -> None:
+    # A store created at v1 by this code already has the columns (v1 creates the table as schema.py is now).
+    have = {c["name"] for c in inspect(conn).get_columns(schema.pairs.name)}
+    for name in ("candidate_endpoint", "primary_dims", "candidate_dims", "noise_dims"):
+        if name not in have:
+            kind = schema.pairs.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {schema.pairs.name} ADD COLUMN {name} {kind}"))
 
 
 _PG_LOCK_KEY = 0x0FF7A3  # arbitrary constant advisory lock id for migrations

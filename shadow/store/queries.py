@@ -124,8 +124,8 @@ def side_stats(engine: Engine, *, since: float | None = None) -> dict[str, SideS
                 if m[f"{side}_usage"]:
                     try:
                         u = json.loads(m[f"{side}_usage"])
-                        st.prompt_tokens += int(u.get("prompt_tokens") or 0)
-                        st.completion_tokens += int(u.get("completion_tokens") or 0)
+                        st.prompt_tokens += int(u.get("prompt_tokens") or u.get("input_tokens") or 0)
+                        st.completion_tokens += int(u.get("completion_tokens") or u.get("output_tokens") or 0)
                     except (ValueError, TypeError, AttributeError):
                         pass
     for side, st in out.items():

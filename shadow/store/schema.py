@@ -55,6 +55,11 @@ pairs = Table(
     Column("noise_usage", Text),
     Column("noise_cost_usd", Float),
     Column("noise_error", String(200)),
+    # Added by migration shadow v3 (mirrored Responses and embeddings):
+    Column("candidate_endpoint", String(100)),  # where the candidate was sent, e.g. /v1/chat/completions
+    Column("primary_dims", Integer),  # embeddings: the vectors' dimension on each side
+    Column("candidate_dims", Integer),
+    Column("noise_dims", Integer),
     Index("ix_shadow_pairs_created", "created_at"),
     Index("ix_shadow_pairs_family", "family"),
 )

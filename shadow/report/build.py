@@ -242,7 +242,7 @@ def divergence(a: PairSide, b: PairSide) -> str:
 
 
 _STATUS_SHOWN = {"pairs", "first", "last", "comparators", "families", "sides", "skips", "mirror_outcomes",
-                 "noise_outcomes", "ramp"}
+                 "noise_outcomes", "ramp", "endpoints"}
 
 
 def status_extra(engine: Engine, since: float | None) -> dict[str, Any]:

@@ -105,8 +105,10 @@ def _err(exc: Exception) -> str:
         msg = body.get("message") if isinstance(body, dict) else None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             msg = body["error"].get("message")
-        return f"HTTP {exc.status_code}: {(msg or exc.message)}"[:160]
-    return f"{type(exc).__name__}: {exc}"[:160]
+        elif isinstance(body, dict) and isinstance(body.get("detail"), str):  # FastAPI servers (llama-cpp-python)
+            msg = body["detail"]
+        return " ".join(f"HTTP {exc.status_code}: {(msg or exc.message)}".split())[:160]
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
 
 
 def _extra(obj: Any) -> dict:
@@ -176,6 +178,12 @@ class Prober:
             self.check("forced tool_choice", self._forced)
             self.check("parallel tool calls", self._parallel)
             self.check("legacy functions", self._legacy_functions)
+        elif self.p.get("_tools_accepted"):
+            # Accepted but no call on its own (llama-cpp-python without a function-calling chat format): a named
+            # tool_choice may still be enforced, and then the backend does serve tools.
+            if self.check("forced tool_choice", self._forced):
+                self.p["tools"] = True
+        self.p.pop("_tools_accepted", None)
         self.check("reasoning on tool-call turns", self._reasoning_input)
         self.check("json_object", self._json_object)
         self.check("json_object without 'json'", self._json_word)
@@ -284,6 +292,7 @@ class Prober:
         calls = r.choices[0].message.tool_calls or []
         self.p["tools"] = bool(calls)
         if not calls:
+            self.p["_tools_accepted"] = True
             return False, "no tool call returned"
         json.loads(calls[0].function.arguments)
         return True, f"called {calls[0].function.name}"

@@ -654,6 +654,8 @@ def normalize_chat_response(body: dict, profile: BackendProfile, *, reasoning_ca
             _normalize_reasoning(ch["message"], cache)
             if profile.reasoning_field != "none":
                 ch["message"].setdefault("reasoning_content", None)
+            if ch["message"].get("tool_calls"):  # OpenAI sends one or the other; llama-cpp-python sends both
+                ch["message"].pop("function_call", None)
         choices.append(ch)
     if "choices" in out:
         out["choices"] = choices
@@ -748,6 +750,7 @@ class StreamNormalizer:
         self._reasoning: dict[int, list[str]] = {}
         self._replies: dict[int, list[str]] = {}  # content of choices that reasoned (for the reasoning cache)
         self._tool_ids: dict[int, list[str]] = {}
+        self._tool_heads: dict[tuple[int, int], tuple[str | None, str | None]] = {}  # (choice, call) → (id, name)
         self.failed_reason: str | None = None
 
     def next_stream(self) -> None:
@@ -768,6 +771,7 @@ class StreamNormalizer:
             elif idx in self._replies:
                 self.cache.put_content("".join(self._replies[idx]), "".join(parts))
         self._reasoning, self._tool_ids, self._legacy, self._replies = {}, {}, {}, {}
+        self._tool_heads = {}
 
     def feed(self, chunk: dict) -> list[dict]:
         if self._first is None:
@@ -797,6 +801,9 @@ class StreamNormalizer:
                     delta.setdefault("reasoning_content", None)
                 if isinstance(delta.get("reasoning_content"), str):
                     self._reasoning.setdefault(idx, []).append(delta["reasoning_content"])
+                if delta.get("tool_calls"):
+                    delta.pop("function_call", None)  # both at once (llama-cpp-python): OpenAI sends one
+                    delta["tool_calls"] = self._once_per_call(idx, delta["tool_calls"])
                 for call in delta.get("tool_calls") or []:
                     if isinstance(call, dict) and call.get("id"):
                         self._tool_ids.setdefault(idx, []).append(call["id"])
@@ -821,6 +828,28 @@ class StreamNormalizer:
         else:
             out.pop("usage", None)
         return [out]
+
+    def _once_per_call(self, idx: int, calls: list) -> list:
+        """OpenAI sends a call's id, type and name in its first delta only, and clients join every later piece
+        onto them; llama-cpp-python repeats them in every delta (the joined name would read get_weatherget_…)."""
+        out = []
+        for call in calls:
+            if not isinstance(call, dict):
+                out.append(call)
+                continue
+            call, fn = dict(call), call.get("function")
+            key = (idx, int(call.get("index") or 0))
+            if key not in self._tool_heads:
+                self._tool_heads[key] = (call.get("id"), fn.get("name") if isinstance(fn, dict) else None)
+            else:
+                head_id, head_name = self._tool_heads[key]
+                if call.get("id") is not None and call["id"] == head_id:
+                    call.pop("id")
+                    call.pop("type", None)
+                if isinstance(fn, dict) and fn.get("name") is not None and fn["name"] == head_name:
+                    call["function"] = {k: v for k, v in fn.items() if k != "name"}
+            out.append(call)
+        return out
 
     @property
     def choices_seen(self) -> int:

@@ -112,6 +112,31 @@ def sse_events(lines: list[str]) -> list[str]:
     return [ln[len("data: "):].rstrip("\r") for ln in lines if ln.startswith("data: ")]
 
 
+def differences(want: dict, got: dict) -> list[str]:
+    """How a capture differs from a recorded one in status, content type and structure (keys and JSON types of
+    the body; of the first, second and last chunk of a stream, which must end in `[DONE]`)."""
+    from tests.fake_upstream.test_fixtures import shape_diff
+
+    out = []
+    if got["status"] != want["status"]:
+        out.append(f"status {got['status']}, recorded {want['status']}")
+    ctype = got.get("content_type", "").split(";")[0]
+    if ctype != want.get("content_type", "").split(";")[0]:
+        out.append(f"content type {ctype!r}, recorded {want.get('content_type')!r}")
+    if "body" in want:
+        out += shape_diff(want["body"], got.get("body"))
+    if "text" in want and got.get("text") != want["text"]:
+        out.append(f"text {got.get('text')!r}, recorded {want['text']!r}")
+    if "sse" in want:
+        w, g = sse_events(want["sse"]), sse_events(got.get("sse") or [])
+        if not g or g[-1] != "[DONE]":
+            out.append("stream does not end in [DONE]")
+        else:
+            for i in (0, 1, -2):
+                out += [f"chunk {i}: {d}" for d in shape_diff(json.loads(w[i]), json.loads(g[i]))]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("base_url")

@@ -275,7 +275,7 @@ def test_shadow_serve_with_the_real_server_as_candidate(llama_server, server_env
             {"messages": [{"role": "user", "content": "Name three prime numbers."}], "max_tokens": 8},
             {"messages": [{"role": "user", "content": "Count to five."}], "max_tokens": 8, "stream": True},
             {"messages": [{"role": "user", "content": "Weather in Paris?"}], "max_tokens": 48,
-             "tools": [TOOL], "tool_choice": NAMED},
+             "tools": [TOOL], "tool_choice": NAMED, "stream": True},
         ]
         with open(log, "w") as fh:
             proc = subprocess.Popen([sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--config", str(cfg),
@@ -304,6 +304,17 @@ def test_shadow_serve_with_the_real_server_as_candidate(llama_server, server_env
     assert summary["sides"]["candidate"]["errors"] == 0, summary
     assert summary["sides"]["candidate"]["n"] == 3
     assert SERVER_KEY not in log.read_text() and APP_KEY not in log.read_text()
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(f"sqlite:///{store}")
+    with eng.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM shadow_pairs ORDER BY created_at"))]
+    eng.dispose()
+    assert [r["candidate_status"] for r in rows] == [200, 200, 200] and [r["stream"] for r in rows] == [0, 1, 1]
+    assert json.loads(rows[0]["candidate_request"])["model"] == "tiny"
+    # the streamed tool call, assembled from deltas that each repeat the call's id and name, is one call
+    (call,) = json.loads(rows[2]["candidate_body"])["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
 
 
 def _proxy_url(log: Path) -> str:

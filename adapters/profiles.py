@@ -67,7 +67,8 @@ class BackendProfile(BaseModel):
       `thinking_default`, `effort_map` (OpenAI reasoning_effort → backend value; "none" → thinking off),
       `thinking_ignores` (params dropped in thinking mode), `tool_choice_forced_in_thinking`.
     - streaming/usage: `stream_usage` (where usage arrives), `cache_usage` (how cached prompt tokens are reported).
-    - failures: `retryable_finish_reasons` (finish reasons that mean "failed, retry", never success).
+    - failures: `retryable_finish_reasons` (finish reasons that mean "failed, retry", never success),
+      `rejections_as_5xx` (5xx errors that are really the backend rejecting the request: a 400, no retry).
     - surfaces: `capabilities` (endpoints/features served; anything else is routed elsewhere or refused).
     """
 
@@ -148,6 +149,10 @@ class BackendProfile(BaseModel):
 
     # failures
     retryable_finish_reasons: list[str] = Field(default_factory=list)
+    rejections_as_5xx: list[str] = Field(
+        default_factory=list, description="Words of a 5xx error message that mean the backend rejected the request "
+        "itself (llama-cpp-python answers its validation errors with 500): answered as a 400, never retried."
+    )
 
     # surfaces
     capabilities: list[Capability] = Field(

@@ -52,3 +52,33 @@ def test_openai_style_stream_is_unchanged():
     piece = {"index": 0, "function": {"arguments": "{}"}}
     got = [norm.feed({"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [t]}}]})[0] for t in (head, piece)]
     assert [g["choices"][0]["delta"]["tool_calls"][0] for g in got] == [head, piece]
+
+
+def test_a_500_that_is_a_rejection_is_a_400_sent_once(monkeypatch):
+    """llama-cpp-python answers a request its schema rejects with HTTP 500; the adapter's retries on 500 would send
+    it three times and the app would see a server fault. The profile names those messages: one call, a 400."""
+    import pytest
+
+    from offramp import adapters
+    from offramp.adapters.config import parse_config
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
+
+    with FakeUpstream("llama-cpp-python") as fake:
+        cfg = parse_config(
+            f'[backends.local]\nkind = "llama-cpp-python"\nbase_url = "{fake.base_url}"\ndefault_model = "tiny"\n'
+            '[routes]\ndefault = "local"\n[retries]\nmax = 2\nbackoff_base = 0.01\n', "offramp.toml")
+        client = adapters.OpenAI(api_key="sk-app", offramp_config=cfg)
+        tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+        for stream in (False, True):
+            fake.reset()
+            with pytest.raises(adapters.BadRequestError) as exc:
+                r = client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}], tools=[tool], stream=stream,
+                    tool_choice={"type": "function", "function": {"name": "get_time"}})
+                list(r) if stream else None
+            assert "Tool choice 'get_time' not found in tools." in str(exc.value)
+            assert len([q for q in fake.requests if q.path.endswith("/chat/completions")]) == 1
+        fake.reset()
+        fake.script(status=500, times=1)  # a real fault is still retried
+        r = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        assert r.choices[0].message.content and len(fake.requests) == 2

@@ -234,6 +234,19 @@ def test_adapter_streamed_tool_call_accumulates_like_openai(adapter_client):
     assert json.loads(calls[0]["arguments"])["city"] in ("Paris", "Tokyo")
 
 
+def test_adapter_answers_the_servers_500_rejection_as_a_400(adapter_client):
+    """The server's ValueError for a tool_choice naming no given tool is an HTTP 500; retried, it would be sent
+    three times and reach the app as a server fault."""
+    from offramp.adapters import BadRequestError
+
+    with pytest.raises(BadRequestError) as exc:
+        adapter_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], tools=[TOOL], max_tokens=8,
+            tool_choice={"type": "function", "function": {"name": "get_time"}},
+        )
+    assert "Tool choice 'get_time' not found in tools." in str(exc.value)
+
+
 def test_adapter_emulates_json_schema(adapter_client):
     """json_schema (500 on this server) becomes json_object + the schema in the prompt, validated; the random
     model's output is gibberish, so the adapter's answer is a conforming reply or its one-line schema error."""

@@ -58,7 +58,7 @@ class BackendProfile(BaseModel):
 
     Field groups (each maps to one probe check or one translation rule):
     - request shape: `developer_role`, `max_completion_tokens`, `tool_types`, `max_tools`, `tool_choice`,
-      `tool_choice_forced`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`,
+      `tool_choice_forced`, `tool_choice_required`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`,
       `legacy_functions`.
     - structured output: `json_object`, `json_schema`, `json_needs_word` (prompt must say "json"),
       `json_blank_possible` (blank/whitespace content in JSON mode → retry).
@@ -106,6 +106,10 @@ class BackendProfile(BaseModel):
     )
     tool_choice: bool = Field(True, description="Honours tool_choice at all (Ollama ignores it).")
     tool_choice_forced: bool = Field(True, description="Honours 'required' / a named function.")
+    tool_choice_required: bool = Field(
+        True, description="Honours 'required' too (llama-cpp-python enforces only a named function: with one tool, "
+        "'required' is sent as that tool named)."
+    )
     parallel_tool_calls: bool = True
     n: bool = Field(True, description="Accepts n > 1; else the adapter fans out n calls.")
     logprobs: bool = True

@@ -295,6 +295,18 @@ def translate_chat_request(
             emu.require_tool_call = _forced_name(tc)
             change("translated", "tool_choice", f"{json.dumps(tc)} → auto (forced tool_choice unsupported)",
                    lossy=True)
+        elif tc == "required" and not profile.tool_choice_required:
+            funcs = [t for t in out.get("tools") or [] if isinstance(t, dict) and t.get("type", "function") == "function"
+                     and isinstance(t.get("function"), dict) and t["function"].get("name")]
+            if len(funcs) == 1:  # the only tool, named: what "required" means then, and what the backend enforces
+                name = funcs[0]["function"]["name"]
+                out["tool_choice"] = {"type": "function", "function": {"name": name}}
+                change("translated", "tool_choice", f'"required" → {name} named (the only tool; '
+                       f"{profile.kind} enforces only a named tool_choice)")
+            else:
+                emu.require_tool_call = "*"
+                change("warning", "tool_choice", f'"required" with {len(funcs)} tools: {profile.kind} does not '
+                       "enforce it; the model may answer without a call", lossy=True)
     if not profile.parallel_tool_calls:
         drop("parallel_tool_calls", "the model decides how many calls to make")
 

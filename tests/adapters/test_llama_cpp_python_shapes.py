@@ -82,3 +82,27 @@ def test_a_500_that_is_a_rejection_is_a_400_sent_once(monkeypatch):
         fake.script(status=500, times=1)  # a real fault is still retried
         r = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
         assert r.choices[0].message.content and len(fake.requests) == 2
+
+
+def test_required_with_one_tool_is_sent_named():
+    """llama-cpp-python enforces only a named tool_choice; "required" with one tool means that tool, so the app's
+    forced call happens. With several tools it cannot be chosen for the model: a lossy warning, no guess."""
+    from offramp import adapters
+    from offramp.adapters.config import parse_config
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
+
+    def tool(name):
+        return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+
+    with FakeUpstream("llama-cpp-python") as fake:
+        cfg = parse_config(f'[backends.local]\nkind = "llama-cpp-python"\nbase_url = "{fake.base_url}"\n'
+                           'default_model = "tiny"\n[routes]\ndefault = "local"\n', "offramp.toml")
+        client = adapters.OpenAI(api_key="sk-app", offramp_config=cfg)
+        msgs = [{"role": "user", "content": "hi"}]
+        r = client.chat.completions.create(model="gpt-4o", messages=msgs, tools=[tool("lookup")], tool_choice="required")
+        assert r.choices[0].message.tool_calls[0].function.name == "lookup"
+        assert fake.requests[-1].json["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
+        r = client.chat.completions.create(model="gpt-4o", messages=msgs, tools=[tool("a_x"), tool("b_y")],
+                                           tool_choice="required")
+        assert not r.choices[0].message.tool_calls and fake.requests[-1].json["tool_choice"] == "required"
+        assert any(c.field == "tool_choice" and c.lossy for c in r._offramp.changes)

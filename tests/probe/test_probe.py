@@ -22,6 +22,7 @@ EXPECTED = {
             "tool_types": ["function", "custom"],
             "tool_choice": True,
             "tool_choice_forced": True,
+            "tool_choice_required": True,
             "parallel_tool_calls": True,
             "legacy_functions": True,
             "n": True,
@@ -105,6 +106,7 @@ EXPECTED = {
             "max_completion_tokens": False,
             "tools": True,  # only with a named tool_choice: the forced check runs although auto made no call
             "tool_choice_forced": True,
+            "tool_choice_required": False,
             "n": False,
             "logprobs": True,
             "json_object": True,
@@ -167,7 +169,7 @@ SHIPPED_AGREES = {
     "deepseek": ("capabilities", "json_needs_word", "json_object", "json_schema", "n", "developer_role",
                  "legacy_functions",
                  "max_completion_tokens", "tool_choice_forced_in_thinking", "reasoning_field", "reasoning_input"),
-    "llama-cpp-python": ("tools", "tool_choice_forced", "json_object", "json_schema", "n", "developer_role",
+    "llama-cpp-python": ("tools", "tool_choice_forced", "tool_choice_required", "json_object", "json_schema", "n", "developer_role",
                          "max_completion_tokens", "stream_usage", "cache_usage", "reasoning_field"),
 }
 

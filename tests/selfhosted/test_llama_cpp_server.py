@@ -130,7 +130,7 @@ def test_probe_finds_what_the_shipped_profile_says(llama_server, server_env, tmp
     probed = load_profile_file(out).for_model("tiny")
     shipped = load_profile("llama-cpp-python", "tiny")
     for field in ("tools", "developer_role", "max_completion_tokens", "n", "json_object", "json_schema", "logprobs",
-                  "stream_usage", "cache_usage", "reasoning_field", "tool_choice_forced"):
+                  "stream_usage", "cache_usage", "reasoning_field", "tool_choice_forced", "tool_choice_required"):
         assert getattr(probed, field) == getattr(shipped, field), (field, r.stdout)
     assert "completions" in probed.capabilities
 
@@ -208,6 +208,14 @@ def test_adapter_forced_tool_call_and_the_next_turn(adapter_client):
     after = adapter_client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=[TOOL],
                                                    max_tokens=8)
     assert after.choices[0].message.content is not None and not after.choices[0].message.tool_calls
+
+
+def test_adapter_required_with_one_tool_gets_its_call(adapter_client):
+    r = adapter_client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather?"}], tools=[TOOL],
+        tool_choice="required", max_tokens=64,
+    )
+    assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
 
 
 def test_adapter_streamed_tool_call_accumulates_like_openai(adapter_client):

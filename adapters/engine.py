@@ -482,6 +482,12 @@ class Engine:
             if reply.error is not None:
                 reason = f"{type(reply.error).__name__}"
             elif reply.status in r.on_status:
+                rejected = _rejection(reply, profile)
+                if rejected is not None:
+                    self._log(record, tr.Change(action="translated", field="status", detail=(
+                        f"HTTP {reply.status} → 400: {profile.kind} rejected the request itself; not retried")))
+                    return Reply(400, {"content-type": "application/json"},
+                                 error_body(f"{record.backend}: {rejected}", "invalid_request_error"))
                 reason = f"HTTP {reply.status}"
             elif check_finish and not stream and reply.status == 200 and profile.retryable_finish_reasons:
                 try:
@@ -576,6 +582,20 @@ def _listed_item(item: dict, fallback_id: str) -> dict:
 
 def _resp_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k not in _STRIP_RESPONSE}
+
+
+def _rejection(reply: Reply, profile: BackendProfile) -> str | None:
+    """The backend's own message when a 5xx is really a rejection of the request (profile.rejections_as_5xx)."""
+    if reply.status < 500 or not profile.rejections_as_5xx:
+        return None
+    try:
+        err = json.loads(reply.body).get("error")
+        message = err.get("message") if isinstance(err, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(message, str) and any(word in message for word in profile.rejections_as_5xx):
+        return " ".join(message.split())[:300]
+    return None
 
 
 def _has_tool_call(data: dict) -> bool:

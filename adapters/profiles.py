@@ -65,7 +65,7 @@ class BackendProfile(BaseModel):
 
     Field groups (each maps to one probe check or one translation rule):
     - request shape: `developer_role`, `max_completion_tokens`, `tool_types`, `max_tools`, `tool_choice`,
-      `tool_choice_forced`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`,
+      `tool_choice_forced`, `tool_choice_required`, `parallel_tool_calls`, `n`, `logprobs`, `user_field`, `dropped_params`,
       `legacy_functions`.
     - structured output: `json_object`, `json_schema`, `json_needs_word` (prompt must say "json"),
       `json_blank_possible` (blank/whitespace content in JSON mode → retry).
@@ -74,7 +74,8 @@ class BackendProfile(BaseModel):
       `thinking_default`, `effort_map` (OpenAI reasoning_effort → backend value; "none" → thinking off),
       `thinking_ignores` (params dropped in thinking mode), `tool_choice_forced_in_thinking`.
     - streaming/usage: `stream_usage` (where usage arrives), `cache_usage` (how cached prompt tokens are reported).
-    - failures: `retryable_finish_reasons` (finish reasons that mean "failed, retry", never success).
+    - failures: `retryable_finish_reasons` (finish reasons that mean "failed, retry", never success),
+      `rejections_as_5xx` (5xx errors that are really the backend rejecting the request: a 400, no retry).
     - surfaces: `capabilities` (endpoints/features served; anything else is routed elsewhere or refused).
     - Responses API: `responses` (native `/v1/responses` or translated to Chat Completions), `responses_stateful`
       (the backend keeps responses for `previous_response_id`; else Offramp's local store does), `builtin_tools`.
@@ -114,6 +115,10 @@ class BackendProfile(BaseModel):
     )
     tool_choice: bool = Field(True, description="Honours tool_choice at all (Ollama ignores it).")
     tool_choice_forced: bool = Field(True, description="Honours 'required' / a named function.")
+    tool_choice_required: bool = Field(
+        True, description="Honours 'required' too (llama-cpp-python enforces only a named function: with one tool, "
+        "'required' is sent as that tool named)."
+    )
     parallel_tool_calls: bool = True
     n: bool = Field(True, description="Accepts n > 1; else the adapter fans out n calls.")
     logprobs: bool = True
@@ -157,6 +162,10 @@ class BackendProfile(BaseModel):
 
     # failures
     retryable_finish_reasons: list[str] = Field(default_factory=list)
+    rejections_as_5xx: list[str] = Field(
+        default_factory=list, description="Words of a 5xx error message that mean the backend rejected the request "
+        "itself (llama-cpp-python answers its validation errors with 500): answered as a 400, never retried."
+    )
 
     # surfaces
     capabilities: list[Capability] = Field(

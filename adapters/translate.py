@@ -295,6 +295,18 @@ def translate_chat_request(
             emu.require_tool_call = _forced_name(tc)
             change("translated", "tool_choice", f"{json.dumps(tc)} → auto (forced tool_choice unsupported)",
                    lossy=True)
+        elif tc == "required" and not profile.tool_choice_required:
+            funcs = [t for t in out.get("tools") or [] if isinstance(t, dict) and t.get("type", "function") == "function"
+                     and isinstance(t.get("function"), dict) and t["function"].get("name")]
+            if len(funcs) == 1:  # the only tool, named: what "required" means then, and what the backend enforces
+                name = funcs[0]["function"]["name"]
+                out["tool_choice"] = {"type": "function", "function": {"name": name}}
+                change("translated", "tool_choice", f'"required" → {name} named (the only tool; '
+                       f"{profile.kind} enforces only a named tool_choice)")
+            else:
+                emu.require_tool_call = "*"
+                change("warning", "tool_choice", f'"required" with {len(funcs)} tools: {profile.kind} does not '
+                       "enforce it; the model may answer without a call", lossy=True)
     if not profile.parallel_tool_calls:
         drop("parallel_tool_calls", "the model decides how many calls to make")
 
@@ -654,6 +666,8 @@ def normalize_chat_response(body: dict, profile: BackendProfile, *, reasoning_ca
             _normalize_reasoning(ch["message"], cache)
             if profile.reasoning_field != "none":
                 ch["message"].setdefault("reasoning_content", None)
+            if ch["message"].get("tool_calls"):  # OpenAI sends one or the other; llama-cpp-python sends both
+                ch["message"].pop("function_call", None)
         choices.append(ch)
     if "choices" in out:
         out["choices"] = choices
@@ -748,6 +762,7 @@ class StreamNormalizer:
         self._reasoning: dict[int, list[str]] = {}
         self._replies: dict[int, list[str]] = {}  # content of choices that reasoned (for the reasoning cache)
         self._tool_ids: dict[int, list[str]] = {}
+        self._tool_heads: dict[tuple[int, int], tuple[str | None, str | None]] = {}  # (choice, call) → (id, name)
         self.failed_reason: str | None = None
 
     def next_stream(self) -> None:
@@ -768,6 +783,7 @@ class StreamNormalizer:
             elif idx in self._replies:
                 self.cache.put_content("".join(self._replies[idx]), "".join(parts))
         self._reasoning, self._tool_ids, self._legacy, self._replies = {}, {}, {}, {}
+        self._tool_heads = {}
 
     def feed(self, chunk: dict) -> list[dict]:
         if self._first is None:
@@ -797,6 +813,9 @@ class StreamNormalizer:
                     delta.setdefault("reasoning_content", None)
                 if isinstance(delta.get("reasoning_content"), str):
                     self._reasoning.setdefault(idx, []).append(delta["reasoning_content"])
+                if delta.get("tool_calls"):
+                    delta.pop("function_call", None)  # both at once (llama-cpp-python): OpenAI sends one
+                    delta["tool_calls"] = self._once_per_call(idx, delta["tool_calls"])
                 for call in delta.get("tool_calls") or []:
                     if isinstance(call, dict) and call.get("id"):
                         self._tool_ids.setdefault(idx, []).append(call["id"])
@@ -821,6 +840,28 @@ class StreamNormalizer:
         else:
             out.pop("usage", None)
         return [out]
+
+    def _once_per_call(self, idx: int, calls: list) -> list:
+        """OpenAI sends a call's id, type and name in its first delta only, and clients join every later piece
+        onto them; llama-cpp-python repeats them in every delta (the joined name would read get_weatherget_…)."""
+        out = []
+        for call in calls:
+            if not isinstance(call, dict):
+                out.append(call)
+                continue
+            call, fn = dict(call), call.get("function")
+            key = (idx, int(call.get("index") or 0))
+            if key not in self._tool_heads:
+                self._tool_heads[key] = (call.get("id"), fn.get("name") if isinstance(fn, dict) else None)
+            else:
+                head_id, head_name = self._tool_heads[key]
+                if call.get("id") is not None and call["id"] == head_id:
+                    call.pop("id")
+                    call.pop("type", None)
+                if isinstance(fn, dict) and fn.get("name") is not None and fn["name"] == head_name:
+                    call["function"] = {k: v for k, v in fn.items() if k != "name"}
+            out.append(call)
+        return out
 
     @property
     def choices_seen(self) -> int:

@@ -105,8 +105,10 @@ def _err(exc: Exception) -> str:
         msg = body.get("message") if isinstance(body, dict) else None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             msg = body["error"].get("message")
-        return f"HTTP {exc.status_code}: {(msg or exc.message)}"[:160]
-    return f"{type(exc).__name__}: {exc}"[:160]
+        elif isinstance(body, dict) and isinstance(body.get("detail"), str):  # FastAPI servers (llama-cpp-python)
+            msg = body["detail"]
+        return " ".join(f"HTTP {exc.status_code}: {(msg or exc.message)}".split())[:160]
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
 
 
 def _extra(obj: Any) -> dict:
@@ -174,8 +176,16 @@ class Prober:
             self.check("custom tool type", self._custom_tool)
             self.check("tool_choice none", self._tool_choice_none)
             self.check("forced tool_choice", self._forced)
+            self.check("tool_choice required", self._required)
             self.check("parallel tool calls", self._parallel)
             self.check("legacy functions", self._legacy_functions)
+        elif self.p.get("_tools_accepted"):
+            # Accepted but no call on its own (llama-cpp-python without a function-calling chat format): a named
+            # tool_choice may still be enforced, and then the backend does serve tools.
+            if self.check("forced tool_choice", self._forced):
+                self.p["tools"] = True
+                self.check("tool_choice required", self._required)
+        self.p.pop("_tools_accepted", None)
         self.check("reasoning on tool-call turns", self._reasoning_input)
         self.check("json_object", self._json_object)
         self.check("json_object without 'json'", self._json_word)
@@ -284,6 +294,7 @@ class Prober:
         calls = r.choices[0].message.tool_calls or []
         self.p["tools"] = bool(calls)
         if not calls:
+            self.p["_tools_accepted"] = True
             return False, "no tool call returned"
         json.loads(calls[0].function.arguments)
         return True, f"called {calls[0].function.name}"
@@ -323,6 +334,12 @@ class Prober:
         if not in_default_mode:
             return ok, f"only with thinking off ({first_error})"
         return ok, "honoured" if ok else "named tool not called"
+
+    def _required(self) -> tuple[bool, str]:
+        r = self.chat(tools=[TOOL_A], tool_choice="required", thinking_off=True)
+        honoured = bool(r.choices[0].message.tool_calls)
+        self.p["tool_choice_required"] = honoured
+        return honoured, "honoured" if honoured else "no call (a named tool_choice is sent instead when one tool)"
 
     def _parallel(self) -> tuple[bool, str]:
         """Honoured only if `false` limits a two-tool request to one call while `true` allows both: a server that
@@ -535,6 +552,7 @@ def probe(
         "tool_types",
         "tool_choice",
         "tool_choice_forced",
+        "tool_choice_required",
         "parallel_tool_calls",
         "legacy_functions",
         "n",

@@ -38,7 +38,7 @@ def load_cli_config(config: Path | None, overrides: dict):
 @app.command("serve")
 def serve(
     primary: str = typer.Option(None, help="Primary: openai | deepseek | vllm, optionally =BASE_URL (openai=http://127.0.0.1:9001/v1)."),
-    candidate: str = typer.Option(None, help="Candidate: deepseek | vllm | openai, optionally =BASE_URL (deepseek=http://host/v1)."),
+    candidate: str = typer.Option(None, help="Candidate: deepseek | vllm | llama-cpp-python | openai, optionally =BASE_URL (deepseek=http://host/v1)."),
     config: Path = typer.Option(None, "--config", "-c", help="TOML config file (see docs)."),
     host: str = typer.Option(None, help="Bind address (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8787; 0 = any free port)."),

@@ -24,6 +24,7 @@ KNOWN_UPSTREAMS: dict[str, dict[str, str]] = {
     "openai": {"base_url": "https://api.openai.com/v1", "kind": "openai", "api_key_env": ""},
     "deepseek": {"base_url": "https://api.deepseek.com/v1", "kind": "deepseek", "api_key_env": "DEEPSEEK_API_KEY"},
     "vllm": {"base_url": "http://127.0.0.1:8000/v1", "kind": "vllm", "api_key_env": ""},
+    "llama-cpp-python": {"base_url": "http://127.0.0.1:8000/v1", "kind": "llama-cpp-python", "api_key_env": ""},
 }
 
 

@@ -126,18 +126,22 @@ def assemble_chat(raw: bytes) -> dict:
                 while len(calls) <= ti:
                     calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
                 slot = calls[ti]
+                # llama-cpp-python repeats the call's id and name in every delta: a repeated head is not a piece
+                repeat = bool(tc.get("id")) and slot["id"] == tc["id"]
                 if tc.get("id"):
                     slot["id"] = tc["id"]
                 fn = tc.get("function") or {}
                 for field in ("name", "arguments"):
                     v = fn.get(field)
-                    if v:
+                    if v and not (field == "name" and repeat):
                         parts.setdefault((idx, ti, field), []).append(v)
             if ch.get("finish_reason"):
                 cur["finish_reason"] = ch["finish_reason"]
                 finished = True
     if not done and not finished:
         raise StreamError("stream_cut", "the stream ended before [DONE] or a finish_reason")
+    if choices and not finished:  # llama-cpp-python ends a stream it interrupts with [DONE] and no finish_reason
+        raise StreamError("stream_cut", "the stream ended with [DONE] but no finish_reason")
     for key, pieces in parts.items():
         msg = choices[key[0]]["message"]
         if len(key) == 2:

@@ -12,7 +12,7 @@ from offramp.migrate.cli_app import app
 
 @app.command("fake-upstream")
 def fake_upstream(
-    flavor: str = typer.Option("openai", "--flavor", help="openai | deepseek | vllm"),
+    flavor: str = typer.Option("openai", "--flavor", help="openai | deepseek | vllm | llama-cpp-python"),
     port: int = typer.Option(8900, "--port", help="TCP port (0 picks a free one)"),
     host: str = typer.Option("127.0.0.1", "--host", help="bind address (127.0.0.1 by default)"),
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="added before every response"),

@@ -31,18 +31,18 @@ def probe_command(
     if key_env:
         api_key = os.environ.get(key_env)
         if not api_key:
-            err.print(f"error: --key-env: environment variable {key_env} is not set", markup=False)
+            err.print(f"error: --key-env: environment variable {key_env} is not set", markup=False, soft_wrap=True)
             raise typer.Exit(2)
     else:
         api_key = "EMPTY"
     if not base_url.startswith(("http://", "https://")):
-        err.print(f"error: BASE_URL {base_url!r} must start with http:// or https://", markup=False)
+        err.print(f"error: BASE_URL {base_url!r} must start with http:// or https://", markup=False, soft_wrap=True)
         raise typer.Exit(2)
     target = output or Path(f"{name}.toml")
     try:
         result = probe(base_url, model, api_key, name=name, timeout=timeout)
     except ProbeError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     table = Table(title=f"migrate probe {shown_url(base_url)} (model {model})")
     table.add_column("check")
@@ -56,6 +56,6 @@ def probe_command(
     try:
         write_profile(result, target)
     except OSError as exc:
-        err.print(f"error: cannot write {target}: {exc.strerror}", markup=False)
+        err.print(f"error: cannot write {target}: {exc.strerror}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"profile written to {target} (kind {name!r})", markup=False, soft_wrap=True)

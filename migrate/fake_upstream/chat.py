@@ -63,7 +63,16 @@ class PrefixCache:
 # --- validation -----------------------------------------------------------------------------------------------
 
 
+def schema_error(flavor: Flavor, loc: tuple, msg: str, value: object) -> ApiError:
+    """llama-cpp-python: its pydantic request model's rejection, rendered as the HTTP 500 it really answers."""
+    detail = {"type": "literal_error", "loc": ("body", *loc), "msg": msg, "input": value}
+    return ApiError(flavor.schema_error_status, f"1 validation error:\n  {detail}\n", type="internal_server_error")
+
+
 def _roles_error(flavor: Flavor, index: int, role: object) -> ApiError:
+    if flavor.schema_error_status != 400:
+        allowed = " or ".join(f"'{r}'" for r in sorted(flavor.roles))
+        return schema_error(flavor, ("messages", index, "role"), f"Input should be {allowed}", role)
     if flavor.name == "deepseek":
         allowed = ", ".join(f"`{r}`" for r in ("system", "user", "assistant", "tool", "latest_reminder"))
         return ApiError(
@@ -130,7 +139,9 @@ def validate(flavor: Flavor, options: FakeOptions, body: dict, model: str, think
             if key not in flavor.strict_fields:
                 raise ApiError(400, f"Unrecognized request argument supplied: {key}", param=key)
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
+    if messages is None and flavor.messages_optional:
+        messages = body["messages"] = []
+    elif not isinstance(messages, list) or not messages:
         raise ApiError(400, "'messages' must be a non-empty array", param="messages")
     tool_call_ids: set[str] = set()
     for i, message in enumerate(messages):
@@ -183,6 +194,9 @@ def validate(flavor: Flavor, options: FakeOptions, body: dict, model: str, think
     forced = choice == "required" or isinstance(choice, dict)
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
+        if name not in names and flavor.schema_error_status != 400:
+            raise ApiError(flavor.schema_error_status, f"Tool choice '{name}' not found in tools.",
+                           type="internal_server_error")
         if name not in names:
             raise ApiError(
                 400,
@@ -206,11 +220,13 @@ def validate(flavor: Flavor, options: FakeOptions, body: dict, model: str, think
         n = 1
     if not isinstance(n, int) or n < 1 or n > 128:
         raise ApiError(400, f"Invalid 'n': integer between 1 and 128 expected, got {n!r}", param="n")
-    if n > 1 and not flavor.multi_n:
+    if n > 1 and not flavor.multi_n and not flavor.n_ignored:
         raise ApiError(400, "Invalid n value, currently only n = 1 is supported", param="n")
     fmt = body.get("response_format")
     if isinstance(fmt, dict):
         ftype = fmt.get("type")
+        if ftype == "json_schema" and not flavor.json_schema and flavor.schema_error_status != 400:
+            raise schema_error(flavor, ("response_format", "type"), "Input should be 'text' or 'json_object'", ftype)
         if ftype == "json_schema" and not flavor.json_schema:
             raise ApiError(400, "This response_format type is unavailable now", param="response_format")
         if ftype == "json_schema" and not isinstance((fmt.get("json_schema") or {}).get("schema"), dict):
@@ -239,12 +255,24 @@ def validate(flavor: Flavor, options: FakeOptions, body: dict, model: str, think
         raise ApiError(400, "top_logprobs must be an integer between 0 and 20", param="top_logprobs")
     if top is not None and not body.get("logprobs") and flavor.name == "openai":
         raise ApiError(400, "logprobs must be set to true if top_logprobs is set.", param="top_logprobs")
-    if body.get("stream_options") is not None and not body.get("stream"):
+    if body.get("stream_options") is not None and not body.get("stream") and flavor.name != "llama-cpp-python":
         raise ApiError(
             400,
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             param="stream_options",
         )
+    if flavor.context_window is not None:
+        prompt = prompt_tokens(body)
+        if prompt >= flavor.context_window:  # llama-cpp-python: the prompt alone; max_tokens is then clamped
+            limit = body.get("max_tokens")
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {flavor.context_window} tokens. However, you requested "
+                f"{(limit or 0) + prompt} tokens ({prompt} in the messages, {limit} in the completion). Please "
+                "reduce the length of the messages or completion.",
+                param="messages",
+                code="context_length_exceeded",
+            )
 
 
 # --- the answer -----------------------------------------------------------------------------------------------
@@ -313,14 +341,15 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
     )
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else [s for s in (stop or []) if isinstance(s, str) and s]
-    n = body.get("n") or 1
+    n = 1 if flavor.n_ignored else body.get("n") or 1
     followup = _tool_followup(messages)
     out: list[Choice] = []
     for index in range(n):
         rng = draw.noise if index == 0 else random.Random(synth.digest(draw.request_key, index))
         reasoning = synth.reasoning_text(user_text) if thinking else None
         forced = choice_param == "required" or isinstance(choice_param, dict)
-        if tools and choice_param != "none" and (forced or followup is None):
+        calls_tools = isinstance(choice_param, dict) if flavor.tool_calls_need_named_choice else True
+        if tools and choice_param != "none" and calls_tools and (forced or followup is None):
             picked = _pick_tools(flavor, body, tools, user_text)
             if draw.hit(options.degrade.wrong_tool):
                 picked = [tools[(tools.index(picked[0]) + 1) % len(tools)]] if len(tools) > 1 else picked
@@ -330,6 +359,9 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
                 _tool_call(options.seed, draw.request_key, i, fn, user_text, rng)
                 for i, fn in enumerate(picked)
             ]
+            if flavor.name == "llama-cpp-python":  # call__<i>_<name>_cmpl-<the completion's uuid>
+                for i, call in enumerate(calls):
+                    call["id"] = f"call__{i}_{call['function']['name']}_{completion_id(flavor, draw.request_key)[4:]}"
             if draw.hit(options.degrade.invalid_json):
                 args = calls[0]["function"]["arguments"]
                 calls[0]["function"]["arguments"] = args[: max(1, len(args) // 2)]
@@ -370,10 +402,15 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
 # --- rendering ------------------------------------------------------------------------------------------------
 
 
+def prompt_tokens(body: dict) -> int:
+    counts = [synth.estimate_tokens(synth.message_text(m)) + 4 for m in body["messages"]]
+    return sum(counts) + (synth.estimate_tokens(json.dumps(body["tools"])) if body.get("tools") else 0) + 3
+
+
 def usage(flavor: Flavor, body: dict, choices: list[Choice], cache: PrefixCache, model: str) -> dict:
     messages = body["messages"]
     counts = [synth.estimate_tokens(synth.message_text(m)) + 4 for m in messages]
-    prompt = sum(counts) + (synth.estimate_tokens(json.dumps(body["tools"])) if body.get("tools") else 0) + 3
+    prompt = prompt_tokens(body)
     hit = cache.lookup_and_store(model, messages, counts) if flavor.cache_usage != "none" else 0
     reasoning = sum(synth.estimate_tokens(c.reasoning or "") for c in choices)
     completion = reasoning + sum(
@@ -382,6 +419,8 @@ def usage(flavor: Flavor, body: dict, choices: list[Choice], cache: PrefixCache,
         for c in choices
     )
     base = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if not flavor.usage_details:
+        return base
     if flavor.cache_usage == "deepseek":
         return {
             **base,
@@ -433,6 +472,10 @@ def _message(flavor: Flavor, choice: Choice) -> dict:
         msg["annotations"] = []
     if flavor.name == "vllm":
         msg.update(refusal=None, annotations=None, audio=None, function_call=None)
+    if flavor.name == "llama-cpp-python" and choice.tool_calls:  # the first call twice: tool_calls and function_call
+        fn = choice.tool_calls[0]["function"]
+        return {"content": None, "tool_calls": choice.tool_calls, "role": "assistant",
+                "function_call": {"name": fn["name"], "arguments": fn["arguments"]}}
     if flavor.reasoning_field and (choice.reasoning is not None or flavor.name == "vllm"):
         msg[flavor.reasoning_field] = choice.reasoning
     if choice.legacy and choice.tool_calls:
@@ -484,10 +527,11 @@ def completion_body(
 
 
 def completion_id(flavor: Flavor, key: int) -> str:
-    """DeepSeek ids are UUIDs; OpenAI and vLLM use `chatcmpl-...`."""
-    if flavor.name == "deepseek":
+    """DeepSeek ids are UUIDs, llama-cpp-python's `chatcmpl-<uuid>`; OpenAI and vLLM use `chatcmpl-...`."""
+    if flavor.name in ("deepseek", "llama-cpp-python"):
         h = f"{key:016x}{synth.digest(key):016x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        uuid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        return uuid if flavor.name == "deepseek" else f"chatcmpl-{uuid}"
     return f"chatcmpl-{key:016x}"
 
 
@@ -498,6 +542,8 @@ def stream_chunks(
 
     The fields shared by all chunks are encoded once and spliced around each choice: streams are the bulk of
     the proxy benchmarks' traffic."""
+    if flavor.name == "llama-cpp-python":
+        return _llama_cpp_python_chunks(flavor, model, choices, draw)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     top = body.get("top_logprobs") or 0
     lp = _wants_logprobs(flavor, body, thinking)
@@ -580,4 +626,36 @@ def stream_chunks(
             out[-1] = head_bytes + json.dumps(parts[-1]).encode() + usage_tail
     elif include_usage:
         out.append(head_bytes + usage_tail)
+    return out
+
+
+def _llama_cpp_python_chunks(flavor: Flavor, model: str, choices: list[Choice], draw: Draw) -> list[bytes]:
+    """llama-cpp-python's stream (tests/fixtures/llamacpp/chat_stream*.json, chat_tool_call_stream.json): never
+    usage; a tool call streams its arguments in pieces, each delta repeating the call's id and name and
+    mirroring it as a `function_call`, between all-null deltas."""
+    base = {"id": completion_id(flavor, draw.request_key), "model": model, "created": int(time.time()),
+            "object": "chat.completion.chunk"}
+    out = []
+
+    def chunk(index: int, delta: dict, finish: str | None = None) -> None:
+        out.append(json.dumps({**base, "choices": [
+            {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]}).encode())
+
+    nulls = {"role": None, "content": None, "function_call": None, "tool_calls": None}
+    for choice in choices:
+        if choice.tool_calls:
+            chunk(choice.index, {**nulls, "role": "assistant"})
+            call = choice.tool_calls[0]
+            name, args = call["function"]["name"], call["function"]["arguments"]
+            for start in range(0, len(args), 4):
+                piece = args[start : start + 4]
+                chunk(choice.index, {**nulls, "function_call": {"name": name, "arguments": piece}, "tool_calls": [
+                    {"index": 0, "id": call["id"], "type": "function",
+                     "function": {"name": name, "arguments": piece}}]})
+            chunk(choice.index, dict(nulls), choice.finish_reason)
+            continue
+        chunk(choice.index, {"role": "assistant"})
+        for piece in synth.split_tokens(choice.content or ""):
+            chunk(choice.index, {"content": piece})
+        chunk(choice.index, {}, choice.finish_reason)
     return out

@@ -42,6 +42,8 @@ class ApiError(Exception):
 
 def error_body(flavor: Flavor, err: ApiError, *, vllm_style: str = "wrapped") -> bytes:
     etype = err.type or flavor.error_type_by_status.get(err.status, "invalid_request_error")
+    if flavor.fastapi_errors and err.status in (401, 404):  # FastAPI's own HTTPException body
+        return json.dumps({"detail": "Invalid API key" if err.status == 401 else "Not Found"}).encode()
     if flavor.name == "vllm":
         inner = {"message": err.message, "type": etype, "param": err.param, "code": err.status}
         body: dict = {"object": "error", **inner} if vllm_style == "flat" else {"error": inner}

@@ -96,7 +96,7 @@ class Flavor:
     # DeepSeek V4.1: every earlier assistant turn once the request carries `tools`; none without them.
     reasoning_echo: Literal["none", "tool_calls", "with_tools"] = "none"
     logprobs_in_thinking: bool = True  # logprobs are returned in thinking mode too (and cover the reasoning)
-    stream_usage: Literal["separate_chunk", "last_chunk"] = "separate_chunk"
+    stream_usage: Literal["separate_chunk", "last_chunk", "none"] = "separate_chunk"
     stream_usage_without_flag: bool = False
     cache_usage: Literal["openai", "deepseek", "none"] = "openai"
     keepalives_default: int = 0
@@ -114,6 +114,14 @@ class Flavor:
     responses_stateful: bool = False
     responses_thinking_default: bool = False
     responses_builtin_tools: frozenset[str] = frozenset()
+    # llama-cpp-python's quirks (real captures in tests/fixtures/llamacpp/):
+    schema_error_status: int = 400  # a request its pydantic schema rejects (role, response_format type)
+    n_ignored: bool = False  # n > 1 answers one choice instead of an error
+    tool_calls_need_named_choice: bool = False  # only a named tool_choice produces a call (auto/required: text)
+    usage_details: bool = True  # usage carries prompt/completion_tokens_details
+    context_window: int | None = None  # prompt + max_tokens beyond it → 400 context_length_exceeded
+    fastapi_errors: bool = False  # 401/404 and unparsable bodies answer FastAPI's own shapes
+    messages_optional: bool = False  # a body without `messages` is answered (as an empty conversation)
 
 
 _OPENAI_ERRORS = {
@@ -240,4 +248,35 @@ VLLM = Flavor(
     },
 )
 
-FLAVORS: dict[str, Flavor] = {f.name: f for f in (OPENAI, DEEPSEEK, VLLM)}
+# llama-cpp-python's server (`python -m llama_cpp.server`, 0.3.36, default chat handler), as captured from the real
+# server in tests/fixtures/llamacpp/ (tests/selfhosted): any model id is answered by the loaded model, schema
+# rejections are HTTP 500 pydantic dumps, n and max_completion_tokens are ignored, no usage in streams, tool calls
+# only for a named tool_choice, with the call's id and name repeated in every streamed delta.
+LLAMA_CPP_PYTHON = Flavor(
+    name="llama-cpp-python",
+    models=("tiny",),
+    owned_by="me",
+    accept_any_model=True,
+    endpoints=frozenset({"chat", "completions", "embeddings", "models"}),
+    roles=frozenset({"system", "user", "assistant", "tool", "function"}),
+    reasoning_field=None,
+    json_schema=False,
+    json_word_required=False,
+    multi_n=False,
+    n_ignored=True,
+    parallel_tool_calls=False,
+    multi_tool_calls=False,
+    max_completion_tokens=False,
+    stream_usage="none",
+    cache_usage="none",
+    usage_details=False,
+    auth_required=False,
+    schema_error_status=500,
+    tool_calls_need_named_choice=True,
+    context_window=2048,  # the server's default --n_ctx
+    fastapi_errors=True,
+    messages_optional=True,
+    error_type_by_status={400: "invalid_request_error", 500: "internal_server_error"},
+)
+
+FLAVORS: dict[str, Flavor] = {f.name: f for f in (OPENAI, DEEPSEEK, VLLM, LLAMA_CPP_PYTHON)}

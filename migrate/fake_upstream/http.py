@@ -53,6 +53,8 @@ async def _parse(request: web.Request) -> tuple[Any, bytes]:
     try:
         return json.loads(raw), raw
     except ValueError as exc:
+        if state_of(request).flavor.fastapi_errors:  # its error handler re-parses the body and crashes
+            raise RawReply(500, "Internal Server Error", {}, content_type="text/plain") from None
         raise ApiError(
             400,
             f"We could not parse the JSON body of your request. ({exc.msg} at line {exc.lineno} column "
@@ -122,9 +124,10 @@ async def intake(request: web.Request, endpoint: str) -> Intake:
 class RawReply(Exception):
     """A scripted reply with a literal body (bypasses the flavor's error shape)."""
 
-    def __init__(self, status: int, text: str, headers: dict[str, str]) -> None:
+    def __init__(self, status: int, text: str, headers: dict[str, str], content_type: str = "application/json"
+                 ) -> None:
         super().__init__(status)
-        self.status, self.text, self.headers = status, text, headers
+        self.status, self.text, self.headers, self.content_type = status, text, headers, content_type
 
 
 def json_response(
@@ -203,7 +206,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return web.Response(text=reply.text, status=reply.status, content_type="application/json")
     except RawReply as reply:
         return web.Response(
-            text=reply.text, status=reply.status, headers=reply.headers, content_type="application/json"
+            text=reply.text, status=reply.status, headers=reply.headers, content_type=reply.content_type
         )
     except web.HTTPNotFound:
         err = ApiError(404, f"Not Found: {request.method} {request.path}", code="not_found")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-FlavorName = Literal["openai", "deepseek", "vllm"]
+FlavorName = Literal["openai", "deepseek", "vllm", "llama-cpp-python"]
 
 DEGRADE_KEYS = (
     "wrong_tool", "invalid_json", "truncate", "blank_json", "error", "rate_limit", "latency_ms", "embedding_noise",

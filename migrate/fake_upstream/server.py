@@ -213,7 +213,10 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     flavor = got.state.flavor
     models = got.state.options.models or list(flavor.models)
     data = [
-        {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": flavor.owned_by} for m in models
+        {"id": m, "object": "model", "owned_by": flavor.owned_by, "permissions": []}
+        if flavor.name == "llama-cpp-python"
+        else {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": flavor.owned_by}
+        for m in models
     ]
     return json_response(got.state, {"object": "list", "data": data}, fault=got.fault)
 

@@ -121,6 +121,17 @@ def test_vllm_shapes():
         assert shape_diff(fixture("vllm/error_flat.json"), err) == []
 
 
+def test_llama_cpp_python_shapes():
+    """The fake's llama-cpp-python flavor answers each recorded request (tests/fixtures/llamacpp/, captured from the
+    real server) with the same status, content type and structure."""
+    from tests.selfhosted.capture import capture, differences
+
+    with FakeUpstream("llama-cpp-python") as fake:
+        got = capture(fake.base_url, "tiny", n_ctx=2048)
+    for name, answer in got.items():
+        assert differences(fixture(f"llamacpp/{name}.json"), answer) == [], name
+
+
 def test_fixtures_themselves_validate_as_sdk_types():
     for name in (
         "openai/chat_completion.json",

@@ -22,6 +22,7 @@ EXPECTED = {
             "tool_types": ["function", "custom"],
             "tool_choice": True,
             "tool_choice_forced": True,
+            "tool_choice_required": True,
             "parallel_tool_calls": True,
             "legacy_functions": True,
             "n": True,
@@ -97,6 +98,26 @@ EXPECTED = {
             "capabilities": ["chat", "embeddings", "audio", "responses", "completions", "vision"],
         },
     ),
+    # What the probe found on the real server (tests/selfhosted), finding for finding.
+    "llama-cpp-python": (
+        "tiny",
+        {
+            "developer_role": False,
+            "max_completion_tokens": False,
+            "tools": True,  # only with a named tool_choice: the forced check runs although auto made no call
+            "tool_choice_forced": True,
+            "tool_choice_required": False,
+            "n": False,
+            "logprobs": True,
+            "json_object": True,
+            "json_schema": False,
+            "json_needs_word": False,
+            "reasoning_field": "none",
+            "stream_usage": "none",
+            "cache_usage": "none",
+            "capabilities": ["chat", "embeddings", "completions", "vision"],
+        },
+    ),
 }
 
 
@@ -148,6 +169,8 @@ SHIPPED_AGREES = {
     "deepseek": ("capabilities", "json_needs_word", "json_object", "json_schema", "n", "developer_role",
                  "legacy_functions",
                  "max_completion_tokens", "tool_choice_forced_in_thinking", "reasoning_field", "reasoning_input"),
+    "llama-cpp-python": ("tools", "tool_choice_forced", "tool_choice_required", "json_object", "json_schema", "n", "developer_role",
+                         "max_completion_tokens", "stream_usage", "cache_usage", "reasoning_field"),
 }
 
 

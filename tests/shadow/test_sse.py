@@ -90,3 +90,20 @@ def test_stream_framing_edge_cases():
         with pytest.raises(StreamError) as e:
             assemble_chat(sse(chunk({"content": "a"})) + bad + sse(chunk({}, "stop"), b"[DONE]"))
         assert e.value.kind == "malformed_json"
+
+
+def test_llama_cpp_python_streams():
+    """Real captures (tests/fixtures/llamacpp/): a tool call whose id and name repeat in every delta assembles to
+    one call named once; a stream cut by the server (role chunk, then [DONE], no finish_reason) is a cut."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "llamacpp"
+    lines = json.loads((fixtures / "chat_tool_call_stream.json").read_text())["sse"]
+    out = assemble_chat("\n".join(lines).encode())
+    (call,) = out["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather" and call["id"].startswith("call__0_get_weather_")
+    assert out["choices"][0]["finish_reason"] == "tool_calls"
+    role = json.loads(lines[0][6:])
+    with pytest.raises(StreamError) as e:
+        assemble_chat(sse(role, b"[DONE]"))
+    assert e.value.kind == "stream_cut"

@@ -30,10 +30,17 @@ def _load(config: Path | None):
 
 @adapter_app.command("check")
 def check(config: Path = typer.Option(None, "--config", help="config file (default: $OFFRAMP_CONFIG or "
-                                      "offramp.toml found upward from the current directory)")) -> None:
-    """Validate the config and the backend profiles; list backends, key env vars (set or not) and routes."""
+                                      "offramp.toml found upward from the current directory)"),
+          project: Path = typer.Option(None, "--project", help="the app to check the config against: it is "
+                                       "scanned for the models and capabilities it uses (default: the config's "
+                                       "directory)"),
+          no_scan: bool = typer.Option(False, "--no-scan", help="check only the ids the config names")) -> None:
+    """Validate the config against the backend profiles and the app: every model the app uses (scan) or the config
+    names must reach a backend that serves it, every capability a backend that has it; unknown ids get a
+    did-you-mean. Exit 2 with one line per problem."""
     from offramp.adapters.explain import backend_rows
     from offramp.adapters.profiles import ProfileError
+    from offramp.migrate.rewrite.config_file import RoutingRulesError, check_config, uses_from_report
 
     cfg = _load(config)
     try:
@@ -54,9 +61,31 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
         typer.echo(f"  model {m} -> {t.backend}/{t.model or m}{share}")
     for c, b in ro.capabilities.items():
         typer.echo(f"  capability {c} -> {b}")
-    missing = [r for r in rows if "MISSING" in r.key]
-    for r in missing:
-        typer.echo(f"warning: backend {r.name}: {r.key.split(':')[0]} is not set in this environment", err=True)
+    uses = []
+    if not no_scan:
+        root = (project or Path(cfg.path).resolve().parent).resolve()
+        if not root.is_dir():
+            typer.echo(f"error: --project: {root}: no such directory", err=True)
+            raise typer.Exit(2)
+        from offramp.migrate.scan import ScanOptions, scan_path
+
+        report = scan_path(root, ScanOptions(use_cache=False))
+        uses = uses_from_report(report)
+        typer.echo(f"app: {root}: {len(report.findings)} OpenAI call site(s), "
+                   f"{len({u.model for u in uses if u.model})} model id(s) found")
+    try:
+        problems = check_config(cfg, uses)
+    except (ProfileError, RoutingRulesError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for r in rows:
+        if "MISSING" in r.key:
+            typer.echo(f"warning: backend {r.name}: {r.key.split(':')[0]} is not set in this environment", err=True)
+    for p in problems:
+        typer.echo(f"error: {p}", err=True)
+    if problems:
+        raise typer.Exit(2)
+    typer.echo("ok: every model and capability reaches a backend that serves it")
 
 
 @adapter_app.command("route")
@@ -66,13 +95,26 @@ def route_cmd(
     user: str = typer.Option(None, "--user", help="the request's `user` (for a sticky share)"),
     config: Path = typer.Option(None, "--config", help="config file"),
 ) -> None:
-    """Which backend a call would go to, and the fallback chain behind it."""
+    """Which backend a call would go to, and the fallback chain behind it. Exit 2 when the backend it would use
+    does not serve the model (it would answer 400)."""
+    import datetime as dt
+
     from offramp.adapters.explain import route
+    from offramp.migrate.rewrite.config_file import model_problem
 
     cfg = _load(config)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    used = None
     for i, (cand, skip) in enumerate(route(cfg, model, capability, user)):
-        mark = "skip" if skip else ("use " if i == 0 else "then")
-        typer.echo(f"{i + 1}. {mark} {cand.backend}/{cand.model}  ({cand.reason}{'; ' + skip if skip else ''})")
+        problem = None if skip or used is not None else model_problem(cfg, cand.backend, cand.model, today)
+        mark = "skip" if skip else ("fail" if problem else ("use " if used is None else "then"))
+        if not skip and used is None:
+            used = problem or ""
+        typer.echo(f"{i + 1}. {mark} {cand.backend}/{cand.model or model}  ({cand.reason}"
+                   f"{'; ' + skip if skip else ''}{'; ' + problem if problem else ''})")
+    if used:
+        typer.echo(f"error: {model}: {used}", err=True)
+        raise typer.Exit(2)
 
 
 @adapter_app.command("translate")

@@ -67,9 +67,14 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
         if not root.is_dir():
             typer.echo(f"error: --project: {root}: no such directory", err=True)
             raise typer.Exit(2)
+        from offramp.migrate.ruleset import RuleFileError
         from offramp.migrate.scan import ScanOptions, scan_path
 
-        report = scan_path(root, ScanOptions(use_cache=False))
+        try:
+            report = scan_path(root, ScanOptions(use_cache=False))
+        except RuleFileError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         uses = uses_from_report(report)
         typer.echo(f"app: {root}: {len(report.findings)} OpenAI call site(s), "
                    f"{len({u.model for u in uses if u.model})} model id(s) found")
@@ -112,6 +117,10 @@ def route_cmd(
             used = problem or ""
         typer.echo(f"{i + 1}. {mark} {cand.backend}/{cand.model or model}  ({cand.reason}"
                    f"{'; ' + skip if skip else ''}{'; ' + problem if problem else ''})")
+    if used is None:
+        typer.echo(f"error: {model}: no backend in the chain serves {capability}: route it under "
+                   "[routes.capabilities] or add a fallback", err=True)
+        raise typer.Exit(2)
     if used:
         typer.echo(f"error: {model}: {used}", err=True)
         raise typer.Exit(2)

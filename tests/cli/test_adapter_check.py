@@ -157,3 +157,11 @@ def test_readme_example_is_the_written_config():
     m = re.search(r"<!-- starting-offramp-toml: sample_apps -->\s*```toml\n(.*?)```", readme, re.S)
     assert m, "README: the starting offramp.toml example is missing"
     assert m.group(1) == starting_config(scan_path(REPO / "sample_apps", ScanOptions(use_cache=False))).text
+
+
+def test_route_says_when_no_backend_serves_the_capability(cfg):
+    res = run("adapter", "route", "dall-e-3", "--capability", "images", "--config", str(cfg(OLD_README.replace(
+        'images = "openai"', 'vision = "openai"'))))
+    assert res.exit_code == 2 and "1. skip deepseek/dall-e-3" in res.output
+    assert errors(res.output) == ["error: dall-e-3: no backend in the chain serves images: route it under "
+                                  "[routes.capabilities] or add a fallback"]

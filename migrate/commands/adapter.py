@@ -39,7 +39,7 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
     names must reach a backend that serves it, every capability a backend that has it; unknown ids get a
     did-you-mean. Exit 2 with one line per problem."""
     from offramp.adapters.explain import backend_rows
-    from offramp.adapters.profiles import ProfileError
+    from offramp.adapters.profiles import ProfileError, load_profile
     from offramp.migrate.rewrite.config_file import RoutingRulesError, check_config, uses_from_report
 
     cfg = _load(config)
@@ -51,14 +51,20 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
     typer.echo(f"config: {cfg.path}")
     typer.echo("backends:")
     for r in rows:
-        typer.echo(f"  {r.name:<12} {r.kind:<9} {r.base_url}  key={r.key}  profile={r.family}  "
-                   f"serves={','.join(r.capabilities)}")
+        serves = "(per model id: see the model lines)" if r.family == "per model id" else ",".join(r.capabilities)
+        typer.echo(f"  {r.name:<12} {r.kind:<9} {r.base_url}  key={r.key}  profile={r.family}  serves={serves}")
     ro = cfg.routes
     typer.echo(f"routes: default={ro.default} fallback={','.join(ro.fallback) or '-'} "
                f"share={ro.share.percent:g}% by {ro.share.key} strict={cfg.settings.strict}")
     for m, t in ro.models.items():
         share = f" ({t.share:g}%)" if t.share is not None else ""
-        typer.echo(f"  model {m} -> {t.backend}/{t.model or m}{share}")
+        b = cfg.backend(t.backend)
+        try:
+            p = load_profile(b.kind, t.model or m, path=b.profile)
+            what = f"  [{p.family}: {','.join(p.capabilities)}]"
+        except ProfileError:
+            what = ""
+        typer.echo(f"  model {m} -> {t.backend}/{t.model or m}{share}{what}")
     for c, b in ro.capabilities.items():
         typer.echo(f"  capability {c} -> {b}")
     uses = []

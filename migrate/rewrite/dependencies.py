@@ -168,23 +168,30 @@ def _pipfile(text: str) -> str | None:
 
 
 def _candidates(base: Path) -> list[tuple[Path, object]]:
+    """Dependency files in the order they are tried. A pyproject.toml whose [project] lists no dependencies
+    comes last (its dependencies are often in requirements.txt); one that declares them dynamic never does."""
     out: list[tuple[Path, object]] = []
+    last: list[tuple[Path, object]] = []
     py = base / "pyproject.toml"
     if py.is_file():
         try:
             data = tomllib.loads(py.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            data = {}
-        if "project" in data or "dependencies" in data.get("tool", {}).get("poetry", {}):
+            data = {"project": {"dependencies": []}}  # plan() reports the parse error on this file
+        project = data.get("project")
+        if "dependencies" in data.get("tool", {}).get("poetry", {}) or (
+                isinstance(project, dict) and "dependencies" in project):
             out.append((py, _pyproject))
+        elif isinstance(project, dict) and "dependencies" not in project.get("dynamic", []):
+            last.append((py, _pyproject))
     reqs = sorted(base.glob("requirements*.txt"), key=lambda p: (p.name != "requirements.txt", p.name))
     reqs = [p for p in reqs if p.name == "requirements.txt" or not re.search(r"dev|test|doc|lint|ci", p.name)]
     out += [(p, _requirements) for p in reqs[:1]]
-    if (base / "setup.cfg").is_file():
+    if (base / "setup.cfg").is_file() and not _setup_cfg_lacks_key((base / "setup.cfg").read_text(encoding="utf-8")):
         out.append((base / "setup.cfg", _setup_cfg))
     if (base / "Pipfile").is_file():
         out.append((base / "Pipfile", _pipfile))
-    return out
+    return out + last
 
 
 def plan(base: Path) -> tuple[object | None, str]:
@@ -199,8 +206,6 @@ def plan(base: Path) -> tuple[object | None, str]:
         except (OSError, UnicodeDecodeError, ValueError, configparser.Error, StopIteration) as exc:
             return None, f"{rel}: cannot read its dependencies ({exc}); add {requirement()} by hand"
         if new is None:
-            if edit is _setup_cfg and _setup_cfg_lacks_key(text):
-                continue
             return None, f"{rel}: already depends on offramp"
         if not _declares(path.name, new):  # the edit must parse and name offramp, or nothing is offered
             return None, f"{rel}: cannot add {requirement()} safely; add it by hand"
@@ -214,7 +219,10 @@ def plan(base: Path) -> tuple[object | None, str]:
 
 def _setup_cfg_lacks_key(text: str) -> bool:
     cp = configparser.ConfigParser()
-    cp.read_string(text)
+    try:
+        cp.read_string(text)
+    except configparser.Error:
+        return False  # plan() reports the parse error on this file
     return not cp.has_option("options", "install_requires")
 
 

@@ -102,3 +102,16 @@ def test_nothing_moved_nothing_declared(tmp_path):
     assert (tmp_path / "requirements.txt").read_text() == "requests\n"
     assert not (tmp_path / "offramp.toml").exists()
     assert "offramp.toml" not in res.output
+
+
+def test_requirements_txt_wins_over_a_pyproject_without_dependencies(tmp_path):
+    project(tmp_path, "pyproject.toml", '[project]\nname = "x"\ndynamic = ["dependencies"]\n')
+    project(tmp_path, "requirements.txt", "openai>=1.40\n")
+    res = rewrite(tmp_path, "--dry-run")
+    assert f"requirements.txt: would add {REQ}" in res.output and "+++ b/pyproject.toml" not in res.output
+
+
+def test_a_pyproject_without_dependencies_gets_the_key(tmp_path):
+    path = project(tmp_path, "pyproject.toml", '[project]\nname = "x"\n\n[tool.ruff]\nline-length = 99\n')
+    assert rewrite(tmp_path).exit_code == 0
+    assert tomllib.loads(path.read_text())["project"]["dependencies"] == [REQ]

@@ -40,7 +40,12 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
     did-you-mean. Exit 2 with one line per problem."""
     from offramp.adapters.explain import backend_rows
     from offramp.adapters.profiles import ProfileError, load_profile
-    from offramp.migrate.rewrite.config_file import RoutingRulesError, check_config, uses_from_report
+    from offramp.migrate.rewrite.config_file import (
+        RoutingRulesError,
+        check_config,
+        check_warnings,
+        uses_from_report,
+    )
 
     cfg = _load(config)
     try:
@@ -86,12 +91,15 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
                    f"{len({u.model for u in uses if u.model})} model id(s) found")
     try:
         problems = check_config(cfg, uses)
+        warnings = check_warnings(cfg, uses)
     except (ProfileError, RoutingRulesError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for r in rows:
         if "MISSING" in r.key:
             typer.echo(f"warning: backend {r.name}: {r.key.split(':')[0]} is not set in this environment", err=True)
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
     for p in problems:
         typer.echo(f"error: {p}", err=True)
     if problems:

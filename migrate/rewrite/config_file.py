@@ -52,6 +52,7 @@ class Target(_Row):
 class ModelRow(_Row):
     openai: list[str] = Field(min_length=1, description="fnmatch patterns on OpenAI model ids")
     deepseek: str = Field(description="the id it starts on; empty: it stays on OpenAI")
+    only_openai: bool = Field(False, description="no other backend can serve it (a fine-tune's weights)")
     reason: str
 
 
@@ -60,9 +61,11 @@ class RoutingRules(BaseModel):
     model: list[ModelRow]
     capabilities: dict[str, list[str]]
     rules: dict[str, list[str]] = Field(default_factory=dict)
+    features: dict[str, list[str]] = Field(default_factory=dict)
 
     def caps_of(self, finding: Any) -> list[str]:
-        caps = list(self.rules.get(finding.rule) or self.capabilities.get(finding.category, ()))
+        by_feature = next((self.features[x] for x in finding.features if x in self.features), None)
+        caps = list(self.rules.get(finding.rule) or by_feature or self.capabilities.get(finding.category, ()))
         if "vision" in finding.features and "vision" not in caps:
             caps += ["vision"] if "chat" in caps else ["chat", "vision"]
         return caps
@@ -94,25 +97,28 @@ class Use:
     model: str | None
     where: str  # path:line of the first site
     category: str
+    fine_tuned: bool = False  # the call names a fine-tuned model (the scan may not have resolved its id)
 
 
 def uses_from_report(report: Any, rules: RoutingRules | None = None) -> list[Use]:
     """The calls of a scan report, one per (capabilities, model), first site first."""
     rules = rules or load_routing_rules()
-    seen: dict[tuple[tuple[str, ...], str | None], Use] = {}
+    seen: dict[tuple[tuple[str, ...], str | None, bool], Use] = {}
     in_calls: set[str] = set()
     for f in report.findings:
         caps = rules.caps_of(f)
         if not caps:
             continue
+        ft = "fine_tuned_model" in f.features
         for model in f.models or [None]:
             in_calls.add(model or "")
-            key = (tuple(caps), model)
-            seen.setdefault(key, Use(tuple(caps), model, f"{f.path}:{f.line}", f.category))
+            key = (tuple(caps), model, ft)
+            seen.setdefault(key, Use(tuple(caps), model, f"{f.path}:{f.line}", f.category, ft))
     for ref in report.models:  # ids found as constants, env defaults, config values: chat models are chat calls
         row = rules.row_for(ref.model)
         if ref.model not in in_calls and row is not None and row.deepseek:
-            seen.setdefault((("chat",), ref.model), Use(("chat",), ref.model, f"{ref.path}:{ref.line}", "chat"))
+            seen.setdefault((("chat",), ref.model, False),
+                            Use(("chat",), ref.model, f"{ref.path}:{ref.line}", "chat"))
     return list(seen.values())
 
 
@@ -201,12 +207,32 @@ def route_problem(cfg: Any, caps: tuple[str, ...], model: str | None, today: dt.
             problem = model_problem(cfg, cand.backend, cand.model, today)
             if problem:
                 return f"{cand.reason}: {problem}"
+            row = load_routing_rules().row_for(model) if model else None
+            if row is not None and row.only_openai and cfg.backend(cand.backend).kind != "openai":
+                return (f"{cand.reason}: {model} is {row.reason}: map it to \"openai\" in [routes.models] "
+                        f"(\"{model}\" = \"openai\")")
             break
         else:
             name, missing = lacking[0]
             return (f"needs {missing[0]}, which {name} does not serve and no fallback "
                     f"does: route it, e.g. [routes.capabilities] {missing[0]} = \"openai\"")
     return None
+
+
+def check_warnings(cfg: Any, uses: list[Use]) -> list[str]:
+    """What the check cannot decide: calls naming a fine-tuned model whose id the scan did not resolve, routed to
+    a backend other than OpenAI (the id must be mapped to "openai" by hand)."""
+    from offramp.adapters.routing import candidates
+
+    out = []
+    for use in uses:
+        if use.fine_tuned and use.model is None:
+            first = candidates(cfg, list(use.caps), None, {"messages": []}, {})[0]
+            if cfg.backend(first.backend).kind != "openai":
+                out.append(f"{use.where}: a call with a fine-tuned model whose id the scan did not resolve goes to "
+                           f"{first.backend}; its weights exist only on OpenAI: map its ft: id to \"openai\" in "
+                           "[routes.models]")
+    return out
 
 
 def check_config(cfg: Any, uses: list[Use], today: dt.date | None = None) -> list[str]:
@@ -291,9 +317,12 @@ def starting_config(report: Any, rules: RoutingRules | None = None,
         "[routes]",
         f"default = {q(t.backend)}  # \"openai\" is the app's own OpenAI settings (key, base_url)",
     ]
-    if mapped:
+    unresolved_ft = [u.where for u in uses_from_report(report, rules) if u.fine_tuned and u.model is None]
+    if mapped or unresolved_ft:
         lines += ["", "[routes.models]  # the OpenAI model ids the scan found"]
         lines += [f"{q(m)} = {q(v)}" + (f"  # {notes[m]}" if v == "openai" else "") for m, v in mapped.items()]
+        lines += [f"# {w} calls a fine-tuned model (only OpenAI has it): map its ft: id to \"openai\" here"
+                  for w in unresolved_ft]
     if kept:
         lines += ["", f"[routes.capabilities]  # what {t.backend} does not serve stays on OpenAI"]
         lines += [f"{c} = \"openai\"" for c in kept]

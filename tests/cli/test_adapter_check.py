@@ -165,3 +165,32 @@ def test_route_says_when_no_backend_serves_the_capability(cfg):
     assert res.exit_code == 2 and "1. skip deepseek/dall-e-3" in res.output
     assert errors(res.output) == ["error: dall-e-3: no backend in the chain serves images: route it under "
                                   "[routes.capabilities] or add a fallback"]
+
+
+def test_a_fine_tuned_model_stays_on_openai(cfg, tmp_path):
+    from offramp.migrate.rewrite.config_file import starting_config
+    from offramp.migrate.scan import ScanOptions, scan_path
+
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "cls.py").write_text("from openai import OpenAI\nclient = OpenAI()\nMODEL = 'ft:gpt-4o-mini:acme::x1'\n"
+                                    "def label(q):\n    return client.chat.completions.create(model=MODEL,"
+                                    " messages=q)\n")
+    text = DS + 'default_model = "deepseek-flash"\n[routes]\ndefault = "deepseek"\n'
+    res = run("adapter", "check", "--config", str(cfg(text)), "--project", str(app_dir))
+    assert res.exit_code == 2
+    assert any("cls.py:5" in e and "fine-tuned OpenAI model" in e and '"ft:gpt-4o-mini:acme::x1" = "openai"' in e
+               for e in errors(res.output)), res.output
+    start = starting_config(scan_path(app_dir, ScanOptions(use_cache=False)))
+    assert start.mapped == {"ft:gpt-4o-mini:acme::x1": "openai"}
+    assert run("adapter", "check", "--config", str(cfg(start.text)), "--project", str(app_dir)).exit_code == 0
+
+
+def test_an_unresolved_fine_tuned_model_is_a_warning(cfg):
+    text = DS + 'default_model = "deepseek-flash"\n[routes]\ndefault = "deepseek"\n[routes.capabilities]\n' \
+                'fine_tuning = "openai"\n'
+    res = run("adapter", "check", "--config", str(cfg(text)), "--project",
+              str(REPO / "sample_apps" / "finetuned_classifier"))
+    assert res.exit_code == 0, res.output
+    assert "warning: classifier/classify.py:25: a call with a fine-tuned model whose id the scan did not resolve " \
+           "goes to deepseek" in res.output

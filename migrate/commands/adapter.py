@@ -234,10 +234,17 @@ def explain_cmd(
         days = (row.shutdown - when.date()).days
         typer.echo(f"  OpenAI shuts {model} down on {row.shutdown}" + (f" (→ {row.replacement})" if row.replacement
                    else "") + (f": {days} days after this time" if days >= 0 else ": already shut down then"))
+    from offramp.migrate.rewrite.config_file import model_problem
+
+    failed = None
     for i, ln in enumerate(lines):
-        mark = "skip" if ln.skip else ("use " if not any(not x.skip for x in lines[:i]) else "then")
+        first = not ln.skip and not any(not x.skip for x in lines[:i])
+        problem = model_problem(cfg, ln.backend, ln.model, when.date()) if first else None
+        failed = failed or problem
+        mark = "skip" if ln.skip else ("fail" if problem else ("use " if first else "then"))
         typer.echo(f"{i + 1}. {mark} {ln.backend}/{ln.model}  ({ln.kind}/{ln.family})" + (f"  [{ln.skip}]" if ln.skip
-                                                                                            else ""))
+                                                                                            else "")
+                   + (f"  [{problem}]" if problem else ""))
         for note in ln.notes:
             typer.echo(f"     {note}")
         q = ln.quote
@@ -255,3 +262,6 @@ def explain_cmd(
             typer.echo(f"       warning: {w}")
         if ln.cost is not None:
             typer.echo(f"     cost of this call: ${ln.cost.usd:.6f}")
+    if failed:
+        typer.echo(f"error: {model}: {failed}", err=True)
+        raise typer.Exit(2)

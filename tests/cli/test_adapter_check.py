@@ -194,3 +194,9 @@ def test_an_unresolved_fine_tuned_model_is_a_warning(cfg):
     assert res.exit_code == 0, res.output
     assert "warning: classifier/classify.py:25: a call with a fine-tuned model whose id the scan did not resolve " \
            "goes to deepseek" in res.output
+
+
+def test_explain_marks_an_unserved_pair(cfg):
+    res = run("adapter", "explain", "gpt-4o", "--at", "2026-12-02T02:00", "--config", str(cfg(OLD_README)))
+    assert res.exit_code == 2 and "1. fail deepseek/gpt-4o" in res.output
+    assert errors(res.output)[-1].startswith("error: gpt-4o: deepseek serves no model 'gpt-4o'")

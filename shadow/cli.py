@@ -155,6 +155,7 @@ def status(
         from offramp.shadow.ramp.summary import ramp_summary
 
         summary["ramp"] = ramp_summary(engine, cfg.ramp)  # what holds the ramp, what it needs, which setting
+        engine.dispose()  # close the store now (SQLite removes its -wal/-shm), not whenever GC runs
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
@@ -180,6 +181,7 @@ def purge_cmd(
         engine = open_engine(cfg.store.url)
         migrate(engine)
         n = purge(engine, days or cfg.store.retention_days)
+        engine.dispose()
     typer.echo(f"purged {n} pairs older than {days or cfg.store.retention_days} days")
 
 

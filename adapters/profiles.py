@@ -283,5 +283,12 @@ def load_profile(kind: str, model: str | None = None, *, path: str | Path | None
     return _load_kind(kind, tuple(_search_dirs())).for_model(model)
 
 
+def load_profile_set(kind: str, *, path: str | Path | None = None) -> ProfileSet:
+    """Every profile of `kind` (or of the file at `path`), in file order: which model ids the backend serves."""
+    if path is not None:
+        return load_profile_file(path)
+    return _load_kind(kind, tuple(_search_dirs()))
+
+
 def available_kinds() -> list[str]:
     return sorted({p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.toml")})

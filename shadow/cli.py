@@ -71,6 +71,10 @@ def serve(
         if part:
             overrides[name] = part
     cfg = load_cli_config(config, overrides)
+    from offramp.shadow.cli_errors import one_line, store_url_problem
+
+    if problem := store_url_problem(cfg.store.url):
+        _fail(problem)
     if cfg.candidate.api_key_env and not cfg.candidate.api_key():
         _fail(f"candidate.api_key_env: environment variable {cfg.candidate.api_key_env} is not set "
               "(the candidate never uses the app's key; set api_key_env = \"\" for a keyless self-hosted server)")
@@ -84,7 +88,8 @@ def serve(
 
     setup_logging(log_level)
     try:
-        proxy = ShadowProxy(cfg)
+        with one_line(cfg.store.url):
+            proxy = ShadowProxy(cfg)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -116,7 +121,8 @@ def serve(
         event("shutting down: flushing pending records")
         await runner.cleanup()
 
-    asyncio.run(main())
+    with one_line(cfg.store.url):  # a busy port, an unreachable store: one line, exit 2
+        asyncio.run(main())
 
 
 @app.command("status")
@@ -131,26 +137,27 @@ def status(
     import time
 
     from rich.console import Console
-    from sqlalchemy.exc import SQLAlchemyError
 
     from offramp.shadow.status import render, summarize
     from offramp.shadow.store import migrate, open_engine
 
     cfg = load_cli_config(config, {"store": {"url": store}} if store else {})
+    from offramp.shadow.cli_errors import one_line, store_url_problem
     from offramp.shadow.store.db import normalize_url
 
+    if problem := store_url_problem(cfg.store.url):
+        _fail(problem)
     url = normalize_url(cfg.store.url)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         _fail(f"store: no database at {url[len('sqlite:///'):]} (start `migrate shadow serve` first or pass --store)")
-    try:
+    with one_line(cfg.store.url):
         engine = open_engine(url)
         migrate(engine)
         summary = summarize(engine, since=time.time() - since_hours * 3600 if since_hours else None)
         from offramp.shadow.ramp.summary import ramp_summary
 
         summary["ramp"] = ramp_summary(engine, cfg.ramp)  # what holds the ramp, what it needs, which setting
-    except SQLAlchemyError as exc:
-        _fail(f"store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
+        engine.dispose()  # close the store now (SQLite removes its -wal/-shm), not whenever GC runs
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
@@ -168,9 +175,15 @@ def purge_cmd(
     from offramp.shadow.store.queries import purge
 
     cfg = load_cli_config(config, {"store": {"url": store}} if store else {})
-    engine = open_engine(cfg.store.url)
-    migrate(engine)
-    n = purge(engine, days or cfg.store.retention_days)
+    from offramp.shadow.cli_errors import one_line, store_url_problem
+
+    if problem := store_url_problem(cfg.store.url):
+        _fail(problem)
+    with one_line(cfg.store.url):
+        engine = open_engine(cfg.store.url)
+        migrate(engine)
+        n = purge(engine, days or cfg.store.retention_days)
+        engine.dispose()
     typer.echo(f"purged {n} pairs older than {days or cfg.store.retention_days} days")
 
 

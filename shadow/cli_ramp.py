@@ -56,8 +56,6 @@ def _store_url(config: Path | None, store: str | None) -> str:
 
 def _open(config: Path | None, store: str | None):
     """(engine, plan) with a clear one-line error for a missing SQLite file or an unreachable server."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from offramp.shadow.config import ConfigError, check_legacy_env
     from offramp.shadow.ramp.plan import PlanError, load_plan
     from offramp.shadow.ramp.store import RampStore
@@ -69,14 +67,16 @@ def _open(config: Path | None, store: str | None):
         plan = load_plan(config)  # `[ramp]` of the same file `serve --config` reads; no file: the defaults
     except (PlanError, ConfigError) as exc:
         _fail(str(exc))
+    from offramp.shadow.cli_errors import one_line, store_url_problem
+
+    if problem := store_url_problem(_store_url(config, store)):
+        _fail(problem)
     url = normalize_url(_store_url(config, store))
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         _fail(f"store: no database at {url[len('sqlite:///'):]} (start `migrate shadow serve` first or pass --store)")
-    try:
+    with one_line(_store_url(config, store)):  # unreachable, refused: one line, exit 2
         engine = open_engine(url)
         RampStore(engine).ensure()
-    except SQLAlchemyError as exc:
-        _fail(f"store {_safe(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
     return engine, plan
 
 

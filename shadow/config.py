@@ -223,7 +223,8 @@ def _error_line(path: Path | None, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     where = f"{path}: " if path else ""
-    return f"{where}{loc}: {err['msg']}"
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    return f"{where}{loc}: {msg}"
 
 
 def load_config(path: Path | None = None, overrides: dict | None = None) -> ShadowConfig:

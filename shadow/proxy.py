@@ -391,5 +391,9 @@ async def start_site(proxy: ShadowProxy, host: str | None = None, port: int | No
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host or proxy.cfg.server.host, proxy.cfg.server.port if port is None else port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:  # a busy port: stop what startup began (writer, ramp loop) or the process never exits
+        await runner.cleanup()
+        raise
     return runner

@@ -30,10 +30,22 @@ def _load(config: Path | None):
 
 @adapter_app.command("check")
 def check(config: Path = typer.Option(None, "--config", help="config file (default: $OFFRAMP_CONFIG or "
-                                      "offramp.toml found upward from the current directory)")) -> None:
-    """Validate the config and the backend profiles; list backends, key env vars (set or not) and routes."""
+                                      "offramp.toml found upward from the current directory)"),
+          project: Path = typer.Option(None, "--project", help="the app to check the config against: it is "
+                                       "scanned for the models and capabilities it uses (default: the config's "
+                                       "directory)"),
+          no_scan: bool = typer.Option(False, "--no-scan", help="check only the ids the config names")) -> None:
+    """Validate the config against the backend profiles and the app: every model the app uses (scan) or the config
+    names must reach a backend that serves it, every capability a backend that has it; unknown ids get a
+    did-you-mean. Exit 2 with one line per problem."""
     from offramp.adapters.explain import backend_rows
-    from offramp.adapters.profiles import ProfileError
+    from offramp.adapters.profiles import ProfileError, load_profile
+    from offramp.migrate.rewrite.config_file import (
+        RoutingRulesError,
+        check_config,
+        check_warnings,
+        uses_from_report,
+    )
 
     cfg = _load(config)
     try:
@@ -44,19 +56,55 @@ def check(config: Path = typer.Option(None, "--config", help="config file (defau
     typer.echo(f"config: {cfg.path}")
     typer.echo("backends:")
     for r in rows:
-        typer.echo(f"  {r.name:<12} {r.kind:<9} {r.base_url}  key={r.key}  profile={r.family}  "
-                   f"serves={','.join(r.capabilities)}")
+        serves = "(per model id: see the model lines)" if r.family == "per model id" else ",".join(r.capabilities)
+        typer.echo(f"  {r.name:<12} {r.kind:<9} {r.base_url}  key={r.key}  profile={r.family}  serves={serves}")
     ro = cfg.routes
     typer.echo(f"routes: default={ro.default} fallback={','.join(ro.fallback) or '-'} "
                f"share={ro.share.percent:g}% by {ro.share.key} strict={cfg.settings.strict}")
     for m, t in ro.models.items():
         share = f" ({t.share:g}%)" if t.share is not None else ""
-        typer.echo(f"  model {m} -> {t.backend}/{t.model or m}{share}")
+        b = cfg.backend(t.backend)
+        try:
+            p = load_profile(b.kind, t.model or m, path=b.profile)
+            what = f"  [{p.family}: {','.join(p.capabilities)}]"
+        except ProfileError:
+            what = ""
+        typer.echo(f"  model {m} -> {t.backend}/{t.model or m}{share}{what}")
     for c, b in ro.capabilities.items():
         typer.echo(f"  capability {c} -> {b}")
-    missing = [r for r in rows if "MISSING" in r.key]
-    for r in missing:
-        typer.echo(f"warning: backend {r.name}: {r.key.split(':')[0]} is not set in this environment", err=True)
+    uses = []
+    if not no_scan:
+        root = (project or Path(cfg.path).resolve().parent).resolve()
+        if not root.is_dir():
+            typer.echo(f"error: --project: {root}: no such directory", err=True)
+            raise typer.Exit(2)
+        from offramp.migrate.ruleset import RuleFileError
+        from offramp.migrate.scan import ScanOptions, scan_path
+
+        try:
+            report = scan_path(root, ScanOptions(use_cache=False))
+        except RuleFileError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        uses = uses_from_report(report)
+        typer.echo(f"app: {root}: {len(report.findings)} OpenAI call site(s), "
+                   f"{len({u.model for u in uses if u.model})} model id(s) found")
+    try:
+        problems = check_config(cfg, uses)
+        warnings = check_warnings(cfg, uses)
+    except (ProfileError, RoutingRulesError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for r in rows:
+        if "MISSING" in r.key:
+            typer.echo(f"warning: backend {r.name}: {r.key.split(':')[0]} is not set in this environment", err=True)
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+    for p in problems:
+        typer.echo(f"error: {p}", err=True)
+    if problems:
+        raise typer.Exit(2)
+    typer.echo("ok: every model and capability reaches a backend that serves it")
 
 
 @adapter_app.command("route")
@@ -66,17 +114,34 @@ def route_cmd(
     user: str = typer.Option(None, "--user", help="the request's `user` (for a sticky share)"),
     config: Path = typer.Option(None, "--config", help="config file"),
 ) -> None:
-    """Which backend a call would go to, and the fallback chain behind it."""
+    """Which backend a call would go to, and the fallback chain behind it. Exit 2 when the backend it would use
+    does not serve the model (it would answer 400)."""
+    import datetime as dt
+
     from offramp.adapters.explain import route
+    from offramp.migrate.rewrite.config_file import model_problem
 
     cfg = _load(config)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    used = None
     for i, (cand, skip) in enumerate(route(cfg, model, capability, user)):
-        mark = "skip" if skip else ("use " if i == 0 else "then")
-        typer.echo(f"{i + 1}. {mark} {cand.backend}/{cand.model}  ({cand.reason}{'; ' + skip if skip else ''})")
+        problem = None if skip or used is not None else model_problem(cfg, cand.backend, cand.model, today)
+        mark = "skip" if skip else ("fail" if problem else ("use " if used is None else "then"))
+        if not skip and used is None:
+            used = problem or ""
+        typer.echo(f"{i + 1}. {mark} {cand.backend}/{cand.model or model}  ({cand.reason}"
+                   f"{'; ' + skip if skip else ''}{'; ' + problem if problem else ''})")
         if capability == "responses" and not skip:
             from offramp.adapters.explain import responses_how
 
             typer.echo(f"     {responses_how(cfg, cand)}")
+    if used is None:
+        typer.echo(f"error: {model}: no backend in the chain serves {capability}: route it under "
+                   "[routes.capabilities] or add a fallback", err=True)
+        raise typer.Exit(2)
+    if used:
+        typer.echo(f"error: {model}: {used}", err=True)
+        raise typer.Exit(2)
 
 
 @adapter_app.command("translate")
@@ -210,10 +275,17 @@ def explain_cmd(
         days = (row.shutdown - when.date()).days
         typer.echo(f"  OpenAI shuts {model} down on {row.shutdown}" + (f" (→ {row.replacement})" if row.replacement
                    else "") + (f": {days} days after this time" if days >= 0 else ": already shut down then"))
+    from offramp.migrate.rewrite.config_file import model_problem
+
+    failed = None
     for i, ln in enumerate(lines):
-        mark = "skip" if ln.skip else ("use " if not any(not x.skip for x in lines[:i]) else "then")
+        first = not ln.skip and not any(not x.skip for x in lines[:i])
+        problem = model_problem(cfg, ln.backend, ln.model, when.date()) if first else None
+        failed = failed or problem
+        mark = "skip" if ln.skip else ("fail" if problem else ("use " if first else "then"))
         typer.echo(f"{i + 1}. {mark} {ln.backend}/{ln.model}  ({ln.kind}/{ln.family})" + (f"  [{ln.skip}]" if ln.skip
-                                                                                            else ""))
+                                                                                            else "")
+                   + (f"  [{problem}]" if problem else ""))
         for note in ln.notes:
             typer.echo(f"     {note}")
         q = ln.quote
@@ -231,3 +303,6 @@ def explain_cmd(
             typer.echo(f"       warning: {w}")
         if ln.cost is not None:
             typer.echo(f"     cost of this call: ${ln.cost.usd:.6f}")
+    if failed:
+        typer.echo(f"error: {model}: {failed}", err=True)
+        raise typer.Exit(2)

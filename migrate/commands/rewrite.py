@@ -62,6 +62,7 @@ def rewrite(
         raise _fail(str(e)) from None
     if result.files_scanned == 0:
         raise _fail(f"{root}: no Python files or notebooks found")
+    notes, extra = _project_files(result, root, options) if root.is_dir() else ([], set())
 
     prefix = output.git_prefix(base)
     diff = output.unified_diff(result, prefix)
@@ -92,12 +93,43 @@ def rewrite(
         typer.echo(render(fmt, output.left_report(result, ruleset), ruleset), nl=False)
     else:
         _print_text(result, diff if (dry_run or diff_file is None) else "", written, dry_run,
-                    color and sys.stdout.isatty())
+                    color and sys.stdout.isatty(), notes, extra)
     if result.failed:
         raise typer.Exit(EXIT_UNSAFE)
 
 
-def _print_text(result, diff: str, written: list[str], dry_run: bool, color: bool) -> None:
+def _project_files(result, root: Path, options) -> tuple[list[str], set[str]]:
+    """Once calls moved onto the adapter: the starting offramp.toml and `offramp` in the app's dependency file,
+    as files of the same diff and write; returns the summary lines saying what they do, and their paths."""
+    from offramp.migrate.rewrite import config_file, dependencies
+
+    if result.report is None or not (result.moved or _on_adapter(root, options)):
+        return [], set()
+    notes, paths = [], set()
+    for planned, note in (config_file.plan(root, result.report), dependencies.plan(root)):
+        if planned is not None:
+            result.files.append(planned)
+            paths.add(planned.path)
+        notes.append(note)
+    return notes, paths
+
+
+def _on_adapter(root: Path, options) -> bool:
+    """The project already imports Offramp's client (rewritten before): its config and dependency still count."""
+    from offramp.migrate.rewrite.engine import discover
+
+    for path in discover(root, options):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "offramp.adapters" in text or "from offramp import adapters" in text:
+            return True
+    return False
+
+
+def _print_text(result, diff: str, written: list[str], dry_run: bool, color: bool, notes: list[str],
+                extra: set[str]) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -106,7 +138,7 @@ def _print_text(result, diff: str, written: list[str], dry_run: bool, color: boo
     for line in diff.splitlines():
         style = "bold" if line.startswith(("+++", "---")) else styles.get(line[:1], "")
         con.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
-    changed = result.changed
+    changed = [f for f in result.changed if f.path not in extra]  # source files; the notes say the rest
     verb = "would change" if dry_run else "changed"
     n = result.moved_unchanged
     riding = (f" (including {n} call{'s' if n != 1 else ''} on a client, unchanged in the source: "
@@ -114,8 +146,12 @@ def _print_text(result, diff: str, written: list[str], dry_run: bool, color: boo
     con.print(f"\n[bold]{result.root}[/]: {result.files_scanned} files scanned, {len(changed)} {verb}, "
               f"{result.moved} sites moved onto the adapter{riding}, {len(result.left)} left"
               + (f", {len(result.failed)} file(s) not rewritten" if result.failed else ""))
+    for note in notes:
+        con.print(escape(note if not dry_run else note.replace(": adds ", ": would add ")
+                         .replace(": a starting", ": would write a starting")))
     if written:
-        con.print(f"wrote {len(written)} file(s)")
+        also = [p for p in written if p in extra]
+        con.print(f"wrote {len(written) - len(also)} file(s)" + (f" and {', '.join(also)}" if also else ""))
     for f in result.failed:
         con.print(f"[red]not rewritten[/] {escape(f.path)}: {escape(f.error)}")
     if result.left:

@@ -320,6 +320,7 @@ class ProjectScan:
 
     findings: dict[str, list[Any]]
     skipped: set[str]
+    report: Any = None
 
 
 def scan_project(root: Path, options: RewriteOptions) -> ProjectScan | None:
@@ -335,7 +336,7 @@ def scan_project(root: Path, options: RewriteOptions) -> ProjectScan | None:
     by_path: dict[str, list[Any]] = {}
     for f in report.findings:
         by_path.setdefault(f.path, []).append(f)
-    return ProjectScan(by_path, {s.path for s in report.skipped})
+    return ProjectScan(by_path, {s.path for s in report.skipped}, report)
 
 
 def _findings_for(item: SourceInput, scan: ProjectScan) -> list[dict[str, Any]] | None:
@@ -374,7 +375,7 @@ def rewrite_path(root: Path, options: RewriteOptions | None = None) -> RewriteRe
     base = root if root.is_dir() else root.parent
     scan = scan_project(root, options)
     inputs: list[SourceInput] = []
-    result = RewriteResult(root=str(root))
+    result = RewriteResult(root=str(root), report=scan.report if scan is not None else None)
     files = discover(root, options)
     result.files_scanned = len(files)
     own_adapters = any(p.name == "adapters.py" or p.parent.name == "adapters" for p in files)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -25,6 +27,7 @@ class FileResult(BaseModel):
     moved: list[Site] = Field(default_factory=list)
     left: list[Site] = Field(default_factory=list)
     error: str = Field(default="", description="why the file was not rewritten (parse or safety check)")
+    new: bool = Field(default=False, description="a file the rewrite creates (the starting offramp.toml)")
 
     @property
     def changed(self) -> bool:
@@ -35,6 +38,7 @@ class RewriteResult(BaseModel):
     root: str
     files: list[FileResult] = Field(default_factory=list)
     files_scanned: int = 0
+    report: Any = Field(default=None, exclude=True, description="the scan the rewrite worked from (a ScanReport)")
 
     @property
     def changed(self) -> list[FileResult]:

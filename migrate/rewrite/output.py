@@ -25,8 +25,9 @@ def file_diff(f: FileResult, prefix: str = "") -> str:
     if not f.changed:
         return ""
     a, b = f.original.splitlines(keepends=True), f.rewritten.splitlines(keepends=True)
-    lines = []
-    for line in difflib.unified_diff(a, b, f"a/{prefix}{f.path}", f"b/{prefix}{f.path}", n=3):
+    lines = [f"diff --git a/{prefix}{f.path} b/{prefix}{f.path}\nnew file mode 100644\n"] if f.new else []
+    old = "/dev/null" if f.new else f"a/{prefix}{f.path}"
+    for line in difflib.unified_diff(a, b, old, f"b/{prefix}{f.path}", n=3):
         if not line.endswith("\n"):  # the last line of a file without a final newline
             line += "\n\\ No newline at end of file\n"
         lines.append(line)

@@ -50,7 +50,7 @@ def write_all(result: RewriteResult, base: Path) -> list[str]:
     try:
         for f in changed:
             target = base / f.path
-            mode = target.stat().st_mode
+            mode = 0o644 if f.new else target.stat().st_mode
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".offramp-tmp", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(f.rewritten)

@@ -111,8 +111,9 @@ def test_clean_tree_is_written_in_place_and_second_run_is_clean(tmp_path: Path) 
     repo = _repo(tmp_path)
     res = run(str(repo / "svc"))
     assert res.exit_code == 0, res.output
-    assert "wrote 1 file(s)" in res.output
-    assert _git(repo, "status", "--porcelain") == " M svc/app.py\n"
+    assert "wrote 1 file(s) and offramp.toml" in res.output
+    assert _git(repo, "status", "--porcelain") == " M svc/app.py\n?? svc/offramp.toml\n"
+    _git(repo, "add", "svc/offramp.toml")
     _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "rewrite")
     res = run(str(repo / "svc"))
     assert res.exit_code == 0 and "0 changed" in res.output

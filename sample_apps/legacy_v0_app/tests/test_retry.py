@@ -14,14 +14,18 @@ from legacy_app.summarize import summarize_ticket
 
 def _script(**fault):
     root = os.environ["OPENAI_API_BASE"].rstrip("/").removesuffix("/v1")
-    request = urllib.request.Request(
-        f"{root}/_fake/script", data=json.dumps(fault).encode(), headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("OFFRAMP_ADMIN_TOKEN"):  # `migrate fake-upstream` guards /_fake/* with it
+        headers["Authorization"] = f"Bearer {os.environ['OFFRAMP_ADMIN_TOKEN']}"
+    request = urllib.request.Request(f"{root}/_fake/script", data=json.dumps(fault).encode(), headers=headers)
     try:
         urllib.request.urlopen(request, timeout=5).close()
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             pytest.skip("this server cannot script faults (it is not Offramp's fake upstream)")
+        if exc.code == 401:
+            pytest.fail("the fake upstream wants its admin token: export OFFRAMP_ADMIN_TOKEN (the one it printed, "
+                        "or set it before starting `migrate fake-upstream`)", pytrace=False)
         raise
 
 

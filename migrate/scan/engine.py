@@ -1,9 +1,10 @@
 """`scan_path`: walk, pre-filter, analyse (in a process pool on large trees), cache, score.
 
-Analysis runs in rounds so cross-module indirection works without whole-program analysis: round 0 analyses
-the files that import an SDK or wrapper; what their modules export (clients, factories, classes holding a
-client, constants) goes into the project index; files importing those modules are then analysed (again)
-with that knowledge, until the exports stop changing.
+The API graph spans the project by rounds to a fixed point: round 0 analyses the files that import an SDK or
+wrapper (and files calling something of the OpenAI client's shape, for duck typing); what their modules export
+(clients, factories, classes holding a client, SDK re-exports, star-importable names) and what they pass to
+other modules' functions (cross-module parameter edges) goes into the project index; files importing those
+modules, or receiving those arguments, are then analysed (again) with that knowledge, until nothing changes.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from offramp.migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
 from offramp.migrate.scan.summary import build_report
 from offramp.migrate.scan.walk import walk
 
-# Below this much source to analyse in a round, starting workers costs more than it saves (libcst parses
-# ~0.5 MB/s per core; forking a worker and importing nothing new costs ~50 ms).
-PARALLEL_MIN_CHARS = 400_000
-MAX_ROUNDS = 4
+# Below this much source to analyse in a round, starting workers costs more than it saves (`ast` parses and
+# resolves a few MB/s per core; forking a worker and importing nothing new costs ~50 ms).
+PARALLEL_MIN_CHARS = 1_500_000
+MAX_ROUNDS = 6
 _AT_LINE = re.compile(r"syntax error at line (\d+)")
 
 
@@ -104,6 +105,15 @@ def _analyze(rel: str, text: str, ctx: ProjectContext, cells: list[tuple[int, in
     return res.model_dump(mode="json")
 
 
+def duck_regex(ruleset: RuleSet) -> re.Pattern[str]:
+    """Text a file must hold to be parsed for duck-typed calls: the last two segments of a method path of the
+    OpenAI client followed by `(` (`completions.create(`, `runs.retrieve(`)."""
+    tails = {".".join(n.split(".")[-2:]) for r in ruleset.rules if r.match.kind == "method"
+             and r.match.receiver in MODULE_RECEIVERS.values() for n in r.match.names if "." in n}
+    alt = "|".join(sorted(re.escape(t).replace(r"\.", r"\s*\.\s*") for t in tails))
+    return re.compile(rf"\.\s*(?:{alt})\s*\(")
+
+
 def reach_names(ruleset: RuleSet) -> set[str]:
     """Qualified names an import must lead to for a file to be worth parsing (see prefilter.reach_filter)."""
     names = {n for r in ruleset.rules if r.match.kind != "method" for n in r.match.names}
@@ -137,8 +147,10 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
     roots = ruleset.import_roots
     rx = import_regex(roots)
     may_reach = reach_filter(roots, reach_names(ruleset))
+    duck = duck_regex(ruleset)
     direct = {rel for rel, s in sources.items()
-              if any(r in s.text for r in roots) and rx.search(s.text) and may_reach(s.text)}
+              if (any(r in s.text for r in roots) and rx.search(s.text) and may_reach(s.text))
+              or ("(" in s.text and duck.search(s.text))}
     index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
     cache = ResultCache((options.cache_dir or default_cache_dir(root_dir)) if options.use_cache else None)
     jobs_n = options.jobs or os.cpu_count() or 1
@@ -206,11 +218,14 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
                         if options.progress:
                             options.progress(done, total)
             exports = {module_name(rel)[0]: r.exports for rel, r in results.items() if r.exports}
-            if exports == index.exports and not deferred:
+            params = {rel: r.params for rel, r in results.items() if r.params}
+            stars = {module_name(rel)[0]: r.stars for rel, r in results.items() if r.parsed}
+            changed = index.set_params(params) | index.set_stars(stars)
+            if exports == index.exports and not deferred and not changed:
                 break
             index.set_exports(exports)
             deferred = set()
-            targets = sorted(direct | index.exporting_importers())
+            targets = sorted(direct | index.exporting_importers() | index.param_receivers())
     finally:
         if pool is not None:
             pool.shutdown()

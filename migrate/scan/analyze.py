@@ -275,7 +275,10 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
         add(call, scope, rule, api, feats, recv, recv.modifiers if recv else (), via)
 
     for target, scope in c.assigns:
-        v = r.eval(target, scope)
+        # the assigned attribute must be the module's own (`openai.api_base = ...`), not a name that merely
+        # holds a module setting's value (`self.api_base = openai.api_base; self.api_base = x`)
+        base = r.eval(target.value, scope)
+        v = QName(f"{base.name}.{target.attr}", base.via) if isinstance(base, QName) else None
         if isinstance(v, QName) and v.name in idx.assigns:
             add(target, scope, idx.assigns[v.name], v.name, [], via=v.via)
 

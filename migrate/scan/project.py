@@ -113,7 +113,8 @@ class ProjectIndex:
             for cand in (f"{pre}{name}.py", f"{pre}{name}/__init__.py"):
                 # a module never shadows the SDK for itself, and the project's own `openai.py` that imports the
                 # SDK by absolute import means the SDK (its author runs it as a package module)
-                if cand in self.files and cand != relpath and not self._sdk_import[name].search(self.texts[cand]):
+                if cand in self.files and cand != relpath and not relpath.startswith(f"{pre}{name}/") \
+                        and not self._sdk_import[name].search(self.texts[cand]):
                     out.add(name)
         return frozenset(out)
 
@@ -186,8 +187,11 @@ class ProjectIndex:
         got = self._imports.get(relpath)
         if got is None:
             module, is_pkg = module_name(relpath)
-            got = self._imports[relpath] = self._imported(text, module if is_pkg else module.rpartition(".")[0],
-                                                          module)
+            got = self._imported(text, module if is_pkg else module.rpartition(".")[0], module)
+            shadowed = self._shadowed(relpath)
+            # `import openai` names the SDK unless a project module shadows it for this file
+            got = self._imports[relpath] = [(c, s) for c, s in got
+                                            if c.split(".")[0] not in self.sdk_roots or c.split(".")[0] in shadowed]
         return got
 
     def _imported(self, text: str, package: str, module: str) -> list[tuple[str, str]]:

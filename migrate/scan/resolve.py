@@ -28,6 +28,9 @@ PATH_CALL_MODIFIERS = {"with_options", "copy"}
 # Modules that act as a client object themselves (the v1 module-level client: `openai.chat.completions.create`).
 MODULE_RECEIVERS = {"openai": "openai.client"}
 MAX_VIA = 6
+# Private modules of the SDK whose names are the public ones (`openai._exceptions.RateLimitError`).
+SDK_ALIASES = {"openai._exceptions.": "openai.", "openai._client.": "openai.", "openai.lib.azure.": "openai.",
+               "openai.error.": "openai.error."}
 
 
 # ---------------------------------------------------------------- values
@@ -525,7 +528,7 @@ class Resolver:
     module-level client (`openai.chat` is the client's `chat`, `openai.ChatCompletion` is a 0.x name).
     """
 
-    MAX_DEPTH = 16
+    MAX_DEPTH = 24
 
     def __init__(self, collected: Collected, producers: dict[str, tuple[str, bool]],
                  module_roots: frozenset[str], project: ProjectContext | None = None) -> None:
@@ -540,6 +543,7 @@ class Resolver:
         self._keep: list[ast.AST] = []
         self._sites: dict[int, list[tuple[ast.Call, Scope]]] | None = None
         self._building_sites = False
+        self._cut = False
 
     # call sites ---------------------------------------------------------
     def call_sites(self, fn: FunctionInfo) -> list[tuple[ast.Call, Scope]]:
@@ -657,6 +661,9 @@ class Resolver:
             self._pm = frozenset(n.rpartition(".")[0] for n in self.producers)
         return self._pm
 
+    def sdk_roots(self) -> frozenset[str]:
+        return frozenset({*MODULE_RECEIVERS, *(m.split(".")[0] for m in self.producers_modules())})
+
     def annotation_type(self, ann: ast.expr, scope: Scope) -> Obj | None:
         """`OpenAI`, `"OpenAI"`, `Optional[AsyncOpenAI]`, `OpenAI | None` → the tracked object type."""
         if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
@@ -687,14 +694,20 @@ class Resolver:
         key = (id(expr), id(scope))
         if key in self._memo:
             return self._memo[key]
-        if depth > self.MAX_DEPTH or key in self._active:
+        if depth > self.MAX_DEPTH:
+            self._cut = True
+            return None
+        if key in self._active:
             return None
         self._active.add(key)
+        outer, self._cut = self._cut, False
         try:
             v = self._eval(expr, scope, depth + 1)
         finally:
             self._active.discard(key)
-        self._memo[key] = v  # within a cycle this may miss a value; bounded work matters more
+        if not self._cut:  # a value cut short by the depth bound is not the value: recompute it when asked again
+            self._memo[key] = v  # within a cycle this may miss a value; bounded work matters more
+        self._cut = self._cut or outer
         return v
 
     def _first(self, cands: list[Any], scope: Scope, depth: int) -> Value | None:
@@ -717,8 +730,11 @@ class Resolver:
         if isinstance(expr, ast.Attribute):
             base = self.eval(expr.value, scope, depth)
             v = self._attr(base, expr.attr, depth)
-            if v is None and not isinstance(base, QName | Obj):
-                v = self._stored(_store_key(expr), depth)
+            if not isinstance(v, Obj | Factory) and not isinstance(base, Obj) and self.c.attr_stores:
+                # an attribute set on some other object (`st.session_state.client = OpenAI()`, `app.state.llm`)
+                st = self._stored(_store_key(expr), depth)
+                if st is not None:
+                    return st
             return v
         if isinstance(expr, ast.Call):
             return self.call_result(self.eval(expr.func, scope, depth), expr, scope, depth)
@@ -777,7 +793,9 @@ class Resolver:
         if isinstance(base, ast.Name):
             for c in self.lookup(base.id, scope)[0]:
                 if isinstance(c, ast.Dict | ast.List | ast.Tuple):
-                    got = self._subscript(ast.Subscript(value=c, slice=expr.slice, ctx=ast.Load()), owner, depth)
+                    tmp = ast.Subscript(value=c, slice=expr.slice, ctx=ast.Load())
+                    self._keep.append(tmp)  # memo keys are node ids: keep the node alive
+                    got = self._subscript(tmp, owner, depth)
                     if got is not None:
                         return got
         if isinstance(b, Obj):  # `client.models.list()[0]`, a stream's chunk: not an SDK object
@@ -800,6 +818,11 @@ class Resolver:
         return None
 
     def _qname_value(self, v: Value | None) -> Value | None:
+        if isinstance(v, QName) and v.name.startswith("openai._"):
+            for old, new in SDK_ALIASES.items():
+                if v.name.startswith(old) and v.name.count(".") == old.count("."):
+                    v = QName(new + v.name[len(old):], v.via)
+                    break
         if isinstance(v, QName):
             exp = self.project.exports.get(v.name)
             if exp is not None:
@@ -855,7 +878,8 @@ class Resolver:
             fn = cls.scope.functions[attr]
             if any(dotted(d) in ("property", "cached_property", "functools.cached_property")
                    for d in getattr(fn.node, "decorator_list", ())):
-                return self.function_returns(fn, depth)
+                got = self.function_returns(fn, depth)
+                return got if got is not None else self._first(list(fn.returns), fn.scope, depth)
             return BoundMethod(fn)
         if attr in cls.scope.bindings:
             return self._first(list(cls.scope.bindings[attr]), cls.scope, depth)
@@ -989,8 +1013,10 @@ class Resolver:
                 if f.scope.bindings:  # a helper that builds and returns a local list
                     pass
             elif dotted(expr.func) == "dict":
-                yield ast.Dict(keys=[ast.Constant(k.arg) if k.arg else None for k in expr.keywords],
-                               values=[k.value for k in expr.keywords]), scope
+                d = ast.Dict(keys=[ast.Constant(k.arg) if k.arg else None for k in expr.keywords],
+                             values=[k.value for k in expr.keywords])
+                self._keep.append(d)  # memo keys are node ids: keep the node alive
+                yield d, scope
             for a in expr.args:
                 yield from self.follow(a, scope, depth + 1, seen)
             return
@@ -1068,7 +1094,7 @@ def exports_of(collected: Collected, resolver: Resolver, module: str) -> dict[st
             out[f"{module}.{name}"] = v.to_export()
         elif isinstance(v, Factory):
             out[f"{module}.{name}"] = {"kind": "factory", "obj": v.obj.to_export()}
-        elif isinstance(v, QName) and name in scope.imports and v.name.split(".")[0] in MODULE_RECEIVERS \
+        elif isinstance(v, QName) and v.name.split(".")[0] in resolver.sdk_roots() \
                 and v.name.split(".")[0] not in resolver.project.shadowed:
             # a re-export of an SDK name (`from openai import OpenAI` in a package __init__, or `import openai`
             # in the project's own `openai.py`)

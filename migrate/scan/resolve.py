@@ -544,6 +544,7 @@ class Resolver:
         self._sites: dict[int, list[tuple[ast.Call, Scope]]] | None = None
         self._building_sites = False
         self._cut = False
+        self._cut_memo: dict[tuple[int, int], tuple[int, Value | None]] = {}
 
     # call sites ---------------------------------------------------------
     def call_sites(self, fn: FunctionInfo) -> list[tuple[ast.Call, Scope]]:
@@ -571,6 +572,7 @@ class Resolver:
                 self._building_sites = False
             self._sites = sites
             self._memo.clear()  # values computed while sites were unknown may be incomplete
+            self._cut_memo.clear()
         return self._sites.get(id(fn), [])
 
     def _init_of(self, cls: ClassInfo) -> FunctionInfo | None:
@@ -598,23 +600,30 @@ class Resolver:
             if isinstance(v, Obj):
                 return v.step(f"parameter {name} of {fn.qualname}() from another module")
         fallback: Value | None = None
-        for call, cscope in self.call_sites(fn):
-            expr = None
-            for k in call.keywords:
-                if k.arg == name:
-                    expr = k.value
-            pos = idx - offset
-            if expr is None and 0 <= pos < len(call.args) and not any(
-                    isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
-                expr = call.args[pos]
-            if expr is None:
-                continue
+        for call, expr, cscope in self.param_args(s, name):
             v = self.eval(expr, cscope, depth)
             if isinstance(v, Obj):
                 return v.step(f"parameter {name} of {fn.qualname}() from the call at {self.rel}:{call.lineno}")
             if isinstance(v, Factory | Instance) and fallback is None:
                 fallback = v
         return fallback
+
+    def param_args(self, s: Scope, name: str) -> list[tuple[ast.Call, ast.expr, Scope]]:
+        """The argument given for parameter `name` of the function of scope `s` at each of its call sites."""
+        fn = s.fn
+        if fn is None or isinstance(fn.node, ast.Lambda) or name not in s.params:
+            return []
+        idx = s.params.index(name)
+        pos = idx - (1 if s.self_name else 0)
+        out = []
+        for call, cscope in self.call_sites(fn):
+            expr = next((k.value for k in call.keywords if k.arg == name), None)
+            if expr is None and 0 <= pos < len(call.args) and not any(
+                    isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
+                expr = call.args[pos]
+            if expr is not None:
+                out.append((call, expr, cscope))
+        return out
 
     # names --------------------------------------------------------------
     def lookup(self, name: str, scope: Scope) -> tuple[list[Value | ast.expr], Scope]:
@@ -638,10 +647,10 @@ class Resolver:
                 t = self.annotation_type(ann, s)
                 if t is not None:
                     found.insert(0, t)
+            if name in s.params:  # call sites first: a default (`client=None`) is the least informative value
+                return [_Param(name), *found], s
             if found:
                 return found, s
-            if name in s.params:
-                return [_Param(name)], s
             if s.kind == "module":
                 for mod in s.star:
                     if mod.split(".")[0] in self.project.shadowed:
@@ -694,6 +703,10 @@ class Resolver:
         key = (id(expr), id(scope))
         if key in self._memo:
             return self._memo[key]
+        cut_at = self._cut_memo.get(key)
+        if cut_at is not None and cut_at[0] <= depth:  # cut short before with at least this much budget left
+            self._cut = True
+            return cut_at[1]
         if depth > self.MAX_DEPTH:
             self._cut = True
             return None
@@ -705,8 +718,10 @@ class Resolver:
             v = self._eval(expr, scope, depth + 1)
         finally:
             self._active.discard(key)
-        if not self._cut:  # a value cut short by the depth bound is not the value: recompute it when asked again
+        if not self._cut:
             self._memo[key] = v  # within a cycle this may miss a value; bounded work matters more
+        else:  # cut short by the depth bound: recomputed only when asked again with more budget (polynomial)
+            self._cut_memo[key] = (depth, v)
         self._cut = self._cut or outer
         return v
 
@@ -955,6 +970,11 @@ class Resolver:
             return -v if isinstance(v, int | float) else NOT_LITERAL
         if isinstance(expr, ast.Name):
             cands, owner = self.lookup(expr.id, scope)
+            if owner.kind == "function" and expr.id in owner.params and depth < 4:
+                # a parameter: what its call sites pass comes before its default (`tools=None`)
+                got = [self.literal(a, cs, depth + 1) for _, a, cs in self.param_args(owner, expr.id)]
+                if any(v is not None for v in got):
+                    return next((v for v in got if v is not None and v is not NOT_LITERAL), NOT_LITERAL)
             for cand in cands:
                 if isinstance(cand, ast.AST):
                     v = self.literal(cand, owner, depth + 1)  # type: ignore[arg-type]
@@ -994,6 +1014,9 @@ class Resolver:
                 for cand in cands:
                     if isinstance(cand, ast.expr):
                         yield from self.follow(cand, owner, depth + 1, seen)
+                    elif isinstance(cand, _Param) and depth < 4:
+                        for _, a, cs in self.param_args(owner, cand.name):
+                            yield from self.follow(a, cs, depth + 1, seen)
             return
         if isinstance(expr, ast.Attribute):
             base = self.eval(expr.value, scope)

@@ -212,6 +212,8 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
     def add(node: ast.AST, scope: Scope, rule: Rule, api: str, feats: list[str], recv: Obj | None = None,
             mods: tuple[str, ...] = (), via: tuple[str, ...] = (), origin: str = "openai",
             confidence: float = CONFIDENCE_DIRECT) -> None:
+        if origin == "offramp" and via and "Offramp's client" in via[-1] and len(via) == 1:
+            via = ()  # a direct use of Offramp's client: the origin says it
         feats = _ordered([*rule.features, *feats], ruleset)
         level, category, offer = _score(rule, feats, ruleset)
         seen.add(id(node))
@@ -233,12 +235,20 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
                 continue
             api = _api_name(rule, callee.name)
             via = callee.via
+            origin = callee.origin
             if rule.match.is_async or _async_variant(rule, callee.name):
                 feats.append("async")
             if rule.match.kind == "constructor" or rule.match.produces:
                 produced = r.call_result(callee, call, scope)
                 if isinstance(produced, Obj) and produced.is_async:
                     feats.append("async")
+                if origin == "openai":  # a wrapper handed Offramp's client (`ChatOpenAI(root_client=adapters.client())`)
+                    for k in call.keywords:
+                        kv = r.eval(k.value, scope)
+                        if isinstance(kv, Obj) and kv.origin == "offramp":
+                            origin = "offramp"
+                            via = (*via, f"{k.arg}= is Offramp's client")
+                            break
             recv = None
         elif isinstance(callee, Obj) and callee.path:
             path = ".".join(callee.path)
@@ -248,6 +258,7 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
             api = path
             recv = callee
             via = callee.via
+            origin = callee.origin
             if callee.is_async:
                 feats.append("async")
             if callee.module_client:
@@ -272,7 +283,7 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
         if id(call) in c.awaited:
             feats.append("async")
         feats.extend(feature_detect.detect(call, scope, r, ruleset.features))
-        add(call, scope, rule, api, feats, recv, recv.modifiers if recv else (), via)
+        add(call, scope, rule, api, feats, recv, recv.modifiers if recv else (), via, origin)
 
     for target, scope in c.assigns:
         # the assigned attribute must be the module's own (`openai.api_base = ...`), not a name that merely
@@ -280,7 +291,7 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
         base = r.eval(target.value, scope)
         v = QName(f"{base.name}.{target.attr}", base.via) if isinstance(base, QName) else None
         if isinstance(v, QName) and v.name in idx.assigns:
-            add(target, scope, idx.assigns[v.name], v.name, [], via=v.via)
+            add(target, scope, idx.assigns[v.name], v.name, [], via=v.via, origin=v.origin)
 
     imported = _imported_names(c)
     for expr, scope in c.references:
@@ -293,7 +304,7 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
             continue
         v = r.eval(expr, scope)
         if isinstance(v, QName) and v.name in idx.references:
-            add(expr, scope, idx.references[v.name], v.name, [], via=v.via)
+            add(expr, scope, idx.references[v.name], v.name, [], via=v.via, origin=v.origin)
     hits.sort(key=lambda h: (h.line, h.column, h.rule.id))
     return hits, c, r
 

@@ -26,7 +26,7 @@ from offramp.migrate.scan.notebook import LineMap, NotebookError, notebook_sourc
 from offramp.migrate.scan.options import ScanOptions, default_cache_dir
 from offramp.migrate.scan.prefilter import import_regex, reach_filter
 from offramp.migrate.scan.project import ProjectIndex, module_name
-from offramp.migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
+from offramp.migrate.scan.resolve import MODULE_RECEIVERS, OFFRAMP_FACTORIES, OFFRAMP_MODULES, ProjectContext
 from offramp.migrate.scan.summary import build_report
 from offramp.migrate.scan.walk import walk
 
@@ -34,6 +34,7 @@ from offramp.migrate.scan.walk import walk
 # resolves a few MB/s per core; forking a worker and importing nothing new costs ~50 ms).
 PARALLEL_MIN_CHARS = 1_500_000
 MAX_ROUNDS = 6
+OFFRAMP_ROOTS = frozenset({"offramp", "adapters"})
 _AT_LINE = re.compile(r"syntax error at line (\d+)")
 
 
@@ -121,6 +122,11 @@ def reach_names(ruleset: RuleSet) -> set[str]:
         names |= {f"{module}.{n.split('.')[0]}" for r in ruleset.rules if r.match.receiver == receiver
                   for n in r.match.names}
         names |= {f"{module}.{m}" for m in ("beta", "with_raw_response", "with_streaming_response", "with_options")}
+    for n in list(names):  # the same names through Offramp's client
+        if n.startswith("openai."):
+            rest = n[len("openai."):]
+            names |= {f"{m}{rest}" for m in OFFRAMP_MODULES}
+    names |= {f"{m}{f}" for m in OFFRAMP_MODULES for f in OFFRAMP_FACTORIES}
     return names
 
 
@@ -145,11 +151,12 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
             sources[rel] = got
 
     roots = ruleset.import_roots
-    rx = import_regex(roots)
-    may_reach = reach_filter(roots, reach_names(ruleset))
+    scan_roots = roots | OFFRAMP_ROOTS  # Offramp's own client is usage too (a scan after `migrate rewrite`)
+    rx = import_regex(scan_roots)
+    may_reach = reach_filter(scan_roots, reach_names(ruleset))
     duck = duck_regex(ruleset)
     direct = {rel for rel, s in sources.items()
-              if (any(r in s.text for r in roots) and rx.search(s.text) and may_reach(s.text))
+              if (any(r in s.text for r in scan_roots) and rx.search(s.text) and may_reach(s.text))
               or ("(" in s.text and duck.search(s.text))}
     index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
     cache = ResultCache((options.cache_dir or default_cache_dir(root_dir)) if options.use_cache else None)
@@ -239,5 +246,50 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
     if options.only_categories:
         wanted = set(options.only_categories)
         findings = [f for f in findings if f.category in wanted]
-    return build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
-                        files_parsed=sum(1 for r in results.values() if r.parsed))
+    report = build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
+                          files_parsed=sum(1 for r in results.values() if r.parsed))
+    route_offramp_findings(report, root_dir, ruleset)
+    return report
+
+
+def _endpoint(api: str) -> str:
+    """`chat.completions.create` → `chat/completions/create`, the path shape offramp's router matches on."""
+    return "/".join(api.split("."))
+
+
+def route_offramp_findings(report: ScanReport, root_dir: Path, ruleset: RuleSet) -> None:
+    """For calls through Offramp's client, the backend the project's offramp.toml routes each to
+    (`Finding.backend`), with offramp.adapters' own config loader and router. No offramp.toml: the client
+    behaves exactly like openai's, so every call goes to "openai". A bad offramp.toml is one skipped entry."""
+    kinds = {r.id: r.match.kind for r in ruleset.rules}
+    mine = [f for f in report.findings if f.origin == "offramp" and kinds.get(f.rule) in ("call", "method")
+            and not f.api.startswith("openai.")]
+    if not mine:
+        return
+    from offramp.adapters.config import ConfigError, parse_config
+    from offramp.adapters.routing import candidates, capabilities_of
+
+    path = next((d / "offramp.toml" for d in (root_dir.resolve(), *root_dir.resolve().parents)
+                 if (d / "offramp.toml").is_file()), None)
+    cfg = None
+    if path is not None:
+        try:
+            cfg = parse_config(path.read_text(encoding="utf-8"), str(path))
+        except (ConfigError, OSError, UnicodeDecodeError) as e:
+            report.skipped.append(Skipped(path="offramp.toml", reason=f"cannot route calls: {str(e).splitlines()[0]}"))
+            report.summary.skipped = len(report.skipped)
+            return
+    for f in mine:
+        if cfg is None:
+            f.backend = "openai"
+            continue
+        caps = capabilities_of(_endpoint(f.api), None)
+        if {"vision", "vision_input_image"} & set(f.features) and "vision" not in caps:
+            caps.append("vision")
+        if {"audio_input", "audio_data_url", "audio_output"} & set(f.features) and "audio" not in caps:
+            caps.append("audio")
+        try:
+            got = candidates(cfg, caps, f.models[0] if f.models else None, None, {})[0]
+        except (KeyError, ValueError):
+            continue
+        f.backend = got.backend

@@ -84,6 +84,9 @@ class ProjectIndex:
         self._best_memo: dict[tuple[str, str], str | None] = {}
         self._params_in: dict[str, dict[str, dict[str, Any]]] = {}  # full module -> {qualname: {param: obj}}
         self._stars: dict[str, list[str]] = {}
+        # the project's own `adapters` package hides Offramp's pre-0.2 top-level `adapters` (as in the rewrite)
+        self.own_adapters = any(r == "adapters.py" or r.endswith(("/adapters.py", "/adapters/__init__.py"))
+                                or r == "adapters/__init__.py" for r in self.files)
         self._sdk_import = {name: re.compile(rf"^[ \t]*(?:import[ \t]+{re.escape(name)}\b|from[ \t]+{re.escape(name)}"
                                              rf"[ \t.])", re.MULTILINE) for name in self.sdk_roots}
 
@@ -116,6 +119,8 @@ class ProjectIndex:
                 if cand in self.files and cand != relpath and not relpath.startswith(f"{pre}{name}/") \
                         and not self._sdk_import[name].search(self.texts[cand]):
                     out.add(name)
+        if self.own_adapters:
+            out.add("adapters")
         return frozenset(out)
 
     def set_params(self, by_rel: Mapping[str, dict[str, dict[str, Any]]]) -> bool:

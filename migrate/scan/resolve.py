@@ -18,6 +18,7 @@ functions), iterated to a fixed point by the engine.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ PATH_CALL_MODIFIERS = {"with_options", "copy"}
 # Modules that act as a client object themselves (the v1 module-level client: `openai.chat.completions.create`).
 MODULE_RECEIVERS = {"openai": "openai.client"}
 MAX_VIA = 6
+# Offramp's own client (`from offramp.adapters import OpenAI`, and the pre-0.2 top-level `adapters` package):
+# its classes are the SDK's, routed by offramp.toml; findings through it get origin "offramp".
+OFFRAMP_MODULES = ("offramp.adapters.clients.", "offramp.adapters.", "adapters.clients.", "adapters.")
+OFFRAMP_FACTORIES = {"client": False, "async_client": True}
 # Private modules of the SDK whose names are the public ones (`openai._exceptions.RateLimitError`).
 SDK_ALIASES = {"openai._exceptions.": "openai.", "openai._client.": "openai.", "openai.lib.azure.": "openai.",
                "openai.error.": "openai.error."}
@@ -47,22 +52,23 @@ class Obj:
     modifiers: tuple[str, ...] = ()
     module_client: bool = False
     via: tuple[str, ...] = ()
+    origin: str = "openai"
 
     def extend(self, attr: str) -> Obj:
         if attr == PATH_BETA:
             return self
         if attr in PATH_MODIFIERS:
-            return Obj(self.type, self.is_async, self.path, (*self.modifiers, attr), self.module_client, self.via)
-        return Obj(self.type, self.is_async, (*self.path, attr), self.modifiers, self.module_client, self.via)
+            return dataclasses.replace(self, modifiers=(*self.modifiers, attr))
+        return dataclasses.replace(self, path=(*self.path, attr))
 
     def step(self, how: str) -> Obj:
         if not how or how in self.via or len(self.via) >= MAX_VIA:
             return self
-        return Obj(self.type, self.is_async, self.path, self.modifiers, self.module_client, (*self.via, how))
+        return dataclasses.replace(self, via=(*self.via, how))
 
     def to_export(self) -> dict[str, Any]:
         return {"kind": "obj", "type": self.type, "is_async": self.is_async, "path": list(self.path),
-                "module_client": self.module_client, "via": list(self.via)}
+                "module_client": self.module_client, "via": list(self.via), "origin": self.origin}
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class QName:
 
     name: str
     via: tuple[str, ...] = ()
+    origin: str = "openai"
 
 
 @dataclass(frozen=True)
@@ -505,7 +512,7 @@ def value_from_export(desc: dict[str, Any]) -> Value | None:
     kind = desc.get("kind")
     if kind == "obj":
         return Obj(desc["type"], desc["is_async"], tuple(desc["path"]), (), desc.get("module_client", False),
-                   tuple(desc.get("via", ())))
+                   tuple(desc.get("via", ())), desc.get("origin", "openai"))
     if kind == "factory":
         o = value_from_export(desc["obj"])
         return Factory(o) if isinstance(o, Obj) else None
@@ -516,7 +523,7 @@ def value_from_export(desc: dict[str, Any]) -> Value | None:
         methods = tuple((k, v) for k, d in desc.get("methods", {}).items() if isinstance(v := value_from_export(d), Obj))
         return ExtClass(attrs, methods)
     if kind == "qname":
-        return QName(desc["name"])
+        return QName(desc["name"], origin=desc.get("origin", "openai"))
     return None
 
 
@@ -833,10 +840,20 @@ class Resolver:
         return None
 
     def _qname_value(self, v: Value | None) -> Value | None:
+        if isinstance(v, QName) and v.origin == "openai":
+            for prefix in OFFRAMP_MODULES:
+                if v.name.startswith(prefix) and prefix.split(".")[0] not in self.project.shadowed:
+                    rest = v.name[len(prefix):]
+                    if rest in OFFRAMP_FACTORIES:
+                        return Factory(Obj(MODULE_RECEIVERS["openai"], OFFRAMP_FACTORIES[rest],
+                                           via=(f"{prefix}{rest}() (Offramp's client)",), origin="offramp"))
+                    v = QName(f"openai.{rest}", (*v.via, f"{prefix}{rest.split('.')[0]} (Offramp's client)"),
+                              "offramp")
+                    break
         if isinstance(v, QName) and v.name.startswith("openai._"):
             for old, new in SDK_ALIASES.items():
                 if v.name.startswith(old) and v.name.count(".") == old.count("."):
-                    v = QName(new + v.name[len(old):], v.via)
+                    v = QName(new + v.name[len(old):], v.via, v.origin)
                     break
         if isinstance(v, QName):
             exp = self.project.exports.get(v.name)
@@ -847,7 +864,7 @@ class Resolver:
                 return got or v
             root, _, rest = v.name.partition(".")
             if root in MODULE_RECEIVERS and rest and rest.split(".")[0] in self.module_roots:
-                obj: Obj = Obj(MODULE_RECEIVERS[root], module_client=True, via=v.via)
+                obj: Obj = Obj(MODULE_RECEIVERS[root], module_client=True, via=v.via, origin=v.origin)
                 for part in rest.split("."):
                     obj = obj.extend(part)
                 return obj
@@ -855,7 +872,7 @@ class Resolver:
 
     def _attr(self, base: Value | None, attr: str, depth: int) -> Value | None:
         if isinstance(base, QName):
-            return self._qname_value(QName(f"{base.name}.{attr}", base.via))
+            return self._qname_value(QName(f"{base.name}.{attr}", base.via, base.origin))
         if isinstance(base, Obj):
             return base.extend(attr)
         if isinstance(base, Instance | ClassInfo):
@@ -919,15 +936,14 @@ class Resolver:
                     v = self.eval(arg, scope, depth)
                     if isinstance(v, Obj) and v.is_async:
                         is_async = True
-            return Obj(typ, is_async, via=callee.via)
+            return Obj(typ, is_async, via=callee.via, origin=callee.origin)
         if isinstance(callee, QName) and call is not None and callee.name in _PASSTHROUGH and call.args:
             # functools.partial(f, ...), asgiref's sync_to_async(f), asyncio.to_thread(f, ...)
             return self.eval(call.args[0], scope, depth)
         if isinstance(callee, Factory):
             return callee.obj
         if isinstance(callee, Obj) and callee.path and callee.path[-1] in PATH_CALL_MODIFIERS:
-            return Obj(callee.type, callee.is_async, callee.path[:-1], (*callee.modifiers, callee.path[-1]),
-                       callee.module_client, callee.via)
+            return dataclasses.replace(callee, path=callee.path[:-1], modifiers=(*callee.modifiers, callee.path[-1]))
         if isinstance(callee, ClassInfo | ExtClass):
             return Instance(callee)
         if isinstance(callee, FunctionInfo | BoundMethod):

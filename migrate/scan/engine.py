@@ -74,7 +74,7 @@ _WORKER_RULESET: RuleSet | None = None
 
 
 def _mp_context() -> multiprocessing.context.BaseContext | None:
-    """fork where it exists: workers inherit the imported libcst/pydantic instead of re-importing them
+    """fork where it exists: workers inherit the imported rules/pydantic instead of re-importing them
     (spawn and forkserver pay ~0.5 s per worker before the first file)."""
     try:
         return multiprocessing.get_context("fork")

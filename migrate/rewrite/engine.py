@@ -349,6 +349,8 @@ def scan_project(root: Path, options: RewriteOptions) -> ProjectScan | None:
                                          jobs=options.jobs))
     by_path: dict[str, list[Any]] = {}
     for f in report.findings:
+        if getattr(f, "origin", "openai") == "offramp":
+            continue  # already on Offramp's client (a second run, or code written for it): nothing to move
         by_path.setdefault(f.path, []).append(f)
     return ProjectScan(by_path, {s.path for s in report.skipped})
 

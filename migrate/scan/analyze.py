@@ -55,7 +55,7 @@ class RuleIndex:
 
     calls: dict[str, list[Rule]]
     constructors: dict[str, list[Rule]]
-    assigns: dict[str, Rule]
+    assigns: dict[Any, Rule]  # qualified name, or (receiver type, attribute)
     references: dict[str, Rule]
     methods: dict[tuple[str, str], list[Rule]]
     producers: dict[str, tuple[str, bool]]
@@ -77,6 +77,8 @@ def _index(ruleset: RuleSet) -> RuleIndex:
                     roots.add(name.split(".")[0])
             elif m.kind in ("call", "constructor"):
                 by_kind[m.kind].setdefault(name, []).append(rule)
+            elif m.kind == "assign" and m.receiver:
+                by_kind["assign"].setdefault((m.receiver, name), rule)
             else:
                 by_kind[m.kind].setdefault(name, rule)
             if m.produces:
@@ -289,9 +291,13 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
         # the assigned attribute must be the module's own (`openai.api_base = ...`), not a name that merely
         # holds a module setting's value (`self.api_base = openai.api_base; self.api_base = x`)
         base = r.eval(target.value, scope)
-        v = QName(f"{base.name}.{target.attr}", base.via) if isinstance(base, QName) else None
+        v = QName(f"{base.name}.{target.attr}", base.via, base.origin) if isinstance(base, QName) else None
         if isinstance(v, QName) and v.name in idx.assigns:
             add(target, scope, idx.assigns[v.name], v.name, [], via=v.via, origin=v.origin)
+        elif isinstance(base, Obj) and not base.path and (base.type, target.attr) in idx.assigns:
+            # a setting changed on a client object (`self.client.api_key = next(keys)`)
+            add(target, scope, idx.assigns[(base.type, target.attr)], target.attr, [], via=base.via,
+                origin=base.origin)
 
     imported = _imported_names(c)
     for expr, scope in c.references:

@@ -236,3 +236,27 @@ def test_exception_classes_referenced_anywhere():
     assert apis(one(code)) == [(4, "openai.APITimeoutError"), (4, "openai.RateLimitError"),
                                (5, "openai.APIConnectionError"), (6, "openai.RateLimitError"),
                                (8, "openai.APIError"), (9, "openai.InternalServerError")]
+
+
+CLIENT_SETTING_RULE = '''
+[[rule]]
+id = "client-setting-test"
+title = "A setting changed on a client object"
+match = { kind = "assign", receiver = "openai.client", names = ["api_key", "base_url"] }
+category = "configuration"
+level = 1
+deepseek = { hosted = "supported", self_hosted = "supported", reason = "the adapter takes the key per backend" }
+rewrite = "report-only"
+'''
+
+
+def test_a_setting_assigned_on_a_tracked_client_matches_an_assign_rule_with_a_receiver(scan, tmp_path):
+    rules = tmp_path / "r"
+    rules.mkdir()
+    (rules / "client.toml").write_text(CLIENT_SETTING_RULE)
+    report = scan({"t.py": ("from openai import OpenAI\nclass T:\n    def __init__(self, keys):\n"
+                            "        self.client = OpenAI()\n        self.keys = keys\n"
+                            "    def rotate(self):\n        self.client.api_key = next(self.keys)\n"
+                            "        self.other.api_key = 'x'\n")}, rules_dirs=[rules])
+    assert [(f.line, f.api, f.rule) for f in report.findings if f.rule == "client-setting-test"] == [
+        (7, "api_key", "client-setting-test")]

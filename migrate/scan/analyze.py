@@ -26,6 +26,7 @@ from offramp.migrate.scan.resolve import (
     PATH_BETA,
     PATH_CALL_MODIFIERS,
     PATH_MODIFIERS,
+    ClassInfo,
     Collected,
     Instance,
     Obj,
@@ -228,6 +229,8 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
 
     for call, scope in c.calls:
         callee = r.eval(call.func, scope)
+        if isinstance(callee, ClassInfo):  # constructing a project subclass of an SDK/wrapper class
+            callee = r.producer_base(callee) or callee
         rule: Rule | None = None
         feats: list[str] = []
         via: tuple[str, ...] = ()

@@ -944,6 +944,10 @@ class Resolver:
             return callee.obj
         if isinstance(callee, Obj) and callee.path and callee.path[-1] in PATH_CALL_MODIFIERS:
             return dataclasses.replace(callee, path=callee.path[:-1], modifiers=(*callee.modifiers, callee.path[-1]))
+        if isinstance(callee, ClassInfo):
+            base = self.producer_base(callee)
+            if base is not None:  # a project subclass of an SDK or wrapper class: an object of that type
+                return self.call_result(base, call, scope, depth)
         if isinstance(callee, ClassInfo | ExtClass):
             return Instance(callee)
         if isinstance(callee, FunctionInfo | BoundMethod):
@@ -953,6 +957,23 @@ class Resolver:
                 line = getattr(fn.node, "lineno", 0)
                 return v.step(f"factory {fn.qualname}() in {self.rel}:{line}")
             return v
+        return None
+
+    def producer_base(self, cls: ClassInfo, seen: set[int] | None = None) -> QName | None:
+        """The SDK or wrapper class a project class derives from (`class Wrapped(ChatOpenAI)`), as the QName
+        of that class with a via step, or None."""
+        seen = seen or set()
+        if id(cls) in seen:
+            return None
+        seen.add(id(cls))
+        for b in cls.bases:
+            v = self.eval(b, cls.scope.parent or cls.scope)
+            if isinstance(v, QName) and v.name in self.producers:
+                return QName(v.name, (*v.via, f"subclass {cls.name} of {v.name} at {self.rel}:{cls.line}"), v.origin)
+            if isinstance(v, ClassInfo):
+                got = self.producer_base(v, seen)
+                if got is not None:
+                    return QName(got.name, (*got.via, f"subclass {cls.name} at {self.rel}:{cls.line}"), got.origin)
         return None
 
     def function_returns(self, fn: FunctionInfo, depth: int = 0) -> Value | None:

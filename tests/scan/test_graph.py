@@ -260,3 +260,12 @@ def test_a_setting_assigned_on_a_tracked_client_matches_an_assign_rule_with_a_re
                             "        self.other.api_key = 'x'\n")}, rules_dirs=[rules])
     assert [(f.line, f.api, f.rule) for f in report.findings if f.rule == "client-setting-test"] == [
         (7, "api_key", "client-setting-test")]
+
+
+def test_a_project_subclass_of_a_wrapper_class_held_in_a_variable():
+    code = ("from langchain.chat_models import ChatOpenAI\nclass Wrapped(ChatOpenAI):\n    pass\n"
+            "def create_model():\n    model = Wrapped\n    return model(temperature=0)\n"
+            "create_model().bind_tools([])\nclass Plain:\n    pass\nPlain()\n")
+    got = one(code)
+    assert apis(got) == [(6, "langchain.chat_models.ChatOpenAI"), (7, "bind_tools")]
+    assert got[0].via == ["subclass Wrapped of langchain.chat_models.ChatOpenAI at m.py:2"]

@@ -23,6 +23,7 @@ from offramp.migrate.ruleset import Rule, RuleSet
 from offramp.migrate.scan import features as feature_detect
 from offramp.migrate.scan.resolve import (
     MODULE_RECEIVERS,
+    PASSTHROUGH,
     PATH_BETA,
     PATH_CALL_MODIFIERS,
     PATH_MODIFIERS,
@@ -270,6 +271,18 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
                 feats.append("module_client")
             if any(m in PATH_MODIFIERS for m in callee.modifiers):
                 feats.append("raw_response")
+        elif not (isinstance(callee, QName) and callee.name in PASSTHROUGH) and (
+                passed := _passed_method(call, scope, r, idx)) is not None:
+            # a bound SDK method handed to something that calls it (`run_in_executor(None, client.x.create, ...)`,
+            # `error_handler(func=llm.apredict_messages, ...)`): the call is here, with these arguments
+            rule, recv, how = passed
+            api = ".".join(recv.path)
+            via = (*recv.via, how)
+            origin = recv.origin
+            if recv.is_async:
+                feats.append("async")
+            if recv.module_client:
+                feats.append("module_client")
         elif callee is None and isinstance(call.func, ast.Attribute):
             got = _duck(call, scope, r, idx)
             if got is None:
@@ -316,6 +329,19 @@ def analyze_module(module: ast.Module, ruleset: RuleSet, project: ProjectContext
             add(expr, scope, idx.references[v.name], v.name, [], via=v.via, origin=v.origin)
     hits.sort(key=lambda h: (h.line, h.column, h.rule.id))
     return hits, c, r
+
+
+def _passed_method(call: ast.Call, scope: Scope, r: Resolver, idx: RuleIndex) -> tuple[Rule, Obj, str] | None:
+    """An SDK method (an attribute, not a call of it) passed as an argument of this call."""
+    for a in [*call.args, *(k.value for k in call.keywords)]:
+        if not isinstance(a, ast.Attribute):
+            continue
+        v = r.eval(a, scope)
+        if isinstance(v, Obj) and v.path:
+            rule = _pick(idx.methods.get((v.type, ".".join(v.path))), call, scope, r)
+            if rule is not None:
+                return rule, v, f"bound method {ast.unparse(a)} passed to {ast.unparse(call.func)}() at {r.rel}:{call.lineno}"
+    return None
 
 
 def _imported_names(c: Collected) -> set[str]:

@@ -937,7 +937,7 @@ class Resolver:
                     if isinstance(v, Obj) and v.is_async:
                         is_async = True
             return Obj(typ, is_async, via=callee.via, origin=callee.origin)
-        if isinstance(callee, QName) and call is not None and callee.name in _PASSTHROUGH and call.args:
+        if isinstance(callee, QName) and call is not None and callee.name in PASSTHROUGH and call.args:
             # functools.partial(f, ...), asgiref's sync_to_async(f), asyncio.to_thread(f, ...)
             return self.eval(call.args[0], scope, depth)
         if isinstance(callee, Factory):
@@ -1094,7 +1094,7 @@ class Resolver:
         yield expr, scope
 
 
-_PASSTHROUGH = frozenset({"functools.partial", "asgiref.sync.sync_to_async", "asyncio.to_thread",
+PASSTHROUGH = frozenset({"functools.partial", "asgiref.sync.sync_to_async", "asyncio.to_thread",
                           "functools.lru_cache", "functools.cache"})
 
 

@@ -269,3 +269,14 @@ def test_a_project_subclass_of_a_wrapper_class_held_in_a_variable():
     got = one(code)
     assert apis(got) == [(6, "langchain.chat_models.ChatOpenAI"), (7, "bind_tools")]
     assert got[0].via == ["subclass Wrapped of langchain.chat_models.ChatOpenAI at m.py:2"]
+
+
+def test_a_bound_method_handed_to_something_that_calls_it():
+    code = ("import asyncio\nfrom openai import OpenAI\nc = OpenAI()\n"
+            "asyncio.get_event_loop().run_in_executor(None, c.embeddings.create)\n"
+            "handler(func=c.chat.completions.create, messages=[], tools=T)\n"
+            "chat = c.chat.completions\nprint(c.models)\n")
+    got = one(code)
+    assert [(f.line, f.api, f.features) for f in got][1:] == [(4, "embeddings.create", []),
+                                                            (5, "chat.completions.create", ["tools"])]
+    assert got[2].via == ["bound method c.chat.completions.create passed to handler() at m.py:5"]

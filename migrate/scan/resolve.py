@@ -1127,6 +1127,10 @@ def exports_of(collected: Collected, resolver: Resolver, module: str) -> dict[st
         elif isinstance(v, Factory):
             out[f"{module}.{name}"] = {"kind": "factory", "obj": v.obj.to_export()}
     for name, cls in scope.classes.items():
+        base = resolver.producer_base(cls)
+        if base is not None:  # a subclass of an SDK/wrapper class: importers construct (or annotate) that class
+            out[f"{module}.{name}"] = {"kind": "qname", "name": base.name, "origin": base.origin}
+            continue
         attrs: dict[str, Any] = {}
         methods: dict[str, Any] = {}
         for attr in [*cls.attrs, *cls.annotations]:

@@ -95,7 +95,8 @@ class Match(_Strict):
     ``when`` (same detector as a feature's) narrows a call/method rule to calls whose arguments match, e.g.
     ``files.create`` with ``purpose = "fine-tune"``; such rules win over the rule without ``when``.
     - ``constructor``: instantiation of a class resolving to one of ``names`` (``openai.OpenAI``).
-    - ``assign``: assignment to a qualified attribute (``openai.api_key = ...``).
+    - ``assign``: assignment to a qualified attribute (``openai.api_key = ...``); with ``receiver``, to an
+      attribute of a tracked object of that type (``self.client.api_key = next(keys)`` on an OpenAI client).
     - ``reference``: any use of the qualified name (``except openai.error.RateLimitError``).
     """
 
@@ -110,8 +111,10 @@ class Match(_Strict):
     def _check(self) -> Match:
         if self.kind == "method" and not self.receiver:
             raise ValueError("method rules need `receiver` (the object type they are called on)")
-        if self.kind != "method" and self.receiver:
-            raise ValueError("`receiver` is only for method rules")
+        if self.kind not in ("method", "assign") and self.receiver:
+            raise ValueError("`receiver` is only for method and assign rules")
+        if self.kind == "assign" and self.receiver and any("." in n for n in self.names):
+            raise ValueError("assign rules with `receiver` name attributes of that object (api_key), not dotted names")
         if self.produces and self.kind not in ("call", "constructor"):
             raise ValueError("`produces` is only for call and constructor rules")
         if self.when is not None and self.kind not in ("call", "constructor", "method"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from offramp.migrate.report_model import Deadline, Finding, ScanReport
@@ -29,6 +30,30 @@ def location(f: Finding) -> str:
     """`path:line`, with the notebook cell after it: `nb.ipynb:4 (cell 2)`."""
     loc = f"{f.path}:{f.line}"
     return loc if f.cell is None else f"{loc} (cell {f.cell})"
+
+
+_STEP_AT = re.compile(r"(?:in|at) ([^\s:]+\.(?:py|ipynb)):(\d+)")
+
+
+def reached(f: Finding) -> str:
+    """How the finding was reached, one line: its `via` steps, then a non-SDK origin, its confidence and the
+    backend offramp.toml routes it to. Empty for a direct use of the SDK."""
+    parts = [" → ".join(f.via)] if f.via else []
+    if f.origin != "openai":
+        parts.append(f.origin + (f" → {f.backend}" if f.backend else ""))
+    if f.confidence < 1:
+        parts.append(f"confidence {f.confidence:g}")
+    return " · ".join(parts)
+
+
+def via_locations(f: Finding) -> list[tuple[str, str, int]]:
+    """(step, path, line) of each `via` step that names a place (`factory get_client() in app/clients.py:12`)."""
+    out = []
+    for step in f.via:
+        m = _STEP_AT.search(step)
+        if m:
+            out.append((step, m.group(1), int(m.group(2))))
+    return out
 
 
 def offer(f: Finding) -> str:

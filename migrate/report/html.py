@@ -17,6 +17,7 @@ from offramp.migrate.report.common import (
     levels,
     location,
     one_line,
+    reached,
 )
 from offramp.migrate.report.priorities import directory_heat, first_steps
 from offramp.migrate.report_model import Finding, ScanReport
@@ -61,6 +62,7 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word; background: var(
       border-radius: 4px; }
 .offer { font-size: 12.5px; } .feat { font-size: 12.5px; color: var(--muted); }
 .due { font-size: 12.5px; color: #b3261e; font-weight: 600; }
+.via { font-size: 12px; color: #2f5d8a; }
 .deadlines { border: 2px solid #b3261e; border-radius: 10px; padding: 10px 18px; margin-top: 14px; }
 .deadlines li { color: #b3261e; font-weight: 600; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
@@ -217,7 +219,8 @@ def _files(report: ScanReport) -> str:
                 f'<tr id="{_e(_anchor(f))}"><td class="num">{where}</td><td>{_pill(f.level)}</td>'
                 f'<td><code>{_e(f.api)}</code><div class="feat">{_e(f.category)}'
                 f"{' · ' + _e(feats) if feats else ''}</div>"
-                + "".join(f'<div class="due">{_e(deadline_text(d))}</div>' for d in f.deadlines) + "</td>"
+                + "".join(f'<div class="due">{_e(deadline_text(d))}</div>' for d in f.deadlines)
+                + (f'<div class="via">via {_e(reached(f))}</div>' if reached(f) else "") + "</td>"
                 f"<td><pre>{_e(f.code)}</pre>"
                 f'<div class="muted" style="font-size:11px">{_e(location(f))}</div></td>'
                 f'<td class="offer">hosted <b>{_e(f.deepseek.hosted)}</b> · self-hosted '

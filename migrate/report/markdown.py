@@ -16,6 +16,7 @@ from offramp.migrate.report.common import (
     location,
     one_line,
     plural,
+    reached,
     scope_notes,
     sorted_findings,
 )
@@ -80,7 +81,8 @@ def render(report: ScanReport, ruleset: RuleSet | None = None) -> str:
         for f in findings[:MAX_FINDINGS]:
             row = (
                 f"| L{f.level} | {code(location(f))} | {code(f.api)} | {cell(f.category)} | "
-                f"{cell(', '.join([*f.features, *(deadline_text(d) for d in f.deadlines)])) or '–'} | "
+                f"{cell(', '.join([*f.features, *(deadline_text(d) for d in f.deadlines)])) or '–'}"
+                f"{'<br>via ' + cell(reached(f)) if reached(f) else ''} | "
                 f"{cell(f.deepseek.hosted)} / {cell(f.deepseek.self_hosted)}"
                 f" | {code(f.code)} |"
             )

@@ -14,7 +14,13 @@ import json
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from offramp.migrate.report.common import deadline_headline, level_names, sorted_findings
+from offramp.migrate.report.common import (
+    deadline_headline,
+    level_names,
+    reached,
+    sorted_findings,
+    via_locations,
+)
 from offramp.migrate.report_model import Finding, ScanReport
 from offramp.migrate.ruleset import Rule, RuleSet
 
@@ -89,8 +95,10 @@ def _result(f: Finding, index: int, prefix: str, names: dict[int, str]) -> dict:
     where = f" (notebook cell {f.cell}, line {f.line} of the cell)" if f.cell is not None else ""
     feats = f" Features: {', '.join(f.features)}." if f.features else ""
     due = "".join(f" {deadline_headline(d)}." for d in f.deadlines)
+    how = reached(f)
+    how = f" Reached via {how}." if how else ""
     text = (
-        f"{f.message or f.api} — lock-in {level}.{feats}{due} "
+        f"{f.message or f.api} — lock-in {level}.{feats}{due}{how} "
         f"{_offer_text(f.deepseek.hosted, f.deepseek.self_hosted, f.deepseek.reason)}{where}"
     )
     region: dict = {"startLine": f.line, "startColumn": f.column + 1}
@@ -101,10 +109,14 @@ def _result(f: Finding, index: int, prefix: str, names: dict[int, str]) -> dict:
         props["cell"] = f.cell
     if f.deadlines:
         props["deadlines"] = [d.model_dump() for d in f.deadlines]
+    if f.via or f.origin != "openai" or f.confidence < 1:
+        props.update(via=list(f.via), origin=f.origin, confidence=f.confidence)
+        if f.backend:
+            props["backend"] = f.backend
     fingerprint = hashlib.sha256(
         "\0".join((f.path, str(f.cell), f.rule, f.api, f.code)).encode("utf-8")
     ).hexdigest()[:32]
-    return {
+    out: dict = {
         "ruleId": f.rule,
         "ruleIndex": index,
         "level": sarif_level(f.level),
@@ -120,6 +132,15 @@ def _result(f: Finding, index: int, prefix: str, names: dict[int, str]) -> dict:
         "partialFingerprints": {"offrampFinding/v1": fingerprint},
         "properties": props,
     }
+    related = [
+        {"id": i, "message": {"text": step},
+         "physicalLocation": {"artifactLocation": {"uri": _uri(path, prefix), "uriBaseId": "%SRCROOT%"},
+                              "region": {"startLine": line}}}
+        for i, (step, path, line) in enumerate(via_locations(f), 1)
+    ]
+    if related:  # the places the finding was reached through (factory, call site, attribute assignment)
+        out["relatedLocations"] = related
+    return out
 
 
 def render(report: ScanReport, ruleset: RuleSet | None = None, *, uri_prefix: str = "") -> str:

@@ -24,6 +24,7 @@ from offramp.migrate.report.common import (
     location,
     one_line,
     plural,
+    reached,
     scope_notes,
     sorted_findings,
 )
@@ -124,6 +125,9 @@ def _findings(report: ScanReport, width: int) -> Table:
             api.append("\n" + " ".join(f.features), style="dim")
         for d in f.deadlines:
             api.append("\n" + deadline_text(d), style="red")
+        how = reached(f)
+        if how:
+            api.append("\nvia " + how, style="cyan")
         offers = (
             [f"hosted: {f.deepseek.hosted}\nself:   {f.deepseek.self_hosted}"]
             if narrow

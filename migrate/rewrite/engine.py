@@ -254,11 +254,25 @@ def rides_along(findings: list[dict[str, Any]], moved: list[Site], left: list[Si
     with the constructor of their client. Returned as moved sites; `rewrite_path` turns them into left sites
     when the project's clients did not all move."""
     seen = {s.line for s in moved} | {s.line for s in left}
-    return [Site(line=f["line"], column=f.get("column", 0), api=f.get("api", ""), strategy=RIDES,
-                 category=f.get("category", ""))
-            for f in findings
-            if f.get("rewrite") == "keep-call" and "module_client" not in f.get("features", [])
-            and f["line"] not in seen and not (only and f.get("category") not in only)]
+    out = []
+    for f in findings:
+        if not (f.get("rewrite") == "keep-call" and "module_client" not in f.get("features", [])
+                and f["line"] not in seen and not (only and f.get("category") not in only)):
+            continue
+        via = list(f.get("via", []))
+        site = Site(line=f["line"], column=f.get("column", 0), api=f.get("api", ""), strategy=RIDES,
+                    category=f.get("category", ""), via=via)
+        if f.get("origin") == "openai-compatible":
+            # the graph saw only the shape of the client: nothing proves the client it receives moves
+            left.append(site.model_copy(update={"strategy": "scan:duck-typed", "reason": (
+                "not moved: a call of the OpenAI shape on a client this code receives "
+                f"({via[0].removeprefix('duck-typed: ') if via else 'of unknown type'}); point that client at "
+                "the adapter where it is built")}))
+            continue
+        if via:
+            site.reason = "moves with its client, reached through " + " → ".join(via)
+        out.append(site)
+    return out
 
 
 def _dedupe(sites: list[Site]) -> list[Site]:
@@ -310,7 +324,8 @@ def discover(root: Path, options: RewriteOptions) -> list[Path]:
 
 def _finding_dict(f: Any, line: int) -> dict[str, Any]:
     return {"line": line, "column": f.column, "api": f.api, "rule": f.rule, "rewrite": f.rewrite,
-            "category": f.category, "features": list(f.features), "message": f.message, "reason": f.deepseek.reason}
+            "category": f.category, "features": list(f.features), "message": f.message, "reason": f.deepseek.reason,
+            "via": list(getattr(f, "via", [])), "origin": getattr(f, "origin", "openai")}
 
 
 @dataclass
@@ -335,6 +350,8 @@ def scan_project(root: Path, options: RewriteOptions) -> ProjectScan | None:
                                          jobs=options.jobs))
     by_path: dict[str, list[Any]] = {}
     for f in report.findings:
+        if getattr(f, "origin", "openai") == "offramp":
+            continue  # already on Offramp's client (a second run, or code written for it): nothing to move
         by_path.setdefault(f.path, []).append(f)
     return ProjectScan(by_path, {s.path for s in report.skipped}, report)
 

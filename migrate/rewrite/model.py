@@ -17,6 +17,7 @@ class Site(BaseModel):
     strategy: str
     category: str = ""
     reason: str = ""
+    via: list[str] = Field(default_factory=list, description="how the scan reached the site (factory, parameter...)")
 
 
 class FileResult(BaseModel):

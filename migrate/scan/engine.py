@@ -1,9 +1,10 @@
 """`scan_path`: walk, pre-filter, analyse (in a process pool on large trees), cache, score.
 
-Analysis runs in rounds so cross-module indirection works without whole-program analysis: round 0 analyses
-the files that import an SDK or wrapper; what their modules export (clients, factories, classes holding a
-client, constants) goes into the project index; files importing those modules are then analysed (again)
-with that knowledge, until the exports stop changing.
+The API graph spans the project by rounds to a fixed point: round 0 analyses the files that import an SDK or
+wrapper (and files calling something of the OpenAI client's shape, for duck typing); what their modules export
+(clients, factories, classes holding a client, SDK re-exports, star-importable names) and what they pass to
+other modules' functions (cross-module parameter edges) goes into the project index; files importing those
+modules, or receiving those arguments, are then analysed (again) with that knowledge, until nothing changes.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from offramp.migrate.scan.notebook import LineMap, NotebookError, notebook_sourc
 from offramp.migrate.scan.options import ScanOptions, default_cache_dir
 from offramp.migrate.scan.prefilter import import_regex, reach_filter
 from offramp.migrate.scan.project import ProjectIndex, module_name
-from offramp.migrate.scan.resolve import MODULE_RECEIVERS, ProjectContext
+from offramp.migrate.scan.resolve import MODULE_RECEIVERS, OFFRAMP_FACTORIES, OFFRAMP_MODULES, ProjectContext
 from offramp.migrate.scan.summary import build_report
 from offramp.migrate.scan.walk import walk
 
-# Below this much source to analyse in a round, starting workers costs more than it saves (libcst parses
-# ~0.5 MB/s per core; forking a worker and importing nothing new costs ~50 ms).
-PARALLEL_MIN_CHARS = 400_000
-MAX_ROUNDS = 4
+# Below this much source to analyse in a round, starting workers costs more than it saves (`ast` parses and
+# resolves a few MB/s per core; forking a worker and importing nothing new costs ~50 ms).
+PARALLEL_MIN_CHARS = 1_500_000
+MAX_ROUNDS = 6
+OFFRAMP_ROOTS = frozenset({"offramp", "adapters"})
 _AT_LINE = re.compile(r"syntax error at line (\d+)")
 
 
@@ -72,7 +74,7 @@ _WORKER_RULESET: RuleSet | None = None
 
 
 def _mp_context() -> multiprocessing.context.BaseContext | None:
-    """fork where it exists: workers inherit the imported libcst/pydantic instead of re-importing them
+    """fork where it exists: workers inherit the imported rules/pydantic instead of re-importing them
     (spawn and forkserver pay ~0.5 s per worker before the first file)."""
     try:
         return multiprocessing.get_context("fork")
@@ -104,6 +106,15 @@ def _analyze(rel: str, text: str, ctx: ProjectContext, cells: list[tuple[int, in
     return res.model_dump(mode="json")
 
 
+def duck_regex(ruleset: RuleSet) -> re.Pattern[str]:
+    """Text a file must hold to be parsed for duck-typed calls: the last two segments of a method path of the
+    OpenAI client followed by `(` (`completions.create(`, `runs.retrieve(`)."""
+    tails = {".".join(n.split(".")[-2:]) for r in ruleset.rules if r.match.kind == "method"
+             and r.match.receiver in MODULE_RECEIVERS.values() for n in r.match.names if "." in n}
+    alt = "|".join(sorted(re.escape(t).replace(r"\.", r"\s*\.\s*") for t in tails))
+    return re.compile(rf"\.\s*(?:{alt})\s*\(")
+
+
 def reach_names(ruleset: RuleSet) -> set[str]:
     """Qualified names an import must lead to for a file to be worth parsing (see prefilter.reach_filter)."""
     names = {n for r in ruleset.rules if r.match.kind != "method" for n in r.match.names}
@@ -111,6 +122,11 @@ def reach_names(ruleset: RuleSet) -> set[str]:
         names |= {f"{module}.{n.split('.')[0]}" for r in ruleset.rules if r.match.receiver == receiver
                   for n in r.match.names}
         names |= {f"{module}.{m}" for m in ("beta", "with_raw_response", "with_streaming_response", "with_options")}
+    for n in list(names):  # the same names through Offramp's client
+        if n.startswith("openai."):
+            rest = n[len("openai."):]
+            names |= {f"{m}{rest}" for m in OFFRAMP_MODULES}
+    names |= {f"{m}{f}" for m in OFFRAMP_MODULES for f in OFFRAMP_FACTORIES}
     return names
 
 
@@ -135,10 +151,13 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
             sources[rel] = got
 
     roots = ruleset.import_roots
-    rx = import_regex(roots)
-    may_reach = reach_filter(roots, reach_names(ruleset))
+    scan_roots = roots | OFFRAMP_ROOTS  # Offramp's own client is usage too (a scan after `migrate rewrite`)
+    rx = import_regex(scan_roots)
+    may_reach = reach_filter(scan_roots, reach_names(ruleset))
+    duck = duck_regex(ruleset)
     direct = {rel for rel, s in sources.items()
-              if any(r in s.text for r in roots) and rx.search(s.text) and may_reach(s.text)}
+              if (any(r in s.text for r in scan_roots) and rx.search(s.text) and may_reach(s.text))
+              or ("(" in s.text and duck.search(s.text))}
     index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
     cache = ResultCache((options.cache_dir or default_cache_dir(root_dir)) if options.use_cache else None)
     jobs_n = options.jobs or os.cpu_count() or 1
@@ -206,11 +225,14 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
                         if options.progress:
                             options.progress(done, total)
             exports = {module_name(rel)[0]: r.exports for rel, r in results.items() if r.exports}
-            if exports == index.exports and not deferred:
+            params = {rel: r.params for rel, r in results.items() if r.params}
+            stars = {module_name(rel)[0]: r.stars for rel, r in results.items() if r.parsed}
+            changed = index.set_params(params) | index.set_stars(stars)
+            if exports == index.exports and not deferred and not changed:
                 break
             index.set_exports(exports)
             deferred = set()
-            targets = sorted(direct | index.exporting_importers())
+            targets = sorted(direct | index.exporting_importers() | index.param_receivers())
     finally:
         if pool is not None:
             pool.shutdown()
@@ -224,5 +246,50 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
     if options.only_categories:
         wanted = set(options.only_categories)
         findings = [f for f in findings if f.category in wanted]
-    return build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
-                        files_parsed=sum(1 for r in results.values() if r.parsed))
+    report = build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
+                          files_parsed=sum(1 for r in results.values() if r.parsed))
+    route_offramp_findings(report, root_dir, ruleset)
+    return report
+
+
+def _endpoint(api: str) -> str:
+    """`chat.completions.create` → `chat/completions/create`, the path shape offramp's router matches on."""
+    return "/".join(api.split("."))
+
+
+def route_offramp_findings(report: ScanReport, root_dir: Path, ruleset: RuleSet) -> None:
+    """For calls through Offramp's client, the backend the project's offramp.toml routes each to
+    (`Finding.backend`), with offramp.adapters' own config loader and router. No offramp.toml: the client
+    behaves exactly like openai's, so every call goes to "openai". A bad offramp.toml is one skipped entry."""
+    kinds = {r.id: r.match.kind for r in ruleset.rules}
+    mine = [f for f in report.findings if f.origin == "offramp" and kinds.get(f.rule) in ("call", "method")
+            and not f.api.startswith("openai.")]
+    if not mine:
+        return
+    from offramp.adapters.config import ConfigError, parse_config
+    from offramp.adapters.routing import candidates, capabilities_of
+
+    path = next((d / "offramp.toml" for d in (root_dir.resolve(), *root_dir.resolve().parents)
+                 if (d / "offramp.toml").is_file()), None)
+    cfg = None
+    if path is not None:
+        try:
+            cfg = parse_config(path.read_text(encoding="utf-8"), str(path))
+        except (ConfigError, OSError, UnicodeDecodeError) as e:
+            report.skipped.append(Skipped(path="offramp.toml", reason=f"cannot route calls: {str(e).splitlines()[0]}"))
+            report.summary.skipped = len(report.skipped)
+            return
+    for f in mine:
+        if cfg is None:
+            f.backend = "openai"
+            continue
+        caps = capabilities_of(_endpoint(f.api), None)
+        if {"vision", "vision_input_image"} & set(f.features) and "vision" not in caps:
+            caps.append("vision")
+        if {"audio_input", "audio_data_url", "audio_output"} & set(f.features) and "audio" not in caps:
+            caps.append("audio")
+        try:
+            got = candidates(cfg, caps, f.models[0] if f.models else None, None, {})[0]
+        except (KeyError, ValueError):
+            continue
+        f.backend = got.backend

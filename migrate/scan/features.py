@@ -1,11 +1,14 @@
-"""Per-call features (`rules/features.toml` detectors) read from a call's keyword arguments and message literals."""
+"""Per-call features (`rules/features.toml` detectors) read from a call's keyword arguments and message literals.
+
+Features decided outside the call count too: a `**params` dict built in the function (`params["tools"] =
+TOOLS`, `params.update(...)`, `dict(...)`) or a module constant, a module-level `TOOLS` list, a helper that
+returns image parts, `response_format` held in a variable."""
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
-
-import libcst as cst
 
 from offramp.migrate.ruleset import Feature
 from offramp.migrate.scan.resolve import NOT_LITERAL, Const, QName, Resolver, Scope
@@ -17,26 +20,46 @@ MESSAGE_KWARGS = ("messages", "input", "prompt")
 _SENTINELS = {"NOT_GIVEN", "NotGiven", "omit", "Omit"}
 
 
-def _kwargs(call: cst.Call) -> dict[str, cst.BaseExpression]:
-    return {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+def kwargs_of(call: ast.Call, r: Resolver, scope: Scope) -> dict[str, tuple[ast.expr, Scope]]:
+    """Keyword arguments of a call, including the keys of `**dict` arguments the resolver can see."""
+    out: dict[str, tuple[ast.expr, Scope]] = {}
+    for k in call.keywords:
+        if k.arg is not None:
+            out[k.arg] = (k.value, scope)
+            continue
+        for e, s in r.follow(k.value, scope):
+            if isinstance(e, ast.Dict):
+                for key, val in zip(e.keys, e.values, strict=False):
+                    if key is None:  # {**base, ...}
+                        for e2, s2 in r.follow(val, s):
+                            if isinstance(e2, ast.Dict):
+                                for k2, v2 in zip(e2.keys, e2.values, strict=False):
+                                    lk = r.literal(k2, s2) if k2 is not None else None
+                                    if isinstance(lk, str):
+                                        out.setdefault(lk, (v2, s2))
+                        continue
+                    lk = r.literal(key, s)
+                    if isinstance(lk, str):
+                        out.setdefault(lk, (val, s))
+    return out
 
 
-def _dict_value(d: cst.Dict, key: str, r: Resolver, scope: Scope) -> Any:
-    for el in d.elements:
-        if isinstance(el, cst.DictElement) and r.literal(el.key, scope) == key:
-            return el.value
+def _dict_value(d: ast.Dict, key: str, r: Resolver, scope: Scope) -> Any:
+    for k, v in zip(d.keys, d.values, strict=False):
+        if k is not None and r.literal(k, scope) == key:
+            return v
     return None
 
 
-def _resolve_dict(expr: cst.BaseExpression, r: Resolver, scope: Scope) -> tuple[cst.Dict, Scope] | None:
+def _resolve_dict(expr: ast.expr, r: Resolver, scope: Scope) -> tuple[ast.Dict, Scope] | None:
     for e, s in r.follow(expr, scope):
-        if isinstance(e, cst.Dict):
+        if isinstance(e, ast.Dict):
             return e, s
     return None
 
 
-def _is_name(expr: cst.BaseExpression, r: Resolver, scope: Scope) -> bool:
-    if not isinstance(expr, cst.Name | cst.Attribute):
+def _is_name(expr: ast.expr, r: Resolver, scope: Scope) -> bool:
+    if not isinstance(expr, ast.Name | ast.Attribute):
         return False
     if r.literal(expr, scope) is not NOT_LITERAL or _resolve_dict(expr, r, scope) is not None:
         return False
@@ -44,86 +67,84 @@ def _is_name(expr: cst.BaseExpression, r: Resolver, scope: Scope) -> bool:
     return not (isinstance(v, QName) and v.name.split(".")[-1] in _SENTINELS) and not isinstance(v, Const)
 
 
-def _walk_literals(expr: cst.BaseExpression, r: Resolver, scope: Scope, budget: list[int]):
+def _walk_literals(expr: ast.expr, r: Resolver, scope: Scope, budget: list[int]):
     """Every dict and string reachable from a messages literal, following local names (bounded)."""
     for e, s in r.follow(expr, scope):
         budget[0] -= 1
         if budget[0] < 0:
             return
-        if isinstance(e, cst.Dict):
+        if isinstance(e, ast.Dict):
             yield e, s
-            for el in e.elements:
-                if isinstance(el, cst.DictElement):
-                    yield from _walk_literals(el.value, r, s, budget)
-        elif isinstance(e, cst.List | cst.Tuple | cst.Set):
-            for el in e.elements:
-                yield from _walk_literals(el.value, r, s, budget)
-        elif isinstance(e, cst.ListComp | cst.GeneratorExp):
+            for v in e.values:
+                if v is not None:
+                    yield from _walk_literals(v, r, s, budget)
+        elif isinstance(e, ast.List | ast.Tuple | ast.Set):
+            for el in e.elts:
+                yield from _walk_literals(el, r, s, budget)
+        elif isinstance(e, ast.ListComp | ast.GeneratorExp):
             yield from _walk_literals(e.elt, r, s, budget)
-        elif isinstance(e, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString):
+        elif isinstance(e, ast.Constant | ast.JoinedStr):
             yield e, s
-        elif isinstance(e, cst.BinaryOperation):
+        elif isinstance(e, ast.BinOp):
             yield from _walk_literals(e.left, r, s, budget)
             yield from _walk_literals(e.right, r, s, budget)
 
 
-def _string_prefix(e: cst.BaseExpression) -> str:
-    if isinstance(e, cst.SimpleString | cst.ConcatenatedString):
-        v = e.evaluated_value
-        return v if isinstance(v, str) else ""
-    if isinstance(e, cst.FormattedString):
-        first = e.parts[0] if e.parts else None
-        return first.value if isinstance(first, cst.FormattedStringText) else ""
+def _string_prefix(e: ast.expr) -> str:
+    if isinstance(e, ast.Constant) and isinstance(e.value, str):
+        return e.value
+    if isinstance(e, ast.JoinedStr):
+        first = e.values[0] if e.values else None
+        return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
     return ""
 
 
-def detect(call: cst.Call, scope: Scope, r: Resolver, features: tuple[Feature, ...]) -> list[str]:
+def detect(call: ast.Call, scope: Scope, r: Resolver, features: tuple[Feature, ...]) -> list[str]:
     """Ids of the features whose `when` detector holds for this call."""
-    kwargs = _kwargs(call)
+    kwargs = kwargs_of(call, r, scope)
     found: list[str] = []
-    content: list[tuple[cst.BaseExpression, Scope]] | None = None
+    content: list[tuple[ast.expr, Scope]] | None = None
     for f in features:
         w = f.when
         if w is None:
             continue
         if w.kwarg is not None:
-            expr = next((kwargs[k] for k in KWARG_ALIASES.get(w.kwarg, (w.kwarg,)) if k in kwargs), None)
-            if expr is None:
+            got = next((kwargs[k] for k in KWARG_ALIASES.get(w.kwarg, (w.kwarg,)) if k in kwargs), None)
+            if got is None:
                 continue
-            if _holds(w, expr, r, scope):
+            if _holds(w, got[0], r, got[1]):
                 found.append(f.id)
         else:
             if content is None:
                 content = []
                 for k in MESSAGE_KWARGS:
                     if k in kwargs:
-                        content.extend(_walk_literals(kwargs[k], r, scope, [400]))
+                        content.extend(_walk_literals(kwargs[k][0], r, kwargs[k][1], [400]))
                 for a in call.args:  # 0.x / wrappers may take messages positionally
-                    if a.keyword is None:
-                        content.extend(_walk_literals(a.value, r, scope, [200]))
+                    content.extend(_walk_literals(a, r, scope, [200]))
             if w.content_part and any(
-                isinstance(e, cst.Dict) and (t := _dict_value(e, "type", r, s)) is not None
+                isinstance(e, ast.Dict) and (t := _dict_value(e, "type", r, s)) is not None
                 and r.literal(t, s) == w.content_part for e, s in content
             ):
                 found.append(f.id)
             elif w.data_url and any(
                 _string_prefix(e).startswith(f"data:{w.data_url}/") for e, _ in content
-                if not isinstance(e, cst.Dict)
+                if not isinstance(e, ast.Dict)
             ):
                 found.append(f.id)
     return found
 
 
-def call_matches(w, call: cst.Call, scope: Scope, r: Resolver) -> bool:
+def call_matches(w, call: ast.Call, scope: Scope, r: Resolver) -> bool:
     """Does a rule's `match.when` hold for this call (a kwarg detector)?"""
     if w.kwarg is None:
         return False
-    kwargs = _kwargs(call)
-    expr = next((kwargs[k] for k in KWARG_ALIASES.get(w.kwarg, (w.kwarg,)) if k in kwargs), None)
-    return expr is not None and _holds(w, expr, r, scope)
+    kwargs = kwargs_of(call, r, scope)
+    got = next((kwargs[k] for k in KWARG_ALIASES.get(w.kwarg, (w.kwarg,)) if k in kwargs), None)
+    return got is not None and _holds(w, got[0], r, got[1])
 
 
-def _holds(w, expr: cst.BaseExpression, r: Resolver, scope: Scope) -> bool:
+def _holds(w, expr: ast.expr, r: Resolver, scope: Scope) -> bool:
     if w.key is not None:
         d = _resolve_dict(expr, r, scope)
         if d is None:
@@ -138,7 +159,7 @@ def _holds(w, expr: cst.BaseExpression, r: Resolver, scope: Scope) -> bool:
     value = r.literal(expr, scope)
     if value is None:
         return False
-    if isinstance(expr, cst.Name | cst.Attribute) and value is NOT_LITERAL:
+    if isinstance(expr, ast.Name | ast.Attribute) and value is NOT_LITERAL:
         v = r.eval(expr, scope)
         if isinstance(v, QName) and v.name.split(".")[-1] in _SENTINELS:
             return False

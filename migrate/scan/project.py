@@ -82,6 +82,13 @@ class ProjectIndex:
         self._export_words: tuple[str, ...] = ()
         self._word_files: dict[str, frozenset[str]] = {}
         self._best_memo: dict[tuple[str, str], str | None] = {}
+        self._params_in: dict[str, dict[str, dict[str, Any]]] = {}  # full module -> {qualname: {param: obj}}
+        self._stars: dict[str, list[str]] = {}
+        # the project's own `adapters` package hides Offramp's pre-0.2 top-level `adapters` (as in the rewrite)
+        self.own_adapters = any(r == "adapters.py" or r.endswith(("/adapters.py", "/adapters/__init__.py"))
+                                or r == "adapters/__init__.py" for r in self.files)
+        self._sdk_import = {name: re.compile(rf"^[ \t]*(?:import[ \t]+{re.escape(name)}\b|from[ \t]+{re.escape(name)}"
+                                             rf"[ \t.])", re.MULTILINE) for name in self.sdk_roots}
 
     def constants(self, full: str) -> dict[str, Any]:
         """Module-level `NAME = literal` constants of a project module, read without parsing it."""
@@ -104,8 +111,40 @@ class ProjectIndex:
         while d and d in self.packages:
             d = d.rsplit("/", 1)[0] if "/" in d else ""
         pre = f"{d}/" if d else ""
-        return frozenset(name for name in self.sdk_roots
-                         if f"{pre}{name}.py" in self.files or f"{pre}{name}/__init__.py" in self.files)
+        out = set()
+        for name in self.sdk_roots:
+            for cand in (f"{pre}{name}.py", f"{pre}{name}/__init__.py"):
+                # a module never shadows the SDK for itself, and the project's own `openai.py` that imports the
+                # SDK by absolute import means the SDK (its author runs it as a package module)
+                if cand in self.files and cand != relpath and not relpath.startswith(f"{pre}{name}/") \
+                        and not self._sdk_import[name].search(self.texts[cand]):
+                    out.add(name)
+        if self.own_adapters:
+            out.add("adapters")
+        return frozenset(out)
+
+    def set_params(self, by_rel: Mapping[str, dict[str, dict[str, Any]]]) -> bool:
+        """Cross-module parameter edges: what each file passes to functions of other project modules, keyed
+        by the callee's full module. True when they changed."""
+        params: dict[str, dict[str, dict[str, Any]]] = {}
+        for rel, flows in by_rel.items():
+            spelled = sorted(self.imported(rel, self.texts[rel]), key=lambda t: -len(t[0]))
+            for target, entry in flows.items():
+                for cand, src in spelled:
+                    if target.startswith(cand + "."):
+                        full = src + target[len(cand):]
+                        params.setdefault(src, {}).setdefault(full, {}).update(entry)
+                        break
+        changed = params != self._params_in
+        self._params_in = params
+        return changed
+
+    def set_stars(self, stars: Mapping[str, list[str]]) -> bool:
+        self._stars = dict(stars)
+        return False
+
+    def param_receivers(self) -> set[str]:
+        return {self._rel_of[m] for m in self._params_in if m in self._rel_of}
 
     def _best(self, suffix: str, importer: str) -> str | None:
         """The project module a dotted import names: all suffixes of module paths count (apps are often
@@ -133,13 +172,17 @@ class ProjectIndex:
         module, is_pkg = module_name(relpath)
         package = module if is_pkg else module.rpartition(".")[0]
         exports: dict[str, dict[str, Any]] = {}
+        stars: dict[str, list[str]] = {}
         if text is not None:
             for cand, src in self.imported(relpath, text):
                 for name, value in self.constants(src).items():
                     exports[f"{cand}.{name}"] = {"kind": "const", "value": value}
                 for q, desc in self.exports.get(src, {}).items():
                     exports[cand + q[len(src):]] = desc
-        return ProjectContext(module=module, package=package, shadowed=self._shadowed(relpath), exports=exports)
+                if src in self._stars:
+                    stars[cand] = self._stars[src]
+        return ProjectContext(module=module, package=package, shadowed=self._shadowed(relpath), exports=exports,
+                              relpath=relpath, params=self._params_in.get(module, {}), stars=stars)
 
     def rel_of(self, full: str) -> str:
         return self._rel_of.get(full, "")
@@ -149,8 +192,11 @@ class ProjectIndex:
         got = self._imports.get(relpath)
         if got is None:
             module, is_pkg = module_name(relpath)
-            got = self._imports[relpath] = self._imported(text, module if is_pkg else module.rpartition(".")[0],
-                                                          module)
+            got = self._imported(text, module if is_pkg else module.rpartition(".")[0], module)
+            shadowed = self._shadowed(relpath)
+            # `import openai` names the SDK unless a project module shadows it for this file
+            got = self._imports[relpath] = [(c, s) for c, s in got
+                                            if c.split(".")[0] not in self.sdk_roots or c.split(".")[0] in shadowed]
         return got
 
     def _imported(self, text: str, package: str, module: str) -> list[tuple[str, str]]:

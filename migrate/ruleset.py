@@ -57,8 +57,15 @@ class FeatureWhen(_Strict):
     ``key``: look inside a dict literal value (``response_format`` → ``type``).
     ``is_name``: the value is a name or attribute, not a literal (``response_format=MyModel``).
     ``matches``: regex on a string literal value (``ft:`` model ids).
-    ``content_part``: a message content part of this ``type`` in the ``messages``/``input`` literal (followed
-    through local names), or a data URL of this media kind (``image``/``audio``).
+    A dotted ``key`` is a path into nested dicts (``text`` → ``format.type`` for the Responses API's
+    ``text={"format": {"type": "json_schema"}}``).
+    ``content_part``: a message content part of this ``type`` (or of one of these types) in the
+    ``messages``/``input`` literal (followed through local names), or a data URL of this media kind
+    (``image``/``audio``) via ``data_url``.
+    ``within``: search for ``content_part`` in these arguments instead of the message literals — keyword names,
+    ``*`` for the positional ones (built-in tools in ``tools=[{"type": "web_search"}]`` or in
+    ``llm.bind_tools([...])``). An engine that does not know ``within`` must not match such a feature at all
+    (it then looks in the messages, where a tool type never is).
     """
 
     kwarg: str | None = None
@@ -68,16 +75,26 @@ class FeatureWhen(_Strict):
     key: str | None = None
     is_name: bool = False
     matches: str | None = None
-    content_part: str | None = None
+    content_part: str | tuple[str, ...] | None = None
     data_url: str | None = None
+    within: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FeatureWhen:
         if not (self.kwarg or self.content_part or self.data_url):
             raise ValueError("a feature needs `kwarg`, `content_part` or `data_url`")
+        if self.within is not None and (self.content_part is None or self.kwarg is not None):
+            raise ValueError("`within` goes with `content_part` and without `kwarg`")
         if self.matches:
             re.compile(self.matches)
         return self
+
+    @property
+    def content_types(self) -> tuple[str, ...]:
+        """``content_part`` as a tuple (one type or several)."""
+        if self.content_part is None:
+            return ()
+        return (self.content_part,) if isinstance(self.content_part, str) else self.content_part
 
 
 class Match(_Strict):
@@ -93,7 +110,8 @@ class Match(_Strict):
     - a ``call`` rule whose names hold both ``X.create`` and ``X.acreate`` treats the ``a`` form as async.
 
     ``when`` (same detector as a feature's) narrows a call/method rule to calls whose arguments match, e.g.
-    ``files.create`` with ``purpose = "fine-tune"``; such rules win over the rule without ``when``.
+    ``files.create`` with ``purpose = "fine-tune"``, or LangChain ``llm.invoke(...)`` with an image part
+    (``content_part``); such rules win over the rule without ``when``.
     - ``constructor``: instantiation of a class resolving to one of ``names`` (``openai.OpenAI``).
     - ``assign``: assignment to a qualified attribute (``openai.api_key = ...``); with ``receiver``, to an
       attribute of a tracked object of that type (``self.client.api_key = next(keys)`` on an OpenAI client).
@@ -163,6 +181,7 @@ class Feature(_Strict):
     description: str
     when: FeatureWhen | None = None
     deepseek: DeepSeekOffer | None = None
+    valid: tuple[str, ...] = Field(default=(), description="code whose findings must not carry this feature")
     source: str = ""
 
     @model_validator(mode="after")

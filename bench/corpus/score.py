@@ -7,6 +7,7 @@ covered paths), trap hits, unlabelled findings inside covered paths, per-site le
 project level, and every miss with how the code reached the SDK. See bench/corpus/README.md.
 
     python bench/corpus/score.py [--only owner/repo] [--json [FILE]] [--verbose] [--lint] [--list] [--check] [--quick]
+        [--misses-md [--name NAME]]
 """
 
 from __future__ import annotations
@@ -618,6 +619,47 @@ def render(results: list[RepoResult], verbose: bool) -> str:
     return "\n".join(lines)
 
 
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_misses_md(results: list[RepoResult], scanner_name: str) -> str:
+    """The README's miss tables: misses by cause (the first word of `how`), every miss with its cause, and the
+    matched sites whose level differs, in Markdown, regenerated from one scoring run."""
+    ok = [r for r in results if not r.error]
+    misses = [(r, s) for r in ok for s in r.sites() if s.finding is None]
+    out = [f"Misses of {scanner_name}: {len(misses)} of {sum(len(r.sites()) for r in ok)} labelled sites "
+           f"({sum(1 for _, s in misses if s.kind == 'api')} API, {sum(1 for _, s in misses if s.kind == 'setup')} "
+           f"setup) over {len(ok)} repositories.", "", "| cause | misses | api | setup |", "|---|---|---|---|"]
+    for how, n in Counter(s.how_kind for _, s in misses).most_common():
+        api = sum(1 for _, s in misses if s.how_kind == how and s.kind == "api")
+        out.append(f"| `{how}` | {n} | {api} | {n - api} |")
+    out += ["", "| repository | site | kind | api | level | cause | how the code reaches the SDK |",
+            "|---|---|---|---|---|---|---|"]
+    for r, s in sorted(misses, key=lambda x: (x[1].how_kind, x[0].labels.name, x[1].path, x[1].line)):
+        out.append(f"| {r.labels.name} | `{s.path}:{s.line}` | {s.kind} | `{s.api}` | {s.level} | `{s.how_kind}` | "
+                   f"{_md(s.how)} |")
+    wrong = [(r, s) for r in ok for s in r.found() if s.finding["level"] != s.level]
+    if wrong:
+        out += ["", f"Found with another level ({len(wrong)}):", "",
+                "| repository | site | api | labelled | found | how |", "|---|---|---|---|---|---|"]
+        for r, s in wrong:
+            f = s.finding
+            out.append(f"| {r.labels.name} | `{s.path}:{s.line}` | `{s.api}` | L{s.level} "
+                       f"{', '.join(sorted(s.features)) or '-'} | L{f['level']} "
+                       f"{', '.join(sorted(f.get('features', []))) or '-'} | {_md(s.how)} |")
+    traps = [(r, t, f) for r in ok for t, f in r.trap_hits]
+    if traps:
+        out += ["", f"Trap hits ({len(traps)}):", "", "| repository | line | found | trap |", "|---|---|---|---|"]
+        for r, t, f in traps:
+            out.append(f"| {r.labels.name} | `{t.path}:{t.line}` | `{f['api']}` ({f['rule']}) | {_md(t.what)} |")
+    off = [r for r in ok if r.report_level != r.labels.level]
+    if off:
+        out += ["", f"Project level off ({len(off)}): " + ", ".join(
+            f"{r.labels.name} L{r.report_level} vs L{r.labels.level}" for r in off) + "."]
+    return "\n".join(out)
+
+
 def render_list(all_labels: list[Labels]) -> str:
     """One Markdown row per labelled repository (the README's table)."""
     rows = ["| repository | commit | covered | level | api | setup | traps | why |", "|---|---|---|---|---|---|---|---|"]
@@ -650,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lint", action="store_true", help="check the labels against the code, then stop")
     p.add_argument("--list", action="store_true", help="list the labelled repositories (no scan), then stop")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
+    p.add_argument("--misses-md", action="store_true",
+                   help="print the README's miss tables (by cause, every miss, level differences) in Markdown")
+    p.add_argument("--name", default=None, help="the scanner's name in --misses-md (default: the command)")
     p.add_argument("--quick", action="store_true",
                    help="only the repositories whose tree is already exported (no git work)")
     a = p.parse_args(argv)
@@ -698,7 +743,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(all_labels)} label files, {sum(len(x.sites) for x in all_labels)} sites, "
               f"{len(warnings)} warnings", file=sys.stderr)
         return 1 if warnings else 0
-    print(render(results, a.verbose))
+    if a.misses_md:
+        print(render_misses_md(results, a.name or " ".join(scanner)))
+    else:
+        print(render(results, a.verbose))
     if a.json is not None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(to_json(results, scanner), indent=2, ensure_ascii=False) + "\n")

@@ -138,3 +138,20 @@ def test_scored_run_exports_the_commit_from_a_mirror_and_writes_json(tmp_path):
     assert data["totals"]["api_recall"] == 1.0 and data["totals"]["setup_recall"] == 1.0
     assert data["totals"]["trap_hits"] == 0
     assert data["repositories"][0]["scan_level"] == 1
+
+
+def test_misses_md_lists_every_miss_with_its_cause_and_the_level_differences(tmp_path):
+    f = _labels(tmp_path, _site("src/a.py", 3, "OpenAI", kind="setup")
+                + _site("src/a.py", 9, "chat.completions.create", level=2).replace(
+                    'how = "direct"', 'how = "factory get_client() in src/clients.py | cached"')
+                + _site("src/b.py", 5, "embeddings.create", level=4))
+    res = score.RepoResult(score.load_labels(f), tree=tmp_path)
+    score.match(res, {"summary": {"level": 0}, "findings": [
+        _finding("src/a.py", 3, "OpenAI"), _finding("src/b.py", 5, "embeddings.create", level=1)]})
+    md = score.render_misses_md([res], "test scanner")
+    assert md.startswith("Misses of test scanner: 1 of 3 labelled sites (1 API, 0 setup) over 1 repositories.")
+    assert "| `factory` | 1 | 1 | 0 |" in md
+    assert ("| acme/app | `src/a.py:9` | api | `chat.completions.create` | 2 | `factory` | "
+            "factory get_client() in src/clients.py \\| cached |") in md  # a `|` in `how` cannot break the table
+    assert "| acme/app | `src/b.py:5` | `embeddings.create` | L4 - | L1 - | direct |" in md
+    assert md.endswith("Project level off (1): acme/app L0 vs L1.")

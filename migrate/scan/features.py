@@ -69,6 +69,10 @@ def _is_name(expr: ast.expr, r: Resolver, scope: Scope) -> bool:
 
 def _walk_literals(expr: ast.expr, r: Resolver, scope: Scope, budget: list[int]):
     """Every dict and string reachable from a messages literal, following local names (bounded)."""
+    if isinstance(expr, ast.Call):  # a message built in place: HumanMessage(content=[...])
+        for k in expr.keywords:
+            if k.arg is not None:
+                yield from _walk_literals(k.value, r, scope, budget)
     for e, s in r.follow(expr, scope):
         budget[0] -= 1
         if budget[0] < 0:
@@ -115,17 +119,13 @@ def detect(call: ast.Call, scope: Scope, r: Resolver, features: tuple[Feature, .
             if _holds(w, got[0], r, got[1]):
                 found.append(f.id)
         else:
+            if w.within is not None:  # tool dicts in tools= / positional args, not message parts
+                if _has_part(w, _content(call, kwargs, scope, r, w.within), r):
+                    found.append(f.id)
+                continue
             if content is None:
-                content = []
-                for k in MESSAGE_KWARGS:
-                    if k in kwargs:
-                        content.extend(_walk_literals(kwargs[k][0], r, kwargs[k][1], [400]))
-                for a in call.args:  # 0.x / wrappers may take messages positionally
-                    content.extend(_walk_literals(a, r, scope, [200]))
-            if w.content_part and any(
-                isinstance(e, ast.Dict) and (t := _dict_value(e, "type", r, s)) is not None
-                and r.literal(t, s) == w.content_part for e, s in content
-            ):
+                content = _content(call, kwargs, scope, r, None)
+            if w.content_part and _has_part(w, content, r):
                 found.append(f.id)
             elif w.data_url and any(
                 _string_prefix(e).startswith(f"data:{w.data_url}/") for e, _ in content
@@ -135,11 +135,31 @@ def detect(call: ast.Call, scope: Scope, r: Resolver, features: tuple[Feature, .
     return found
 
 
+def _content(call: ast.Call, kwargs, scope: Scope, r: Resolver, within: tuple[str, ...] | None):
+    """Dicts and strings of the message literals (`messages`/`input`/`prompt` and positional arguments), or of
+    the arguments named by a detector's `within` (`*`: the positional ones)."""
+    names = MESSAGE_KWARGS if within is None else tuple(k for k in within if k != "*")
+    out: list[tuple[ast.expr, Scope]] = []
+    for k in names:
+        if k in kwargs:
+            out.extend(_walk_literals(kwargs[k][0], r, kwargs[k][1], [400]))
+    if within is None or "*" in within:
+        for a in call.args:  # 0.x / wrappers may take messages positionally
+            out.extend(_walk_literals(a, r, scope, [200]))
+    return out
+
+
+def _has_part(w, content, r: Resolver) -> bool:
+    types = w.content_types
+    return any(isinstance(e, ast.Dict) and (t := _dict_value(e, "type", r, s)) is not None
+               and r.literal(t, s) in types for e, s in content)
+
+
 def call_matches(w, call: ast.Call, scope: Scope, r: Resolver) -> bool:
-    """Does a rule's `match.when` hold for this call (a kwarg detector)?"""
-    if w.kwarg is None:
-        return False
+    """Does a rule's `match.when` hold for this call (a kwarg or a content-part detector)?"""
     kwargs = kwargs_of(call, r, scope)
+    if w.kwarg is None:
+        return bool(w.content_part) and _has_part(w, _content(call, kwargs, scope, r, w.within), r)
     got = next((kwargs[k] for k in KWARG_ALIASES.get(w.kwarg, (w.kwarg,)) if k in kwargs), None)
     return got is not None and _holds(w, got[0], r, got[1])
 
@@ -149,7 +169,13 @@ def _holds(w, expr: ast.expr, r: Resolver, scope: Scope) -> bool:
         d = _resolve_dict(expr, r, scope)
         if d is None:
             return False
-        inner = _dict_value(d[0], w.key, r, d[1])
+        *path, last = w.key.split(".")  # a dotted key walks nested dicts: text -> format.type
+        for part in path:
+            inner = _dict_value(d[0], part, r, d[1])
+            d = None if inner is None else _resolve_dict(inner, r, d[1])
+            if d is None:
+                return False
+        inner = _dict_value(d[0], last, r, d[1])
         if inner is None:
             return False
         expr, scope = inner, d[1]

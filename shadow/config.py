@@ -66,6 +66,19 @@ class Upstream(_Model):
         return os.environ.get(self.api_key_env) or None
 
 
+class BreakerConfig(_Model):
+    """The candidate's circuit breaker (shadow/breaker.py)."""
+
+    enabled: bool = True
+    consecutive_failures: int = Field(5, ge=1)  # timeouts, 5xx, 429, refused connections, cut streams in a row
+    window: int = Field(50, ge=1)  # last N candidate calls...
+    min_calls: int = Field(20, ge=1)  # ...at least this many of them...
+    error_rate: float = Field(0.5, gt=0.0, le=1.0)  # ...failing at this rate opens it
+    stall_s: float = Field(10.0, gt=0)  # calls in flight and none answered for this long opens it (a hang)
+    open_s: float = Field(5.0, gt=0)  # wait before the first half-open probe; doubles per failed probe
+    max_open_s: float = Field(300.0, gt=0)
+
+
 class MirrorConfig(_Model):
     # Share of eligible requests mirrored to the candidate (0..1); changeable at run time via the admin API.
     sample: float = Field(1.0, ge=0.0, le=1.0)
@@ -78,6 +91,10 @@ class MirrorConfig(_Model):
     # Spend cap in USD per UTC day over candidate + second-primary calls; 0 = no cap.
     daily_spend_cap_usd: float = Field(0.0, ge=0.0)
     endpoints: list[str] = Field(default_factory=lambda: ["/v1/chat/completions"])
+    # Mirror worker processes per proxy process: candidate calls, comparison, redaction, cost and store writes
+    # run there, never on the proxy's event loop (shadow/worker.py).
+    processes: int = Field(1, ge=1, le=64)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
 
 
 class JudgeConfig(_Model):

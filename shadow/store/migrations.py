@@ -50,6 +50,12 @@ def _v2(conn: Connection) -> None:
     schema.spend.create(conn, checkfirst=True)
 
 
+@register_migration("shadow", 3, "replica heartbeats and candidate breaker events")
+def _v3(conn: Connection) -> None:
+    schema.replicas.create(conn, checkfirst=True)
+    schema.breaker_events.create(conn, checkfirst=True)
+
+
 _PG_LOCK_KEY = 0x0FF7A3  # arbitrary constant advisory lock id for migrations
 
 

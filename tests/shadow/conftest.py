@@ -69,6 +69,9 @@ def proxy_factory(primary_fake, candidate_fake, store_url):
         runner = await start_site(proxy, "127.0.0.1", 0)
         runners.append(runner)
         host, port = runner.addresses[0][:2]
+        # The mirror worker processes import the comparators and the store first (seconds on a busy machine):
+        # tests time what the proxy does, not a cold interpreter start.
+        await wait_for(lambda: all(ln.ready for ln in proxy.mirror.links), timeout=60)
         try:
             yield proxy, f"http://{host}:{port}/v1"
         finally:
@@ -99,7 +102,7 @@ def chat(content: str = "hello", **extra) -> dict:
     return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **extra}
 
 
-async def wait_for(pred, timeout: float = 5.0, interval: float = 0.02):
+async def wait_for(pred, timeout: float = 15.0, interval: float = 0.02):
     import asyncio
     import time
 

@@ -32,7 +32,7 @@ from offramp.shadow.metrics import Metrics
 from offramp.shadow.routing import RequestInfo
 from offramp.shadow.spend import SpendMeter
 from offramp.shadow.store.writer import StoreWriter
-from offramp.shadow.worker import PrimaryOutcome, encode, read_frame
+from offramp.shadow.worker import FrameWriter, PrimaryOutcome, frames
 
 __all__ = ["Mirror", "MirrorJob", "PrimaryOutcome", "SpendMeter", "SKIP_REASONS"]
 
@@ -93,7 +93,7 @@ class WorkerLink:
 
     @property
     def alive(self) -> bool:
-        return self.writer is not None and not self.writer.is_closing()
+        return self.writer is not None and not self.writer.closing
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -110,43 +110,39 @@ class WorkerLink:
         finally:
             lsock.close()
             shutil.rmtree(d, ignore_errors=True)
-        reader, self.writer = await asyncio.open_unix_connection(sock=conn, limit=2**24)
+        reader, writer = await asyncio.open_unix_connection(sock=conn, limit=1 << 24)
+        self.writer = FrameWriter(writer)
         m = self.mirror
         self.send(("config", m.cfg.model_dump_json(), m.replica, m.log_level))
         self.reader_task = loop.create_task(self._read(reader), name=f"mirror-link-{self.index}")
 
     def send(self, msg: tuple) -> bool:
-        w = self.writer
-        if w is None or w.is_closing():
-            return False
-        w.write(encode(msg))
-        return True
+        return self.writer is not None and self.writer.send(msg)
 
     def backlogged(self) -> bool:
         w = self.writer
-        return w is None or w.is_closing() or w.transport.get_write_buffer_size() > MAX_BACKLOG_BYTES
+        return w is None or w.closing or w.buffered() > MAX_BACKLOG_BYTES
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            msg = await read_frame(reader)
-            if msg is None:
-                break
+        on_frame = self.mirror._on_frame
+        async for msg in frames(reader):
             try:
-                self.mirror._on_frame(self, msg)
+                on_frame(self, msg)
             except Exception as exc:  # noqa: BLE001 - a bad frame must not stop the link
                 event("mirror frame not handled", 40, error=f"{type(exc).__name__}: {exc}"[:200])
         if self.writer is not None:
-            self.writer.close()
+            self.writer.writer.close()
         self.mirror._link_lost(self)
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Close our side: the worker finishes its jobs, writes them, reports them and exits."""
         self.stopping = True
-        if self.writer is not None and not self.writer.is_closing():
+        if self.writer is not None and not self.writer.closing:
+            self.writer.flush()
             try:
-                self.writer.write_eof()
+                self.writer.writer.write_eof()
             except (OSError, RuntimeError):
-                self.writer.close()
+                self.writer.writer.close()
         if self.reader_task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self.reader_task), timeout_s)

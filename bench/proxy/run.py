@@ -147,9 +147,10 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of `pid` and its live child processes (the embedding worker), from /proc."""
+    """User + system CPU of `pid` and its live descendants (mirror workers under their fork server, the
+    embedding worker), from /proc."""
     total = 0.0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *_descendants(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -169,6 +170,15 @@ async def mirrored(base: str) -> float | None:
         return None
     return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
                if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln)
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
 
 
 def _children(pid: int) -> list[int]:

@@ -147,6 +147,9 @@ def status(
         from offramp.shadow.ramp.summary import ramp_summary
 
         summary["ramp"] = ramp_summary(engine, cfg.ramp)  # what holds the ramp, what it needs, which setting
+        from offramp.shadow.status import add_breaker_concerns
+
+        add_breaker_concerns(summary)  # an open candidate breaker holds (or rolls back) the ramp
     except SQLAlchemyError as exc:
         _fail(f"store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
     if as_json:

@@ -207,6 +207,7 @@ class Mirror:
         self.recorded = 0  # pairs the workers wrote
         self.breaker = Breaker(cfg.mirror.breaker, cfg.candidate.name, on_change=self._breaker_changed)
         self._probe: int | None = None
+        self._opened_mono = float("-inf")
         self._last_answer = time.monotonic()
         self._monitor: asyncio.Task | None = None
         self.metrics.sample.set(self.share)
@@ -293,10 +294,13 @@ class Mirror:
         kind = msg[0]
         if kind == "health":
             _, jid, err, status = msg
-            self.awaiting.pop(jid, None)
+            sent = self.awaiting.pop(jid, None)
             if status is not None or err in FAILURE_KINDS:
                 self._last_answer = time.monotonic()
-                self.breaker.record(err, status)
+                # A call sent before the breaker last opened says nothing about the candidate now: only the
+                # probe (and calls after it closed) count.
+                if jid == self._probe or (sent is not None and sent >= self._opened_mono):
+                    self.breaker.record(err, status)
             elif jid == self._probe:
                 self.breaker.probe_lost()
             if jid == self._probe:
@@ -381,6 +385,7 @@ class Mirror:
         self.writer.add_event({"at": ev.at, "replica": self.replica, "candidate": ev.candidate,
                                "from_state": ev.from_state, "to_state": ev.to_state, "reason": ev.reason[:300]})
         if ev.to_state == OPEN:
+            self._opened_mono = time.monotonic()
             self._child(self.metrics.breaker_opened, ev.candidate).inc()
         self._set_breaker_gauge()
         event("candidate breaker " + ev.to_state.replace("_", "-"), 30 if ev.to_state == OPEN else 20,

@@ -384,12 +384,14 @@ class ShadowProxy:
         return web.json_response(self.mirror_state())
 
 
-async def start_site(proxy: ShadowProxy, host: str | None = None, port: int | None = None) -> web.AppRunner:
+async def start_site(proxy: ShadowProxy, host: str | None = None, port: int | None = None, *,
+                     reuse_port: bool = False) -> web.AppRunner:
     """Start the proxy on host:port (port 0 = a free one); `runner.addresses` tells where. Client disconnects
-    cancel the handler, which cancels the primary call."""
+    cancel the handler, which cancels the primary call. `reuse_port`: several processes share the port."""
     app = proxy.build_app()
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host or proxy.cfg.server.host, proxy.cfg.server.port if port is None else port)
+    site = web.TCPSite(runner, host or proxy.cfg.server.host, proxy.cfg.server.port if port is None else port,
+                       reuse_port=reuse_port or None)
     await site.start()
     return runner

@@ -94,6 +94,9 @@ class MirrorConfig(_Model):
     # Mirror worker processes per proxy process: candidate calls, comparison, redaction, cost and store writes
     # run there, never on the proxy's event loop (shadow/worker.py).
     processes: int = Field(1, ge=1, le=64)
+    # Their CPU priority (nice 0..19): on a busy host the proxy's forwarding wins the CPU and the mirror takes
+    # what is left, falling behind (and counting `queue_full`) rather than slowing the primary.
+    worker_nice: int = Field(10, ge=0, le=19)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
 
 

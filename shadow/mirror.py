@@ -89,13 +89,24 @@ class WorkerLink:
         self.reader_task: asyncio.Task | None = None
         self.ready = False
         self.stopping = False
+        self.starting = False
         self.restarts = 0
+        self._early: list[tuple] = []
+        self._task: asyncio.Task | None = None
 
     @property
     def alive(self) -> bool:
-        return self.writer is not None and not self.writer.closing
+        return self.starting or (self.writer is not None and not self.writer.closing)
 
-    async def start(self) -> None:
+    def start(self) -> None:
+        """Launch the worker in the background: the proxy serves at once; jobs offered before the worker has
+        connected wait in memory (bounded like any hand-off) and go to it as soon as it does."""
+        self.ready = False
+        self.starting = True
+        self.writer = None
+        self._task = asyncio.get_running_loop().create_task(self._start(), name=f"mirror-start-{self.index}")
+
+    async def _start(self) -> None:
         loop = asyncio.get_running_loop()
         d = tempfile.mkdtemp(prefix="offramp-mirror-")  # 0700: no other user can reach the socket
         path = os.path.join(d, "s")
@@ -107,19 +118,34 @@ class WorkerLink:
             self.proc = _context().Process(target=_worker_main, args=(path,), name=f"offramp-mirror-{self.index}")
             await asyncio.to_thread(self.proc.start)  # the first start launches the fork server (seconds)
             conn, _ = await asyncio.wait_for(loop.sock_accept(lsock), 120)
+        except Exception as exc:  # noqa: BLE001 - no worker: its jobs are counted lost, the primary is untouched
+            event("mirror worker did not start", 40, worker=self.index, error=f"{type(exc).__name__}: {exc}"[:200])
+            self.starting = False
+            self._early.clear()
+            self.mirror._link_lost(self)
+            return
         finally:
             lsock.close()
             shutil.rmtree(d, ignore_errors=True)
         reader, writer = await asyncio.open_unix_connection(sock=conn, limit=1 << 24)
         self.writer = FrameWriter(writer)
         m = self.mirror
-        self.send(("config", m.cfg.model_dump_json(), m.replica, m.log_level))
+        self.writer.send(("config", m.cfg.model_dump_json(), m.replica, m.log_level))
+        for msg in self._early:
+            self.writer.send(msg)
+        self._early.clear()
+        self.starting = False
         self.reader_task = loop.create_task(self._read(reader), name=f"mirror-link-{self.index}")
 
     def send(self, msg: tuple) -> bool:
+        if self.starting:
+            self._early.append(msg)
+            return True
         return self.writer is not None and self.writer.send(msg)
 
     def backlogged(self) -> bool:
+        if self.starting:
+            return False  # bounded by the mirror's in-flight limit
         w = self.writer
         return w is None or w.closing or w.buffered() > MAX_BACKLOG_BYTES
 
@@ -137,6 +163,11 @@ class WorkerLink:
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Close our side: the worker finishes its jobs, writes them, reports them and exits."""
         self.stopping = True
+        if self._task is not None and not self._task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except asyncio.TimeoutError:
+                self._task.cancel()
         if self.writer is not None and not self.writer.closing:
             self.writer.flush()
             try:
@@ -376,7 +407,7 @@ class Mirror:
         async def restart() -> None:
             await asyncio.sleep(delay)
             if not link.stopping:
-                await link.start()
+                link.start()
 
         asyncio.get_running_loop().create_task(restart())
 
@@ -421,7 +452,7 @@ class Mirror:
         for i in range(self.mcfg.processes):
             link = WorkerLink(self, i)
             self.links.append(link)
-            await link.start()
+            link.start()
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="mirror-breaker-watch")
 
     async def stop(self, grace_s: float = 5.0) -> None:

@@ -23,7 +23,8 @@ import time
 CHILD_ENV = "OFFRAMP_SHADOW_SERVE_CHILD"
 
 
-def run_proxy(cfg, log_level: str = "info", *, reuse_port: bool = False, banner: bool = True) -> None:
+def run_proxy(cfg, log_level: str = "info", *, reuse_port: bool = False, banner: bool = True,
+              ready_fd: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then drain the mirror and flush the store."""
     import typer
 
@@ -41,6 +42,9 @@ def run_proxy(cfg, log_level: str = "info", *, reuse_port: bool = False, banner:
         # costs a few MB at most.
         gc.freeze()
         gc.set_threshold(20_000, 20, 20)
+        if ready_fd is not None:  # tell the supervisor this process listens
+            os.write(ready_fd, b"1")
+            os.close(ready_fd)
         if banner:
             addrs = ", ".join(f"http://{a[0]}:{a[1]}/v1" for a in runner.addresses)
             typer.echo(f"offramp shadow proxy on {addrs} -> primary {cfg.primary.base_url}, "
@@ -76,13 +80,15 @@ def supervise(cfg, workers: int, log_level: str = "info") -> int:
         hold.bind((host, 0))
         port = hold.getsockname()[1]
     child_cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"port": port})})
-    env = {**os.environ, CHILD_ENV: json.dumps({"config": child_cfg.model_dump_json(), "log_level": log_level})}
+    ready_r, ready_w = os.pipe()
+    spec = {"config": child_cfg.model_dump_json(), "log_level": log_level, "ready_fd": ready_w}
+    env = {**os.environ, CHILD_ENV: json.dumps(spec)}
     cmd = [sys.executable, "-m", "offramp.shadow.serving"]
     procs: list[subprocess.Popen | None] = [None] * workers
     stopping = False
 
     def start(i: int) -> None:
-        procs[i] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        procs[i] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, pass_fds=(ready_w,))
 
     def on_signal(signum, _frame) -> None:
         nonlocal stopping
@@ -95,7 +101,7 @@ def supervise(cfg, workers: int, log_level: str = "info") -> int:
     signal.signal(signal.SIGINT, on_signal)
     for i in range(workers):
         start(i)
-    _wait_listening(host, port, procs)
+    _wait_ready(ready_r, workers, procs)
     if hold is not None:
         hold.close()
     typer.echo(f"offramp shadow proxy on http://{host}:{port}/v1 ({workers} processes, SO_REUSEPORT) -> primary "
@@ -118,26 +124,30 @@ def supervise(cfg, workers: int, log_level: str = "info") -> int:
         if stopping and not alive:
             break
         time.sleep(0.2)
-    return max((p.returncode or 0) for p in procs if p is not None)
+    # Stopped by a signal: 0 when every process drained and exited by itself.
+    return max((abs(p.returncode or 0)) for p in procs if p is not None)
 
 
-def _wait_listening(host: str, port: int, procs, timeout_s: float = 120.0) -> None:
+def _wait_ready(fd: int, n: int, procs, timeout_s: float = 120.0) -> None:
+    """Until each of the `n` children has written its byte (it listens), one has exited, or the timeout."""
+    import select
+
+    got = 0
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while got < n and time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
             return  # a child failed at start: its own error is on stderr; the loop restarts it
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            got += len(os.read(fd, n - got))
 
 
 def _child() -> None:
     from offramp.shadow.config import ShadowConfig
 
     spec = json.loads(os.environ.pop(CHILD_ENV))
-    run_proxy(ShadowConfig.model_validate_json(spec["config"]), spec["log_level"], reuse_port=True, banner=False)
+    run_proxy(ShadowConfig.model_validate_json(spec["config"]), spec["log_level"], reuse_port=True, banner=False,
+              ready_fd=spec.get("ready_fd"))
 
 
 if __name__ == "__main__":

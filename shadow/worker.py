@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import pickle
 import random
 import signal
@@ -471,7 +472,13 @@ async def _serve(sock: socket.socket) -> None:
         return
     _, cfg_json, replica, log_level = first
     setup_logging(log_level)
-    worker = MirrorWorker(ShadowConfig.model_validate_json(cfg_json), replica, out.send)
+    cfg = ShadowConfig.model_validate_json(cfg_json)
+    if cfg.mirror.worker_nice:
+        try:
+            os.nice(cfg.mirror.worker_nice)
+        except OSError:  # not permitted here: run at the proxy's priority
+            pass
+    worker = MirrorWorker(cfg, replica, out.send)
     await worker.start()
     out.send(("ready", worker.notes))
 

@@ -164,3 +164,30 @@ async def test_every_offered_request_is_accounted_for(proxy_factory, candidate_f
     assert len(rows(store_url)) == 10
     text = _status_text(store_url)
     assert "Mirror accounting: offered 13 = compared 7 + candidate errors 3" in text
+
+
+async def test_killed_mirror_worker_is_counted_and_restarted(proxy_factory, candidate_fake, store_url):
+    """A mirror worker that dies (OOM-killed, a crash in a comparator's native code) never touches the primary:
+    its jobs in flight are counted as `worker_lost`, and the proxy starts a new worker that mirrors again."""
+    import os
+    import signal
+
+    candidate_fake.script(hang_s=5, times=2)
+    mirror = {"breaker": {"enabled": False}}
+    async with proxy_factory(mirror=mirror) as (proxy, base), aiohttp.ClientSession() as s:
+        await asyncio.gather(*(_post(s, base, chat(f"k{i}")) for i in range(2)))
+        await wait_for(lambda: len(proxy.mirror.awaiting) == 2)
+        link = proxy.mirror.links[0]
+        old_pid = link.proc.pid
+        os.kill(old_pid, signal.SIGKILL)
+        await wait_for(lambda: proxy.mirror.skips["worker_lost"] == 2)
+        assert not proxy.mirror.inflight
+        status, raw = await _post(s, base, chat("meanwhile"))  # the primary answers while no worker runs
+        assert status == 200 and json.loads(raw)["choices"]
+        assert proxy.mirror.skips["worker_lost"] == 3  # not handed off: no worker to take it
+        await wait_for(lambda: link.ready and link.proc.pid != old_pid and link.alive, timeout=30)
+        assert (await _post(s, base, chat("again")))[0] == 200
+        await wait_for(lambda: proxy.mirror.compared == 1)
+        acc = proxy.mirror.accounting()
+        assert acc["offered"] == 4 and acc["skips"] == {"worker_lost": 3}
+        assert acc["compared"] + acc["errors"] + acc["skipped"] + acc["in_flight"] == 4

@@ -239,8 +239,6 @@ class Mirror:
         self.breaker = Breaker(cfg.mirror.breaker, cfg.candidate.name, on_change=self._breaker_changed)
         self._probe: int | None = None
         self._opened_mono = float("-inf")
-        self._last_answer = time.monotonic()
-        self._monitor: asyncio.Task | None = None
         self.metrics.sample.set(self.share)
         self._rand = random.random
         self.arrival_clock = time.time  # each job's arrival stamp (its pair's created_at; prices by it)
@@ -327,7 +325,6 @@ class Mirror:
             _, jid, err, status = msg
             sent = self.awaiting.pop(jid, None)
             if status is not None or err in FAILURE_KINDS:
-                self._last_answer = time.monotonic()
                 # A call sent before the breaker last opened says nothing about the candidate now: only the
                 # probe (and calls after it closed) count.
                 if jid == self._probe or (sent is not None and sent >= self._opened_mono):
@@ -344,6 +341,10 @@ class Mirror:
                 self._account(label)
                 if info is not None:
                     self._observe(info)
+        elif kind == "tick":  # the worker's view of its candidate calls (see worker._tick)
+            _, n, oldest_s, quiet_s = msg
+            if n:
+                self.breaker.stalled(n, oldest_s, quiet_s)
         elif kind == "ready":
             link.ready = True
             if msg[1]:
@@ -426,15 +427,6 @@ class Mirror:
         for s in STATES:
             self._child(self.metrics.breaker_state, self.breaker.candidate, s).set(1 if self.breaker.state == s else 0)
 
-    async def _watch(self) -> None:
-        """A hanging candidate answers nothing: open the breaker after `stall_s`, not after the mirror timeout."""
-        while True:
-            await asyncio.sleep(0.25)
-            if self.awaiting:
-                now = time.monotonic()
-                oldest = next(iter(self.awaiting.values()))
-                self.breaker.stalled(len(self.awaiting), now - oldest, now - self._last_answer)
-
     def _heartbeat(self) -> dict:
         b = self.breaker
         return {"candidate": b.candidate, "in_flight": len(self.inflight), "breaker_state": b.state,
@@ -448,20 +440,16 @@ class Mirror:
 
     # ---- lifecycle ----
     async def start(self) -> None:
-        self._last_answer = time.monotonic()
         for i in range(self.mcfg.processes):
             link = WorkerLink(self, i)
             self.links.append(link)
             link.start()
-        self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="mirror-breaker-watch")
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Let jobs in flight settle for up to `grace_s`, then let each worker finish, write and exit."""
         deadline = time.monotonic() + grace_s
         while self.inflight and time.monotonic() < deadline and any(ln.alive for ln in self.links):
             await asyncio.sleep(0.02)
-        if self._monitor is not None:
-            self._monitor.cancel()
         await asyncio.gather(*(ln.stop() for ln in self.links), return_exceptions=True)
         for jid in list(self.inflight):
             del self.inflight[jid]

@@ -148,6 +148,7 @@ class Job:
     ramp_share: float | None
     created_at: float
     primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    submitted: bool = False  # its pair went to the writer (which settles it)
 
 
 class MirrorWorker:
@@ -174,6 +175,9 @@ class MirrorWorker:
         self.tasks: set[asyncio.Task] = set()
         self.labels: dict[str, tuple[int, str, dict]] = {}  # pair id -> (job id, outcome, metrics info)
         self.session = None
+        self.calls: dict[int, float] = {}  # candidate calls on the wire: job id -> monotonic start
+        self.last_answer = time.monotonic()
+        self._ticker: asyncio.Task | None = None
         self._urls = {ep: (URL(cfg.candidate.base_url + spec.candidate_path),
                            URL(cfg.primary.base_url + spec.candidate_path)) for ep, spec in ENDPOINTS.items()}
         self._candidate_key = cfg.candidate.api_key()
@@ -185,10 +189,21 @@ class MirrorWorker:
         self.session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
         self.writer.start()
         self._warm()
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
         for c in self.comparators:
             warm = getattr(c, "warm", None)
             if warm is not None:
                 warm()
+
+    async def _tick(self) -> None:
+        """Twice a second: the candidate calls on the wire, the oldest one's age and the time since any answered.
+        Measured here, where the calls are made, so a worker starved of CPU (or still starting) is never taken
+        for a hanging candidate: no tick, no stall verdict."""
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            oldest = now - min(self.calls.values()) if self.calls else 0.0
+            self.send(("tick", len(self.calls), oldest, now - self.last_answer if self.calls else 0.0))
 
     def _warm(self) -> None:
         """Load what the first job would load lazily (backend profile, price tables, SSE parser), so the first
@@ -210,6 +225,8 @@ class MirrorWorker:
             pass
 
     async def stop(self, grace_s: float = 5.0) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         if self.tasks:
             _, pending = await asyncio.wait(list(self.tasks), timeout=grace_s)
             for t in pending:
@@ -256,7 +273,8 @@ class MirrorWorker:
             async with self.sem:
                 await self.run_job(job)
         except asyncio.CancelledError:
-            self.send(("settled", [(job.id, "skip:shutdown", None)]))
+            if not job.submitted:
+                self.send(("settled", [(job.id, "skip:shutdown", None)]))
             raise
         except Exception as exc:  # noqa: BLE001 - a mirror bug must never stop the worker
             event("mirror job failed", 40, error=f"{type(exc).__name__}: {exc}"[:200])
@@ -324,9 +342,15 @@ class MirrorWorker:
         results: dict[str, CallResult] = {}
 
         async def candidate_leg(name: str, coro):
-            r = await coro
-            if name == "candidate":
-                self.send(("health", job.id, r.error, r.status))  # the breaker hears it at once
+            if name != "candidate":
+                return await coro
+            self.calls[job.id] = time.monotonic()
+            try:
+                r = await coro
+            finally:
+                self.calls.pop(job.id, None)
+                self.last_answer = time.monotonic()
+            self.send(("health", job.id, r.error, r.status))  # the breaker hears it at once
             return r
 
         if calls:
@@ -416,6 +440,7 @@ class MirrorWorker:
             "verdicts": verdict_info,
         }
         self.labels[pair_id] = (job.id, label, info)
+        job.submitted = True
         self.writer.submit(pair, cmp_rows)
         if cancelled:
             raise asyncio.CancelledError

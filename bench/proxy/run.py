@@ -307,9 +307,9 @@ async def main(args: argparse.Namespace) -> dict:
                 cells.append(row)
                 _print_cell(row)
         delay = None
-        if not args.quick or args.delayed:
-            delay = await _delayed(tmp, procs, 2.0 if not args.quick else 1.5, args.rounds, args.litellm,
-                                   not args.no_saturate)
+        if not args.quick or args.delayed or args.delayed_seconds:
+            delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
+                                   args.rounds, args.litellm, not args.no_saturate)
         return {"cells": cells, "delayed_upstream": delay, "figures": _figures(cells, delay), "quick": args.quick,
                 "seconds_per_round": seconds,
                 "rounds": args.rounds}
@@ -440,6 +440,7 @@ if __name__ == "__main__":
     ap.add_argument("--concurrency", type=int, action="append", help="only this concurrency (repeatable)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--delayed", action="store_true", help="with --quick: also the realistic-upstream p99 cells")
+    ap.add_argument("--delayed-seconds", type=float, help="measured seconds per target per round there")
     ap.add_argument("--no-saturate", action="store_true", help="realistic-upstream cells without the CPU burners")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "

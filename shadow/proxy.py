@@ -318,7 +318,8 @@ class ShadowProxy:
         return web.Response(body=data, headers={"content-type": CONTENT_TYPE_LATEST})
 
     async def handle_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        # The proxy serves from its first second; the mirror workers join a few seconds later.
+        return web.json_response({"ok": True, "mirror_ready": all(ln.ready for ln in self.mirror.links)})
 
     def _authorized(self, request: web.Request) -> web.Response | None:
         if not self.admin_token:

@@ -118,6 +118,10 @@ class Report(BaseModel):
     decisions: list[Decision]
     top_pairs: list[PairView]
     skips: dict[str, float]
+    # The mirror's accounting (offered = compared + errors + skipped + in flight) and every replica's candidate
+    # breaker (shadow.status.health), so the dashboard shows a failing candidate within seconds.
+    accounting: dict = {}
+    breakers: list[dict] = []
 
 
 def _edges() -> list[float]:
@@ -350,8 +354,15 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
         families=_agreement_rows(engine, since, by_family=True),
         latency=latency, histogram_edges_ms=edges, errors=errors, error_rates=rates, cost=cost,
         projection=projection, decisions=store.decisions(limit=500, since=since), top_pairs=_top_pairs(
-            engine, since, top), skips=skips,
+            engine, since, top), skips=skips, **_health(engine, since, counters),
     )
+
+
+def _health(engine: Engine, since: float | None, counters: dict) -> dict:
+    from offramp.shadow.status import health
+
+    h = health(engine, since=since, counters=counters)
+    return {"accounting": h["accounting"], "breakers": h["breakers"]}
 
 
 def iso(ts: float | None) -> str:

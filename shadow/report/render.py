@@ -173,6 +173,12 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
     parts.append("</div>")
     if r.reason:
         parts.append(f"<p>{_e(r.reason)}</p>")
+    from offramp.shadow.status import accounting_line, breaker_lines
+
+    for line in breaker_lines([b for b in rep.breakers if b.get("state") not in (None, "closed")]):
+        parts.append(f"<p class=fail data-figure=breaker>{_e(line)}</p>")
+    if rep.accounting.get("offered"):
+        parts.append(f"<p class=muted data-figure=accounting>{_e(accounting_line(rep.accounting))}</p>")
     parts.append("<h2>Agreement vs the noise floor</h2><table data-figure=agreement><tr><th>comparator<th>candidate "
                  "disagrees<th>primary disagrees with itself<th>excess<th>excess ≤ (95%)<th>display</tr>")
     for a in rep.agreement:

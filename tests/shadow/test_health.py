@@ -70,6 +70,15 @@ async def test_failing_candidate_opens_breaker_then_probe_closes_it(proxy_factor
         assert [b["state"] for b in st["breakers"] if b["live"]] == ["open"]
         assert "consecutive" in st["breakers"][0]["reason"]
         assert "breaker on" in _status_text(store_url) and "open since" in _status_text(store_url)
+        # The dashboard's data and page show it too.
+        from offramp.shadow.report.build import build_report
+        from offramp.shadow.report.render import render_html
+
+        rep = await asyncio.to_thread(build_report, proxy.engine)
+        assert [b["state"] for b in rep.breakers if b["live"]] == ["open"]
+        assert rep.accounting["skips"]["breaker_open"] == 1
+        page = render_html(rep, live=True)
+        assert "data-figure=breaker" in page and "consecutive candidate failures" in page
         # After open_s the next request is a probe; the candidate answers again, so the breaker closes.
         await asyncio.sleep(0.6)
         assert (await _post(s, base, chat("probe")))[0] == 200

@@ -51,7 +51,7 @@ def _alive(pid: int) -> bool:
 def _serve(tmp_path, store: str, primary_fake, candidate_fake):
     cfg = tmp_path / "crash.toml"
     cfg.write_text(f"[store]\nbatch_size = {BATCH}\nflush_interval_s = {FLUSH_S}\n"
-                   f"[mirror]\nqueue_size = {QUEUE}\nconcurrency = {CONC}\n"
+                   f"[mirror]\nqueue_size = {QUEUE}\nconcurrency = {CONC}\nworker_nice = 0\n"
                    "[comparators]\nenabled = [\"structural\", \"text_exact\", \"token_similarity\"]\n")
     log = tmp_path / "serve.log"
     env = {**os.environ, "DEEPSEEK_API_KEY": CAND_KEY}

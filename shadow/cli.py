@@ -49,6 +49,10 @@ def serve(
     privacy: str = typer.Option(None, help="Bodies in the store: full | redacted | hash-only."),
     spend_cap: float = typer.Option(None, help="Mirror spend cap in USD per UTC day (0 = none)."),
     log_level: str = typer.Option("info", help="debug | info | warning | error."),
+    workers: int = typer.Option(1, min=1, max=64, help="Proxy processes sharing the port (SO_REUSEPORT); "
+                                "each has its own mirror workers and breaker, all share the store."),
+    mirror_processes: int = typer.Option(None, min=1, max=64, help="Mirror worker processes per proxy process "
+                                         "(comparison, redaction, cost, store writes; default 1)."),
 ) -> None:
     """Start the proxy. Point the app's base_url at http://HOST:PORT/v1."""
     from offramp.shadow.config import ConfigError, upstream_from_name
@@ -65,7 +69,7 @@ def serve(
         overrides.setdefault("candidate", {})["models"] = {"*": candidate_model}
     server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     mirror = {k: v for k, v in (("sample", sample), ("noise_sample", noise_sample),
-                                ("daily_spend_cap_usd", spend_cap)) if v is not None}
+                                ("daily_spend_cap_usd", spend_cap), ("processes", mirror_processes)) if v is not None}
     st = {k: v for k, v in (("url", store), ("privacy", privacy)) if v is not None}
     for name, part in (("server", server), ("mirror", mirror), ("store", st)):
         if part:
@@ -79,50 +83,15 @@ def serve(
         _fail(f"candidate.api_key_env: environment variable {cfg.candidate.api_key_env} is not set "
               "(the candidate never uses the app's key; set api_key_env = \"\" for a keyless self-hosted server)")
 
-    import asyncio
-    import gc
-    import signal
+    from offramp.shadow.serving import run_proxy, supervise
 
-    from offramp.shadow.logs import event, setup_logging
-    from offramp.shadow.proxy import ShadowProxy, start_site
-
-    setup_logging(log_level)
+    if workers > 1:
+        raise typer.Exit(supervise(cfg, workers, log_level))
     try:
-        with one_line(cfg.store.url):
-            proxy = ShadowProxy(cfg)
+        with one_line(cfg.store.url):  # a busy port, an unreachable store: one line, exit 2
+            run_proxy(cfg, log_level)
     except ValueError as exc:
         _fail(str(exc))
-
-    async def main() -> None:
-        runner = await start_site(proxy)
-        # Everything loaded so far (modules, config, the app) lives as long as the process: frozen out of the
-        # cyclic GC, a full collection no longer walks it. Each request and mirror job allocates a few hundred
-        # containers, so the default 700-allocation young generation is collected thousands of times a
-        # second: a larger one (bench/proxy, 100% mirroring: GC time 0.7 s -> 0.1 s per 12 s of load, no 80 ms
-        # full-collection pauses) costs a few MB at most.
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
-        addrs = ", ".join(f"http://{a[0]}:{a[1]}/v1" for a in runner.addresses)
-        typer.echo(f"offramp shadow proxy on {addrs} -> primary {cfg.primary.base_url}, "
-                   f"candidate {cfg.candidate.base_url} (store {cfg.store.url})", err=True)
-        for note in proxy.mirror.notes:  # e.g. an endpoint the candidate's backend does not serve
-            typer.echo(note, err=True)
-        if not proxy.admin_token:
-            typer.echo(f"admin API disabled: set {cfg.server.admin_token_env} to change sampling at run time",
-                       err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except NotImplementedError:  # pragma: no cover - Windows
-                pass
-        await stop.wait()
-        event("shutting down: flushing pending records")
-        await runner.cleanup()
-
-    with one_line(cfg.store.url):  # a busy port, an unreachable store: one line, exit 2
-        asyncio.run(main())
 
 
 @app.command("status")
@@ -157,6 +126,9 @@ def status(
         from offramp.shadow.ramp.summary import ramp_summary
 
         summary["ramp"] = ramp_summary(engine, cfg.ramp)  # what holds the ramp, what it needs, which setting
+        from offramp.shadow.status import add_breaker_concerns
+
+        add_breaker_concerns(summary)  # an open candidate breaker holds (or rolls back) the ramp
         engine.dispose()  # close the store now (SQLite removes its -wal/-shm), not whenever GC runs
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))

@@ -67,6 +67,19 @@ class Upstream(_Model):
         return os.environ.get(self.api_key_env) or None
 
 
+class BreakerConfig(_Model):
+    """The candidate's circuit breaker (shadow/breaker.py)."""
+
+    enabled: bool = True
+    consecutive_failures: int = Field(5, ge=1)  # timeouts, 5xx, 429, refused connections, cut streams in a row
+    window: int = Field(50, ge=1)  # last N candidate calls...
+    min_calls: int = Field(20, ge=1)  # ...at least this many of them...
+    error_rate: float = Field(0.5, gt=0.0, le=1.0)  # ...failing at this rate opens it
+    stall_s: float = Field(10.0, gt=0)  # calls in flight and none answered for this long opens it (a hang)
+    open_s: float = Field(5.0, gt=0)  # wait before the first half-open probe; doubles per failed probe
+    max_open_s: float = Field(300.0, gt=0)
+
+
 class MirrorConfig(_Model):
     # Share of eligible requests mirrored to the candidate (0..1); changeable at run time via the admin API.
     sample: float = Field(1.0, ge=0.0, le=1.0)
@@ -83,6 +96,13 @@ class MirrorConfig(_Model):
     endpoints: list[str] = Field(
         default_factory=lambda: ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]
     )
+    # Mirror worker processes per proxy process: candidate calls, comparison, redaction, cost and store writes
+    # run there, never on the proxy's event loop (shadow/worker.py).
+    processes: int = Field(1, ge=1, le=64)
+    # Their CPU priority (nice 0..19): on a busy host the proxy's forwarding wins the CPU and the mirror takes
+    # what is left, falling behind (and counting `queue_full`) rather than slowing the primary.
+    worker_nice: int = Field(10, ge=0, le=19)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
 
     @field_validator("endpoints")
     @classmethod

@@ -1,17 +1,21 @@
 """The mirrored endpoints: for each path the mirror copies, how the candidate's request is made, how a stream
-is rebuilt, what the comparators see and what is stored. The mirror looks the request's path up here; adding an
-endpoint is a row in `ENDPOINTS`, not a branch in the mirror.
+is rebuilt, what the comparators see and what is stored. The mirror worker (shadow/worker.py) looks the request's
+path up here; adding an endpoint is a row in `ENDPOINTS`, not a branch in the mirror. The proxy process calls only
+`admit` (request-path state, e.g. the Responses conversation log) and `primary_done`; what `admit` returns as
+the context travels to the worker in the job frame.
 
 - `/v1/chat/completions`: translated by the adapter for the candidate's profile; the text comparators.
 - `/v1/responses`: sent as is (model mapped, `store` off) to a candidate whose profile serves the Responses API,
   else translated to a chat request (shadow.comparators.responses_shape) and sent to its chat completions. Both
   answers are brought to the chat shape, so the same comparators judge them. A request continuing a
   conversation (`previous_response_id`) is sent with the earlier turns — the primary's answers included — in its
-  `input`, from the mirror's own log of the turns it saw; one whose earlier turns it did not see, or naming a
+  `input`, from the proxy process's log of the turns it mirrored (read on the request path, so it stays in the
+  proxy; the turns go to the worker with the job); one whose earlier turns it did not see, or naming a
   `conversation` object, is not mirrored (`stateful_request`).
 - `/v1/embeddings`: model mapped (`dimensions` dropped: the candidate embeds at its own size); judged by
   nearest-neighbour agreement (shadow.comparators.embeddings_knn); the vectors' dimensions are stored, the
-  vectors are not.
+  vectors are not. Its comparator keeps rolling windows (state), so with several mirror worker processes every
+  embeddings job goes to the same one (`one_worker`).
 """
 
 from __future__ import annotations
@@ -46,22 +50,25 @@ class Endpoint:
     path = ""
     capability = ""
     comparators = "text"  # text | knn
+    one_worker = False  # its comparators keep state across requests: all its jobs go to one mirror worker
     assemble = staticmethod(assemble_chat)  # the primary's stream (the app's endpoint)
 
-    def skip_reason(self, body: dict) -> str | None:
-        return None
+    def admit(self, raw: bytes) -> tuple[str | None, object, object]:
+        """In the proxy process, on the request path, for a job about to be handed off: (skip reason or None,
+        the context sent to the worker with the job, a memo kept for `primary_done`). Default: no parse."""
+        return None, None, None
 
-    def watch(self, job) -> None:
-        """Called with each job offered, before the primary answers."""
+    def primary_done(self, memo, outcome) -> None:
+        """In the proxy process, as soon as the primary answered a job `admit` kept a memo for."""
 
-    def candidate(self, translator, body: dict) -> CandidateLeg:
+    def candidate(self, translator, body: dict, context=None) -> CandidateLeg:
         raise NotImplementedError
 
     def comparable(self, body: dict) -> dict:
         """The body as the comparators read it (chat-completion shape, or the embeddings list)."""
         return body
 
-    def compare_request(self, body: dict) -> dict:
+    def compare_request(self, body: dict, context=None) -> dict:
         """The app's request as the comparators read it (chat request shape: messages, response_format)."""
         return body
 
@@ -77,7 +84,7 @@ class ChatEndpoint(Endpoint):
     path = "/v1/chat/completions"
     capability = "chat"
 
-    def candidate(self, translator, body: dict) -> CandidateLeg:
+    def candidate(self, translator, body: dict, context=None) -> CandidateLeg:
         return CandidateLeg(translator.chat(body), "/chat/completions", assemble_chat)
 
 
@@ -87,33 +94,41 @@ class ResponsesEndpoint(Endpoint):
     assemble = staticmethod(assemble_responses)
 
     def __init__(self) -> None:
-        self.history = ConversationLog()
+        self.history = ConversationLog()  # used in the proxy process only (admit, primary_done)
 
-    def skip_reason(self, body: dict) -> str | None:
+    def admit(self, raw: bytes) -> tuple[str | None, object, object]:
+        """The earlier turns of a `previous_response_id` conversation, from this process's log (the context sent
+        with the job); the request as the memo, to remember with the primary's answer."""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return None, None, None  # the worker records it (not_json)
         if body.get("conversation"):
-            return "stateful_request"  # a Conversations-API object: its items live at the primary only
+            return "stateful_request", None, None  # a Conversations-API object: its items live at the primary only
         prev = body.get("previous_response_id")
-        if prev and self.history.items(prev) is None:
-            return "stateful_request"  # an earlier turn this mirror did not see (sampled out, expired, restarted)
-        return None
+        earlier = self.history.items(prev) if isinstance(prev, str) and prev else None
+        if prev and earlier is None:
+            return "stateful_request", None, None  # an earlier turn this proxy did not see (sampled out, expired)
+        return None, earlier, body
 
-    def watch(self, job) -> None:
+    def primary_done(self, memo, outcome) -> None:
         """Remember the primary's answer as soon as it is known, before the app can send the next turn."""
-        job.primary.add_done_callback(lambda f: self.history.remember(job.body, f))
+        self.history.remember(memo, outcome)
 
-    def expand(self, body: dict) -> tuple[dict, int]:
+    @staticmethod
+    def expand(body: dict, earlier: list | None) -> tuple[dict, int]:
         """`body` with `previous_response_id` replaced by the conversation so far in `input` (the earlier turns
         with the primary's answers): the candidate never saw them. Returns (body, items added)."""
-        prev = body.get("previous_response_id")
-        earlier = self.history.items(prev) if prev else None
-        if not earlier:
+        if not earlier or not body.get("previous_response_id"):
             return body, 0
         b = {k: v for k, v in body.items() if k != "previous_response_id"}
         b["input"] = earlier + input_items(body.get("input"))
         return b, len(earlier)
 
-    def candidate(self, translator, body: dict) -> CandidateLeg:
-        body, added = self.expand(body)
+    def candidate(self, translator, body: dict, context=None) -> CandidateLeg:
+        body, added = self.expand(body, context)
         leg = self._candidate(translator, body)
         if added:
             leg.request.changes.insert(0, {"action": "expanded", "field": "previous_response_id",
@@ -142,8 +157,8 @@ class ResponsesEndpoint(Endpoint):
     def comparable(self, body: dict) -> dict:
         return to_chat(body)
 
-    def compare_request(self, body: dict) -> dict:
-        return request_to_chat(self.expand(body)[0], strict=False)
+    def compare_request(self, body: dict, context=None) -> dict:
+        return request_to_chat(self.expand(body, context)[0], strict=False)
 
 
 def input_items(value) -> list:
@@ -177,9 +192,9 @@ class ConversationLog:
         self.max_entries, self.ttl_s = max_entries, ttl_s
         self._turns: OrderedDict[str, tuple[float, str | None, list]] = OrderedDict()
 
-    def remember(self, request: dict, done) -> None:
+    def remember(self, request: dict, outcome) -> None:
+        """Log one turn: the request and the primary's outcome (shadow.worker.PrimaryOutcome)."""
         try:
-            outcome = done.result()
             if outcome.error or outcome.status != 200 or outcome.raw is None:
                 return
             raw = decode_body(outcome.raw, outcome.content_encoding)
@@ -216,8 +231,9 @@ class EmbeddingsEndpoint(Endpoint):
     path = "/v1/embeddings"
     capability = "embeddings"
     comparators = "knn"
+    one_worker = True  # the neighbour windows per family live in one worker
 
-    def candidate(self, translator, body: dict) -> CandidateLeg:
+    def candidate(self, translator, body: dict, context=None) -> CandidateLeg:
         b = dict(body)
         changes: list = []
         model = translator.candidate.model_for(body.get("model"))
@@ -245,7 +261,8 @@ class EmbeddingsEndpoint(Endpoint):
         return True
 
 
-# Path -> endpoint class; each mirror makes its own instances (the Responses one keeps conversations).
+# Path -> endpoint class; the proxy and each worker make their own instances (the proxy's Responses one keeps
+# conversations).
 ENDPOINTS: dict[str, type[Endpoint]] = {e.path: e for e in (ChatEndpoint, ResponsesEndpoint, EmbeddingsEndpoint)}
 
 

@@ -31,4 +31,14 @@ class Metrics:
         self.queue_depth = Gauge("offramp_mirror_queue_depth", "Mirror jobs waiting", registry=r)
         self.sample = Gauge("offramp_mirror_sample_share", "Current mirror sampling share", registry=r)
         self.store_pending = Gauge("offramp_store_pending", "Records waiting to be written", registry=r)
+        self.offered = Counter("offramp_mirror_offered", "Requests offered to the mirror", registry=r)
+        # Every offered request ends in one result: compared | candidate_error (detail = kind) | skipped (reason).
+        self.results = Counter("offramp_mirror_results", "Offered requests by final outcome", ["result", "detail"],
+                               registry=r)
+        self.in_flight = Gauge("offramp_mirror_in_flight", "Offered requests not settled yet", registry=r)
+        self.breaker_state = Gauge("offramp_candidate_breaker_state",
+                                   "Candidate circuit breaker: 1 for the current state", ["candidate", "state"],
+                                   registry=r)
+        self.breaker_opened = Counter("offramp_candidate_breaker_opened", "Times the candidate breaker opened",
+                                      ["candidate"], registry=r)
         self.spend = Gauge("offramp_mirror_spend_usd_today", "Mirror spend today (USD)", registry=r)

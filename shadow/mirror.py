@@ -1,114 +1,268 @@
-"""The mirror: decides per request whether a candidate (and sometimes a second primary) call is made, runs
-those calls on a bounded pool fed by a bounded queue, compares, and hands the pair to the store writer.
+"""The mirror, proxy side: decides per request whether it is mirrored, hands the job to a mirror worker process
+(shadow/worker.py) without waiting, and accounts for it until the worker reports its pair in the store.
 
-Never back-pressures the primary: when the queue is full the mirror is dropped and counted (`queue_full`).
-The job starts when the request arrives, so primary, second primary and candidate run at the same moment.
+On the request path: a few comparisons, one random number and two small frames written to a local socket (the
+request bytes at arrival, the primary's answer when it is done) — never a JSON parse, a comparison, a redaction,
+a price lookup or a store write (one exception: a `/v1/responses` request is parsed, and the primary's answer to
+it, for the conversation log its follow-up turns are mirrored from — shadow/endpoints.py). Never back-pressures the primary: with `mirror.queue_size` (+ the workers'
+concurrency) jobs in flight, or the candidate's circuit breaker open, the mirror is skipped and counted.
+
+Accounting: every request offered to the mirror ends in exactly one counted outcome — `compared` (a pair with
+verdicts), a candidate error by kind (a pair recording it), or a skip by reason (before sending: sampled_out,
+queue_full, body_too_large, endpoint_not_mirrored, spend_cap, stateful_request, breaker_open; after: not_json,
+primary_error,
+store_full/refused/lost, worker_lost, shutdown) — and until then it is in flight. The counters and the in-flight
+figure go to the store in one transaction (shadow/store/writer.py), so they add up there at every moment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import itertools
+import multiprocessing
+import os
 import random
+import shutil
+import socket
+import tempfile
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+import zlib
 
-import aiohttp
-from yarl import URL
-
-from offramp.shadow.comparators import CompareContext, build_knn, run_all
+from offramp.shadow.breaker import FAILURE_KINDS, HALF_OPEN, OPEN, STATES, Breaker, BreakerEvent
 from offramp.shadow.config import ShadowConfig
 from offramp.shadow.endpoints import mirrored
-from offramp.shadow.family import request_family
 from offramp.shadow.logs import event
 from offramp.shadow.metrics import Metrics
-from offramp.shadow.privacy import Redactor, key_id
 from offramp.shadow.routing import RequestInfo
 from offramp.shadow.spend import SpendMeter
 from offramp.shadow.store.writer import StoreWriter
-from offramp.shadow.translation import Translator, cost_usd
-from offramp.shadow.upstream import CallResult, call, decode_body, parse_response
+from offramp.shadow.worker import FrameWriter, PrimaryOutcome, frames
 
 __all__ = ["Mirror", "MirrorJob", "PrimaryOutcome", "SpendMeter", "SKIP_REASONS"]
 
-_bits = random.getrandbits
-
 SKIP_REASONS = (
     "sampled_out", "queue_full", "body_too_large", "endpoint_not_mirrored", "spend_cap", "stateful_request",
+    "breaker_open",
+    "not_json", "primary_error", "store_full", "store_refused", "store_lost", "worker_lost", "shutdown",
+    "internal_error",
 )
+# Bytes of frames waiting in the socket to a worker beyond which new jobs are skipped (queue_full).
+MAX_BACKLOG_BYTES = 32 * 1_048_576
 
 
-@dataclass
-class PrimaryOutcome:
-    status: int | None
-    raw: bytes | None
-    content_encoding: str | None
-    stream: bool
-    ttft_ms: float | None
-    total_ms: float | None
-    error: str | None = None
-
-
-@dataclass
 class MirrorJob:
-    endpoint: str
-    body: dict
-    raw_request: bytes
-    stream: bool
-    authorization: str | None  # held in memory for the second-primary call only; never stored
-    key_id: str | None
-    noise: bool
-    served_by: str = "primary"
-    ramp_share: float | None = None
-    created_at: float = field(default_factory=time.time)
-    primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    """The proxy's handle on a job handed off: the primary path completes it with the primary's outcome."""
+
+    __slots__ = ("id", "link", "stream", "leg", "memo", "_done", "_mirror")
+
+    def __init__(self, jid: int, link: WorkerLink, mirror: Mirror, leg=None, memo=None) -> None:
+        self.id, self.link, self._mirror = jid, link, mirror
+        self.stream = None  # the worker parses the request; the proxy never does
+        self.leg, self.memo = leg, memo  # the endpoint's request-path state to update with the primary's answer
+        self._done = False
 
     def set_primary(self, outcome: PrimaryOutcome) -> None:
-        if not self.primary.done():
-            self.primary.set_result(outcome)
+        if not self._done:
+            self._done = True
+            self._mirror._primary_done(self, outcome)
+
+
+class _Depth:
+    """`mirror.queue`: jobs handed off and not settled yet (kept for callers that watch the backlog)."""
+
+    def __init__(self, mirror: Mirror) -> None:
+        self._m = mirror
+
+    def qsize(self) -> int:
+        return len(self._m.inflight)
+
+    @property
+    def maxsize(self) -> int:
+        return self._m.limit
+
+    def full(self) -> bool:
+        return len(self._m.inflight) >= self._m.limit
+
+
+class WorkerLink:
+    """One mirror worker process and the socket to it."""
+
+    def __init__(self, mirror: Mirror, index: int) -> None:
+        self.mirror = mirror
+        self.index = index
+        self.proc: multiprocessing.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader_task: asyncio.Task | None = None
+        self.ready = False
+        self.stopping = False
+        self.starting = False
+        self.restarts = 0
+        self._early: list[tuple] = []
+        self._task: asyncio.Task | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.starting or (self.writer is not None and not self.writer.closing)
+
+    def start(self) -> None:
+        """Launch the worker in the background: the proxy serves at once; jobs offered before the worker has
+        connected wait in memory (bounded like any hand-off) and go to it as soon as it does."""
+        self.ready = False
+        self.starting = True
+        self.writer = None
+        self._task = asyncio.get_running_loop().create_task(self._start(), name=f"mirror-start-{self.index}")
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        d = tempfile.mkdtemp(prefix="offramp-mirror-")  # 0700: no other user can reach the socket
+        path = os.path.join(d, "s")
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            lsock.bind(path)
+            lsock.listen(1)
+            lsock.setblocking(False)
+            self.proc = _context().Process(target=_worker_main, args=(path,), name=f"offramp-mirror-{self.index}")
+            await asyncio.to_thread(self.proc.start)  # the first start launches the fork server (seconds)
+            conn, _ = await asyncio.wait_for(loop.sock_accept(lsock), 120)
+        except Exception as exc:  # noqa: BLE001 - no worker: its jobs are counted lost, the primary is untouched
+            event("mirror worker did not start", 40, worker=self.index, error=f"{type(exc).__name__}: {exc}"[:200])
+            self.starting = False
+            self._early.clear()
+            self.mirror._link_lost(self)
+            return
+        finally:
+            lsock.close()
+            shutil.rmtree(d, ignore_errors=True)
+        reader, writer = await asyncio.open_unix_connection(sock=conn, limit=1 << 24)
+        self.writer = FrameWriter(writer)
+        m = self.mirror
+        # The keys the config names, as this process read them: the fork server's environment is a snapshot
+        # from its first start (a key set later would be missing there). Over the private socket, never stored.
+        env = {n: os.environ[n] for n in (m.cfg.candidate.api_key_env, m.cfg.comparators.judge.api_key_env)
+               if n and n in os.environ}
+        self.writer.send(("config", m.cfg.model_dump_json(), m.replica, m.log_level, env))
+        for msg in self._early:
+            self.writer.send(msg)
+        self._early.clear()
+        self.starting = False
+        self.reader_task = loop.create_task(self._read(reader), name=f"mirror-link-{self.index}")
+
+    def send(self, msg: tuple) -> bool:
+        if self.starting:
+            self._early.append(msg)
+            return True
+        return self.writer is not None and self.writer.send(msg)
+
+    def backlogged(self) -> bool:
+        if self.starting:
+            return False  # bounded by the mirror's in-flight limit
+        w = self.writer
+        return w is None or w.closing or w.buffered() > MAX_BACKLOG_BYTES
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        on_frame = self.mirror._on_frame
+        async for msg in frames(reader):
+            try:
+                on_frame(self, msg)
+            except Exception as exc:  # noqa: BLE001 - a bad frame must not stop the link
+                event("mirror frame not handled", 40, error=f"{type(exc).__name__}: {exc}"[:200])
+        if self.writer is not None:
+            self.writer.writer.close()
+        self.mirror._link_lost(self)
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Close our side: the worker finishes its jobs, writes them, reports them and exits."""
+        self.stopping = True
+        if self._task is not None and not self._task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+        if self.writer is not None and not self.writer.closing:
+            self.writer.flush()
+            try:
+                self.writer.writer.write_eof()
+            except (OSError, RuntimeError):
+                self.writer.writer.close()
+        if self.reader_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.reader_task), timeout_s)
+            except asyncio.TimeoutError:
+                self.reader_task.cancel()
+        if self.proc is not None:
+            await asyncio.to_thread(self.proc.join, 5)
+            if self.proc.exitcode is None:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.join, 5)
+
+
+_CTX = None
+
+
+def _context():
+    """Mirror workers fork from a fork server that has imported the worker's modules once: a clean,
+    single-threaded parent (never this process with its event loop and threads), and a worker started in
+    milliseconds after the first."""
+    global _CTX
+    if _CTX is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["offramp.shadow.worker_preload"])
+        _CTX = ctx
+    return _CTX
+
+
+def _worker_main(path: str) -> None:
+    from offramp.shadow.worker import run_connected
+
+    run_connected(path)
 
 
 class Mirror:
-    def __init__(
-        self,
-        cfg: ShadowConfig,
-        *,
-        session_factory,
-        comparators: list,
-        writer: StoreWriter,
-        metrics: Metrics,
-        translator: Translator,
-        redactor: Redactor,
-    ) -> None:
+    def __init__(self, cfg: ShadowConfig, *, writer: StoreWriter, metrics: Metrics, replica: str,
+                 log_level: str = "info", translator=None) -> None:
         self.cfg = cfg
         self.mcfg = cfg.mirror
         self.share = cfg.mirror.sample
         self.noise_share = cfg.mirror.noise_sample
-        self._session_factory = session_factory
-        self.comparators = comparators
         self.writer = writer
         self.metrics = metrics
-        self.translator = translator
-        self.redactor = redactor
+        self.replica = replica
+        self.log_level = log_level
         self.spend = SpendMeter(cfg.mirror.daily_spend_cap_usd)
         writer.track_spend(self.spend)  # the day's spend is shared through the store (restarts, replicas)
-        self.queue: asyncio.Queue[MirrorJob] = asyncio.Queue(maxsize=cfg.mirror.queue_size)
-        # The endpoint table (shadow.endpoints): which paths are mirrored, how, and which comparators judge them.
+        writer.heartbeat = self._heartbeat
+        if translator is None:
+            from offramp.shadow.translation import Translator
+
+            translator = Translator(cfg.candidate)
+        # The endpoint table (shadow.endpoints): which paths the candidate can be sent (the worker builds the same
+        # table and does the rest); here only each endpoint's request-path part (`admit`, `primary_done`).
         self.legs, self.notes = mirrored(cfg.mirror.endpoints, translator)
         self.endpoints = set(self.legs)
-        self.knn = [build_knn(cfg.comparators)]
+        self.limit = cfg.mirror.queue_size + cfg.mirror.concurrency * cfg.mirror.processes
+        self.queue = _Depth(self)
+        self._busy = 0  # kept for callers that waited on it: the backlog is `queue.qsize()`
+        self.inflight: dict[int, int] = {}  # job id -> worker index, oldest first
+        self.awaiting: dict[int, float] = {}  # job id -> monotonic time handed off, until the candidate answered
+        self.links: list[WorkerLink] = []
+        self._ids = itertools.count(1)
+        # Accounting (this process, since start): offered = compared + errors + skips + in flight.
+        self.offered = 0
+        self.compared = 0
+        self.errors: dict[str, int] = {}
         self.skips = dict.fromkeys(SKIP_REASONS, 0)
-        self.outcomes: dict[str, int] = {}
-        self._workers: list[asyncio.Task] = []
-        # Parsed once per path: a str URL is parsed again by the client on every call.
-        self._urls: dict[str, URL] = {}
-        self._candidate_key = cfg.candidate.api_key()
+        self.outcomes: dict[str, int] = {}  # candidate/noise call outcomes (`candidate:ok`, `candidate:timeout`)
+        self.recorded = 0  # pairs the workers wrote
+        self.breaker = Breaker(cfg.mirror.breaker, cfg.candidate.name, on_change=self._breaker_changed)
+        self._probe: int | None = None
+        self._opened_mono = float("-inf")
         self.metrics.sample.set(self.share)
         self._rand = random.random
+        self.arrival_clock = time.time  # each job's arrival stamp (its pair's created_at; prices by it)
         self._skip_children = {r: metrics.skips.labels(r) for r in SKIP_REASONS}
+        self._offered_child = metrics.offered
         self._children: dict = {}
+        self._set_breaker_gauge()
 
     def _child(self, metric, *labels: str):
         """Cached `metric.labels(...)`: the lookup costs more than the increment."""
@@ -120,20 +274,28 @@ class Mirror:
 
     # ---- request path (must stay cheap) ----
     def _skip(self, reason: str) -> None:
-        self.skips[reason] += 1
-        self._skip_children[reason].inc()
+        self.skips[reason] = self.skips.get(reason, 0) + 1
+        c = self._skip_children.get(reason)
+        if c is None:
+            c = self._skip_children[reason] = self.metrics.skips.labels(reason)
+        c.inc()
         self.writer.count("mirror_skip", reason)
 
-    def offer(
-        self,
-        info: RequestInfo,
-        authorization: str | None,
-        *,
-        served_by: str = "primary",
-        ramp_share: float | None = None,
-    ) -> MirrorJob | None:
+    def _offer_counted(self) -> None:
+        self.offered += 1
+        self._offered_child.inc()
+        self.writer.count("mirror_offered", "all")
+
+    def skip_offered(self, reason: str) -> None:
+        """A request offered to the mirror and not sent, for a reason decided outside `offer`."""
+        self._offer_counted()
+        self._skip(reason)
+
+    def offer(self, info: RequestInfo, authorization: str | None, *, served_by: str = "primary",
+              ramp_share: float | None = None) -> MirrorJob | None:
         """A job to complete with the primary's outcome, or None (and the reason counted). Cheapest checks
-        first: a sampled-out request costs no JSON parse."""
+        first; the request body is never parsed here."""
+        self._offer_counted()
         if info.endpoint not in self.endpoints:
             self._skip("endpoint_not_mirrored")
             return None
@@ -147,257 +309,179 @@ class Mirror:
         if self.spend.exhausted():
             self._skip("spend_cap")
             return None
-        if self.queue.full():
-            self._skip("queue_full")
-            return None
-        body = info.body
-        if body is None:
-            self._skip("endpoint_not_mirrored")  # not a JSON object: nothing to translate
-            return None
-        why = self.legs[info.endpoint].skip_reason(body)
+        leg = self.legs[info.endpoint]
+        why, context, memo = leg.admit(raw)
         if why is not None:
             self._skip(why)
             return None
-        job = MirrorJob(
-            endpoint=info.endpoint,
-            body=body,
-            raw_request=raw,
-            stream=bool(body.get("stream")),
-            authorization=authorization,
-            key_id=key_id(authorization),
-            noise=self.noise_share > 0 and self._rand() < self.noise_share,
-            served_by=served_by,
-            ramp_share=ramp_share,
-        )
-        self.legs[info.endpoint].watch(job)
-        self.queue.put_nowait(job)
-        return job
+        jid = next(self._ids)
+        n = len(self.links)
+        # An endpoint whose comparators keep state (embeddings' neighbour windows) always goes to the same worker.
+        link = (self.links[zlib.crc32(info.endpoint.encode()) % n if leg.one_worker else jid % n]) if n else None
+        if link is None or len(self.inflight) >= self.limit or link.backlogged():
+            self._skip("queue_full" if link is not None and link.alive else "worker_lost")
+            return None
+        if not self.breaker.allow(time.time()):
+            self._skip("breaker_open")
+            return None
+        if self.breaker.state == HALF_OPEN:
+            self._probe = jid
+        link.send(("job", jid, info.endpoint, raw, authorization,
+                   self.noise_share > 0 and self._rand() < self.noise_share, served_by, ramp_share,
+                   self.arrival_clock(), context))
+        self.inflight[jid] = link.index
+        self.awaiting[jid] = time.monotonic()
+        return MirrorJob(jid, link, self, leg, memo)
 
-    # ---- workers ----
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for i in range(self.mcfg.concurrency):
-            self._workers.append(loop.create_task(self._worker(), name=f"shadow-mirror-{i}"))
+    def _primary_done(self, job: MirrorJob, o: PrimaryOutcome) -> None:
+        job.link.send(("primary", job.id, o.status, o.raw, o.content_encoding, o.stream, o.ttft_ms, o.total_ms,
+                       o.error))
+        if job.memo is not None:
+            try:
+                job.leg.primary_done(job.memo, o)
+            except Exception as exc:  # noqa: BLE001 - request-path state must never touch the primary's answer
+                event("mirror endpoint state not updated", 40, error=f"{type(exc).__name__}: {exc}"[:200])
+            job.memo = None
+        if o.error is None and o.status is not None and o.status < 400:
+            if o.ttft_ms is not None:
+                self._child(self.metrics.latency, "primary", "ttft").observe(o.ttft_ms / 1000)
+            if o.total_ms is not None:
+                self._child(self.metrics.latency, "primary", "total").observe(o.total_ms / 1000)
+
+    # ---- frames from the workers ----
+    def _on_frame(self, link: WorkerLink, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "health":
+            _, jid, err, status = msg
+            sent = self.awaiting.pop(jid, None)
+            if status is not None or err in FAILURE_KINDS:
+                # A call sent before the breaker last opened says nothing about the candidate now: only the
+                # probe (and calls after it closed) count.
+                if jid == self._probe or (sent is not None and sent >= self._opened_mono):
+                    self.breaker.record(err, status)
+            elif jid == self._probe:
+                self.breaker.probe_lost()
+            if jid == self._probe:
+                self._probe = None
+        elif kind == "settled":
+            for jid, label, info in msg[1]:
+                if self.inflight.pop(jid, None) is None:
+                    continue
+                self.awaiting.pop(jid, None)
+                self._account(label)
+                if info is not None:
+                    self._observe(info)
+        elif kind == "tick":  # the worker's view of its candidate calls (see worker._tick)
+            _, n, oldest_s, quiet_s = msg
+            if n:
+                self.breaker.stalled(n, oldest_s, quiet_s)
+        elif kind == "ready":
+            link.ready = True
+            if msg[1]:
+                event("mirror worker notes", notes=msg[1])
+
+    def _account(self, label: str) -> None:
+        if label == "compared":
+            self.compared += 1
+            self.recorded += 1
+            self._child(self.metrics.results, "compared", "pair").inc()
+            self.writer.count("mirror_compared", "pair")
+        elif label.startswith("error:"):
+            k = label[6:]
+            self.errors[k] = self.errors.get(k, 0) + 1
+            self.recorded += 1
+            self._child(self.metrics.results, "candidate_error", k).inc()
+            self.writer.count("mirror_error", k)
+        else:
+            reason = label[5:] if label.startswith("skip:") else label
+            if reason == "primary_error":
+                self.recorded += 1  # the pair is stored (with the primary's error), just not compared
+            self._child(self.metrics.results, "skipped", reason).inc()
+            self._skip(reason)
+
+    def _observe(self, info: dict) -> None:
+        for target in ("candidate", "noise"):
+            r = info.get(target)
+            if r is None:
+                continue
+            outcome, ttft, total = r
+            key = f"{target}:{outcome}"
+            self.outcomes[key] = self.outcomes.get(key, 0) + 1
+            self._child(self.metrics.mirrors, target, outcome).inc()
+            self.writer.count(f"mirror_{target}", outcome)
+            if outcome == "ok":
+                if ttft is not None:
+                    self._child(self.metrics.latency, target, "ttft").observe(ttft / 1000)
+                if total is not None:
+                    self._child(self.metrics.latency, target, "total").observe(total / 1000)
+        self.spend.add(info.get("cost"))
+        for name, side, agree in info.get("verdicts") or ():
+            self._child(self.metrics.agreement, name, side, "agree" if agree else "disagree").inc()
+
+    def _link_lost(self, link: WorkerLink) -> None:
+        why = "shutdown" if link.stopping else "worker_lost"
+        lost = [jid for jid, idx in self.inflight.items() if idx == link.index]
+        for jid in lost:
+            del self.inflight[jid]
+            self.awaiting.pop(jid, None)
+            if jid == self._probe:
+                self._probe = None
+                self.breaker.probe_lost()
+            self._skip(why)
+        if link.stopping:
+            return
+        code = link.proc.exitcode if link.proc is not None else None
+        event("mirror worker exited; restarting it", 40, worker=link.index, exit_code=code, jobs_lost=len(lost))
+        link.restarts += 1
+        delay = min(30.0, 0.5 * 2 ** min(link.restarts, 6))
+
+        async def restart() -> None:
+            await asyncio.sleep(delay)
+            if not link.stopping:
+                link.start()
+
+        asyncio.get_running_loop().create_task(restart())
+
+    # ---- breaker ----
+    def _breaker_changed(self, ev: BreakerEvent) -> None:
+        self.writer.add_event({"at": ev.at, "replica": self.replica, "candidate": ev.candidate,
+                               "from_state": ev.from_state, "to_state": ev.to_state, "reason": ev.reason[:300]})
+        if ev.to_state == OPEN:
+            self._opened_mono = time.monotonic()
+            self._child(self.metrics.breaker_opened, ev.candidate).inc()
+        self._set_breaker_gauge()
+        event("candidate breaker " + ev.to_state.replace("_", "-"), 30 if ev.to_state == OPEN else 20,
+              candidate=ev.candidate, was=ev.from_state, reason=ev.reason)
+
+    def _set_breaker_gauge(self) -> None:
+        for s in STATES:
+            self._child(self.metrics.breaker_state, self.breaker.candidate, s).set(1 if self.breaker.state == s else 0)
+
+    def _heartbeat(self) -> dict:
+        b = self.breaker
+        return {"candidate": b.candidate, "in_flight": len(self.inflight), "breaker_state": b.state,
+                "breaker_reason": b.reason[:300] or None, "breaker_since": b.since, "breaker_retry_at": b.retry_at}
+
+    def accounting(self) -> dict:
+        skipped = sum(self.skips.values())
+        return {"offered": self.offered, "compared": self.compared, "candidate_errors": dict(self.errors),
+                "errors": sum(self.errors.values()), "skipped": skipped,
+                "skips": {k: v for k, v in self.skips.items() if v}, "in_flight": len(self.inflight)}
+
+    # ---- lifecycle ----
+    async def start(self) -> None:
+        for i in range(self.mcfg.processes):
+            link = WorkerLink(self, i)
+            self.links.append(link)
+            link.start()
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Let queued and running jobs finish for up to `grace_s`, then cancel the rest."""
+        """Let jobs in flight settle for up to `grace_s`, then let each worker finish, write and exit."""
         deadline = time.monotonic() + grace_s
-        while (self.queue.qsize() or self._busy) and time.monotonic() < deadline:
+        while self.inflight and time.monotonic() < deadline and any(ln.alive for ln in self.links):
             await asyncio.sleep(0.02)
-        for t in self._workers:
-            t.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers.clear()
-
-    _busy = 0
-
-    async def _worker(self) -> None:
-        while True:
-            job = await self.queue.get()
-            self._busy += 1
-            try:
-                await self.run_job(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a mirror bug must never surface to the app
-                self._outcome("internal_error")
-                event("mirror job failed", 40, error=f"{type(exc).__name__}: {exc}"[:200])
-            finally:
-                self._busy -= 1
-                self.queue.task_done()
-
-    def _outcome(self, outcome: str, target: str = "candidate") -> None:
-        self.outcomes[f"{target}:{outcome}"] = self.outcomes.get(f"{target}:{outcome}", 0) + 1
-        self._child(self.metrics.mirrors, target, outcome).inc()
-        self.writer.count(f"mirror_{target}", outcome)
-
-    def _url(self, base: str, path: str) -> URL:
-        u = self._urls.get(base + path)
-        if u is None:
-            u = self._urls[base + path] = URL(base + path)
-        return u
-
-    async def run_job(self, job: MirrorJob) -> None:
-        session: aiohttp.ClientSession = self._session_factory()
-        timeout = self.mcfg.timeout_s
-        translated_error = None
-        leg = self.legs[job.endpoint]
-        try:
-            cleg = leg.candidate(self.translator, job.body)
-            creq = cleg.request
-        except Exception as exc:  # noqa: BLE001 - untranslatable request: recorded, not sent
-            why = f": {exc}" if getattr(exc, "public", False) else ""  # only messages known to hold no content
-            cleg, creq, translated_error = None, None, f"translation_error: {type(exc).__name__}{why}"[:200]
-        cand_headers = {"content-type": "application/json"}
-        if self._candidate_key:
-            cand_headers["authorization"] = f"Bearer {self._candidate_key}"
-        calls: dict[str, Coroutine] = {}
-        # Serialised once, compact: the bytes sent are the bytes stored as the translated request.
-        cand_text = json.dumps(creq.body, separators=(",", ":")) if creq is not None else None
-        cand_bytes = cand_text.encode() if cand_text is not None else None
-        if cand_bytes is not None:
-            calls["candidate"] = call(
-                session, self._url(self.cfg.candidate.base_url, cleg.path), cand_bytes, cand_headers,
-                stream=job.stream, timeout_s=timeout, assemble=cleg.assemble,
-            )
-        if job.noise:
-            noise_headers = {"content-type": "application/json"}
-            if job.authorization:
-                noise_headers["authorization"] = job.authorization
-            # The app's own request bytes, as the primary first received them.
-            calls["noise"] = call(
-                session, self._url(self.cfg.primary.base_url, job.endpoint[len("/v1"):]), job.raw_request,
-                noise_headers, stream=job.stream, timeout_s=timeout, assemble=leg.assemble,
-            )
-        job.authorization = None  # drop the app's key as soon as the second-primary call holds it
-        loop = asyncio.get_running_loop()
-        primary_deadline = loop.time() + self.cfg.server.primary_timeout_s + 5  # from now, as the legs start
-        results: dict[str, CallResult] = {}
-        # The primary runs in its own request handler meanwhile, so one leg is simply awaited here (no task);
-        # two legs run side by side.
-        if len(calls) == 1:
-            (name, coro), = calls.items()
-            results[name] = await coro
-        elif calls:
-            for name, r in zip(calls, await asyncio.gather(*calls.values()), strict=True):
-                results[name] = r
-        if job.primary.done():
-            outcome: PrimaryOutcome = job.primary.result()
-        else:
-            try:
-                outcome = await asyncio.wait_for(
-                    asyncio.shield(job.primary), max(0.0, primary_deadline - loop.time())
-                )
-            except asyncio.TimeoutError:
-                outcome = PrimaryOutcome(None, None, None, job.stream, None, None, "primary_timeout")
-        cand = results.get("candidate") or CallResult(error=translated_error or "not_sent")
-        noise = results.get("noise")
-        self._outcome(cand.error or "ok")
-        if noise is not None:
-            self._outcome(noise.error or "ok", "noise")
-
-        primary = self._primary_result(outcome, leg.assemble)
-        cand_model = creq.body.get("model") if creq else None
-        cand_parsed = cand.body  # the body as received: what the stored text is, for redaction without a re-parse
-        if cand.ok and creq is not None:
-            try:
-                cand.body = self.translator.normalize(cand.body, cand_model)
-            except Exception:  # noqa: BLE001 - compare the raw body if normalisation fails
-                pass
-
-        prim_model = job.body.get("model")
-        # Priced at the request's arrival (UTC), not when the mirror finished: DeepSeek bills by time window.
-        now = datetime.fromtimestamp(job.created_at, timezone.utc)
-        pprov = self.cfg.primary.price_provider or self.cfg.primary.kind
-        cprov = self.cfg.candidate.price_provider or self.cfg.candidate.kind
-        p_cost = cost_usd(pprov, prim_model, primary.usage, now)
-        c_cost = cost_usd(cprov, cand_model, cand.usage, now)
-        n_cost = cost_usd(pprov, prim_model, noise.usage, now) if noise else None
-        self.spend.add(c_cost)
-        self.spend.add(n_cost)
-        for side, r in (("primary", primary), ("candidate", cand), ("noise", noise)):
-            if r is not None and r.error is None:
-                if r.ttft_ms is not None:
-                    self._child(self.metrics.latency, side, "ttft").observe(r.ttft_ms / 1000)
-                if r.total_ms is not None:
-                    self._child(self.metrics.latency, side, "total").observe(r.total_ms / 1000)
-
-        pair_id = f"{_bits(128):032x}"  # unique, not secret: no urandom syscall per pair
-        family = request_family(job.body)
-        ctx = CompareContext(request=leg.compare_request(job.body), session=session, family=family)
-        comparators = self.knn if leg.comparators == "knn" else self.comparators
-        prim_cmp = leg.comparable(primary.body) if primary.ok else None
-        cmp_rows: list[dict] = []
-        created = time.time()
-        cancelled = False
-        for side, other in (("candidate", cand), ("noise", noise)):
-            if other is None or not (primary.ok and other.ok) or cancelled:
-                continue
-            verdicts: dict = {}
-            ctx.side = side
-            try:
-                await run_all(comparators, prim_cmp, leg.comparable(other.body), ctx, out=verdicts)
-            except asyncio.CancelledError:
-                # Shutdown grace ran out mid-comparison (a slow model): keep the pair and the verdicts reached.
-                cancelled = True
-            for name, v in ((n, one) for n, vs in verdicts.items() for one in (vs if isinstance(vs, list) else [vs])):
-                if v.agree is not None:
-                    self._child(self.metrics.agreement, name, side, "agree" if v.agree else "disagree").inc()
-                cmp_rows.append(
-                    {
-                        "pair_id": pair_id,
-                        "created_at": created,
-                        "family": family,
-                        "side": side,
-                        "comparator": name,
-                        "agree": v.agree,
-                        "score": v.score,
-                        "detail": json.dumps(v.detail, default=str) if v.detail else None,
-                    }
-                )
-
-        extra = leg.pair_columns(primary, cand, noise)
-        if [leg.for_store(r) for r in (primary, cand, noise)].count(True):
-            cand_parsed = cand.body  # e.g. embeddings: the vectors' size is stored, not the vectors
-        red = self.redactor.apply
-        pair = {
-            "id": pair_id,
-            "created_at": job.created_at,
-            "endpoint": job.endpoint,
-            "family": family,
-            "key_id": job.key_id,
-            "stream": job.stream,
-            "served_by": job.served_by,
-            "ramp_share": job.ramp_share,
-            "privacy": self.redactor.mode,
-            "primary_model": prim_model,
-            "candidate_model": cand_model,
-            "request_body": red(job.raw_request.decode("utf-8", "replace"), job.body),
-            "candidate_request": red(cand_text, creq.body) if cand_text is not None else None,
-            "translation_changes": json.dumps(creq.changes, default=str) if creq else translated_error,
-            "candidate_endpoint": "/v1" + cleg.path if cleg is not None else None,
-            **extra,
-            **_side("primary", primary, p_cost, red),
-            **_side("candidate", cand, c_cost, red, cand_parsed),
-            **(_side("noise", noise, n_cost, red) if noise else {}),
-        }
-        self.writer.submit(pair, cmp_rows)
-        if cancelled:
-            raise asyncio.CancelledError
-
-    @staticmethod
-    def _primary_result(o: PrimaryOutcome, assemble=None) -> CallResult:
-        if o.error or o.raw is None or o.status is None:
-            return CallResult(status=o.status, error=o.error or "no_response", total_ms=o.total_ms)
-        try:
-            raw = decode_body(o.raw, o.content_encoding)
-        except Exception:  # noqa: BLE001
-            return CallResult(status=o.status, error="undecodable_body", total_ms=o.total_ms)
-        r = parse_response(raw, stream=o.stream, status=o.status, **({"assemble": assemble} if assemble else {}))
-        r.ttft_ms, r.total_ms = o.ttft_ms, o.total_ms
-        return r
-
-
-def _side(side: str, r: CallResult, cost: float | None, red, parsed=...) -> dict:
-    """The pair's columns for one side. `parsed`: the JSON of `r.raw` when `r.body` is no longer it (the
-    candidate's body is normalised after parsing); the redactor walks it instead of parsing the text again."""
-    doc = ...
-    if r.body is not None and r.raw is not None and not r.streamed:
-        body_text = r.raw.decode("utf-8", "replace")  # what the upstream sent, no re-serialisation
-        doc = r.body if parsed is ... else parsed
-    elif r.body is not None:
-        body_text = json.dumps(r.body)  # a stream, stored as the completion rebuilt from it
-        doc = r.body
-    elif r.raw is not None:
-        body_text = r.raw[:4096].decode("utf-8", "replace")
-    else:
-        body_text = None
-    return {
-        f"{side}_status": r.status,
-        f"{side}_body": red(body_text, doc),
-        f"{side}_ttft_ms": r.ttft_ms,
-        f"{side}_total_ms": r.total_ms,
-        f"{side}_usage": json.dumps(r.usage) if r.usage else None,
-        f"{side}_cost_usd": cost,
-        f"{side}_error": (r.error + (f": {r.detail}" if r.detail else ""))[:200] if r.error else None,
-    }
+        await asyncio.gather(*(ln.stop() for ln in self.links), return_exceptions=True)
+        for jid in list(self.inflight):
+            del self.inflight[jid]
+            self._skip("shutdown")
+        self.awaiting.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import os
 import socket
 import time
@@ -22,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from offramp.shadow import comparators as comparators_mod
 from offramp.shadow.config import ShadowConfig
-from offramp.shadow.logs import event
+from offramp.shadow.logs import event, get_logger
 from offramp.shadow.metrics import Metrics
 from offramp.shadow.mirror import Mirror, MirrorJob, PrimaryOutcome
 from offramp.shadow.privacy import Redactor
@@ -103,15 +104,11 @@ class ShadowProxy:
         )
         self.translator = Translator(cfg.candidate)
         self.session: aiohttp.ClientSession | None = None
-        self.mirror = Mirror(
-            cfg,
-            session_factory=lambda: self.session,
-            comparators=self.comparators,
-            writer=self.writer,
-            metrics=self.metrics,
-            translator=self.translator,
-            redactor=self.redactor,
-        )
+        # Candidate calls, comparison, redaction, cost and the pairs' store writes run in mirror worker
+        # processes; this process forwards the primary and hands jobs off (shadow/mirror.py, shadow/worker.py).
+        self.mirror = Mirror(cfg, writer=self.writer, metrics=self.metrics, replica=self.replica,
+                             log_level=logging.getLevelName(get_logger().getEffectiveLevel()).lower(),
+                             translator=self.translator)
         self._primary_base = cfg.primary.base_url  # ends without slash, e.g. https://api.openai.com/v1
         self._primary_prefix = self._primary_base[: -len("/v1")] if self._primary_base.endswith("/v1") else None
         # Idle timeouts, not a total: a long stream that keeps sending is fine, a silent upstream is not.
@@ -135,6 +132,11 @@ class ShadowProxy:
         _load_builtin_extensions()
         for ext in _EXTENSIONS:
             ext(self)
+        ramp = getattr(self, "ramp", None)
+        if ramp is not None:  # a candidate whose breaker is open holds the ramp and rolls a serving share back
+            from offramp.shadow.breaker import ramp_check
+
+            ramp.controller.checks.append(ramp_check(self.mirror, self.engine))
         return app
 
     async def _startup(self, app: web.Application) -> None:
@@ -149,12 +151,7 @@ class ShadowProxy:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         self.writer.start()
-        self.mirror.start()
-        for c in self.comparators:
-            warm = getattr(c, "warm", None)
-            if warm is not None and self.mirror.share > 0:  # e.g. load the embedding model now, not on a pair
-                warm().add_done_callback(lambda f, name=c.name: f.exception() and event(
-                    "comparator failed to start", 40, comparator=name, error=str(f.exception())[:200]))
+        await self.mirror.start()
         event(
             "shadow proxy started",
             primary=self.cfg.primary.base_url,
@@ -178,8 +175,8 @@ class ShadowProxy:
         if self.session is not None:
             await self.session.close()
         self.engine.dispose()
-        event("shadow proxy stopped", written=self.writer.written, dropped=self.writer.dropped,
-              failed=self.writer.failed)
+        event("shadow proxy stopped", written=self.mirror.recorded + self.writer.written, dropped=self.writer.dropped,
+              failed=self.writer.failed, **self.mirror.accounting())
 
     # ---- /v1 ----
     async def handle_v1(self, request: web.Request) -> web.StreamResponse:
@@ -201,7 +198,7 @@ class ShadowProxy:
                 info, request.headers.get("authorization"), served_by=route.serve, ramp_share=route.ramp_share
             )
         elif route.mirror:
-            self.mirror._skip("endpoint_not_mirrored")
+            self.mirror.skip_offered("endpoint_not_mirrored")
         try:
             return await self.forward_primary(request, raw, t0, job)
         except BaseException as exc:
@@ -317,12 +314,14 @@ class ShadowProxy:
         # Gauges are read at scrape time, not set on every request and mirror job.
         self.metrics.store_pending.set(self.writer.pending)
         self.metrics.queue_depth.set(self.mirror.queue.qsize())
+        self.metrics.in_flight.set(len(self.mirror.inflight))
         self.metrics.spend.set(self.mirror.spend.spent)
         data = generate_latest(self.metrics.registry)
         return web.Response(body=data, headers={"content-type": CONTENT_TYPE_LATEST})
 
     async def handle_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        # The proxy serves from its first second; the mirror workers join a few seconds later.
+        return web.json_response({"ok": True, "mirror_ready": all(ln.ready for ln in self.mirror.links)})
 
     def _authorized(self, request: web.Request) -> web.Response | None:
         if not self.admin_token:
@@ -341,9 +340,13 @@ class ShadowProxy:
             "queue_size": m.queue.maxsize,
             "skips": dict(m.skips),
             "outcomes": dict(m.outcomes),
+            "accounting": m.accounting(),
+            "breaker": m.breaker.snapshot(),
+            "workers": [{"pid": ln.proc.pid if ln.proc else None, "alive": ln.alive, "restarts": ln.restarts}
+                        for ln in m.links],
             "spend_usd_today": round(m.spend.spent, 6),
             "daily_spend_cap_usd": m.spend.cap,
-            "store": {"pending": self.writer.pending, "written": self.writer.written, "dropped": self.writer.dropped,
+            "store": {"pending": self.writer.pending, "written": self.writer.written + m.recorded, "dropped": self.writer.dropped,
                       "failed": self.writer.failed, "write_errors": self.writer.errors},
         }
 
@@ -384,13 +387,15 @@ class ShadowProxy:
         return web.json_response(self.mirror_state())
 
 
-async def start_site(proxy: ShadowProxy, host: str | None = None, port: int | None = None) -> web.AppRunner:
+async def start_site(proxy: ShadowProxy, host: str | None = None, port: int | None = None, *,
+                     reuse_port: bool = False) -> web.AppRunner:
     """Start the proxy on host:port (port 0 = a free one); `runner.addresses` tells where. Client disconnects
-    cancel the handler, which cancels the primary call."""
+    cancel the handler, which cancels the primary call. `reuse_port`: several processes share the port."""
     app = proxy.build_app()
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host or proxy.cfg.server.host, proxy.cfg.server.port if port is None else port)
+    site = web.TCPSite(runner, host or proxy.cfg.server.host, proxy.cfg.server.port if port is None else port,
+                       reuse_port=reuse_port or None)
     try:
         await site.start()
     except BaseException:  # a busy port: stop what startup began (writer, ramp loop) or the process never exits

@@ -34,7 +34,7 @@ def summarize(engine: Engine, *, since: float | None = None) -> dict:
             q = q.where(schema.pairs.c.created_at >= since)
         n_pairs, first, last = conn.execute(q).one()
     counters = counter_totals(engine, since=since)
-    return {
+    return {**health(engine, since=since, counters=counters),
         "pairs": int(n_pairs or 0),
         "first": first,
         "last": last,
@@ -46,6 +46,86 @@ def summarize(engine: Engine, *, since: float | None = None) -> dict:
         "noise_outcomes": counters.get("mirror_noise", {}),
         "endpoints": [e.model_dump() for e in endpoint_rows(engine, since=since)],
     }
+
+
+def health(engine: Engine, *, since: float | None = None, counters: dict | None = None,
+           now: float | None = None) -> dict:
+    """The mirror's accounting and every replica's candidate breaker, from the store (what `shadow status`, the
+    admin API and the dashboard show). Every request offered to the mirror ends in one outcome, so
+    offered = compared + candidate errors + skipped + in flight; `in_flight_at_stop` are the jobs a replica held
+    when it stopped writing (killed: lost), `unaccounted` anything else (0 unless counters were lost)."""
+    from offramp.shadow.breaker import replica_rows
+
+    now = time.time() if now is None else now
+    counters = counter_totals(engine, since=since) if counters is None else counters
+    replicas = replica_rows(engine, now)
+    errs = {k: int(v) for k, v in counters.get("mirror_error", {}).items()}
+    skips = {k: int(v) for k, v in counters.get("mirror_skip", {}).items() if v}
+    acc = {
+        "offered": int(sum(counters.get("mirror_offered", {}).values())),
+        "compared": int(sum(counters.get("mirror_compared", {}).values())),
+        "errors": sum(errs.values()),
+        "candidate_errors": errs,
+        "skipped": sum(skips.values()),
+        "skips": skips,
+        "in_flight": sum(int(r["in_flight"] or 0) for r in replicas if r["live"]),
+        "in_flight_at_stop": sum(int(r["in_flight"] or 0) for r in replicas if not r["live"]),
+    }
+    acc["unaccounted"] = acc["offered"] - acc["compared"] - acc["errors"] - acc["skipped"] - acc["in_flight"] - \
+        acc["in_flight_at_stop"]
+    breakers = [{"replica": r["replica"], "candidate": r["candidate"], "state": r["breaker_state"],
+                 "reason": r["breaker_reason"], "since": r["breaker_since"], "retry_at": r["breaker_retry_at"],
+                 "live": r["live"], "updated_at": r["updated_at"], "in_flight": r["in_flight"]} for r in replicas]
+    with engine.connect() as conn:
+        t = schema.breaker_events
+        q = select(t).order_by(t.c.at.desc()).limit(10)
+        if since is not None:
+            q = q.where(t.c.at >= since)
+        events = [dict(r._mapping) for r in conn.execute(q)]
+    return {"accounting": acc, "breakers": breakers, "breaker_events": events}
+
+
+def add_breaker_concerns(summary: dict) -> None:
+    """Put every live replica's open breaker into the ramp section, as the controller's check sees it."""
+    from offramp.shadow.breaker import breaker_concerns
+
+    ramp = summary.get("ramp")
+    if not ramp:
+        return
+    rows = [{**b, "breaker_state": b["state"], "breaker_reason": b["reason"]} for b in summary.get("breakers", [])]
+    for c in breaker_concerns(rows, ramp.get("share") or 0.0):
+        ramp["rollback" if c["action"] == "rollback" else "holding"].append(c)
+
+
+def accounting_line(acc: dict) -> str:
+    def kinds(d: dict) -> str:
+        return " (" + ", ".join(f"{k} {v}" for k, v in sorted(d.items())) + ")" if d else ""
+
+    line = (f"Mirror accounting: offered {acc['offered']} = compared {acc['compared']} + candidate errors "
+            f"{acc['errors']}{kinds(acc['candidate_errors'])} + skipped {acc['skipped']}{kinds(acc['skips'])} + "
+            f"in flight {acc['in_flight']}")
+    if acc["in_flight_at_stop"]:
+        line += f" + in flight when a replica stopped {acc['in_flight_at_stop']}"
+    if acc["unaccounted"]:
+        line += f"; unaccounted {acc['unaccounted']} (counters lost, e.g. the last flush before a kill -9)"
+    return line
+
+
+def breaker_lines(breakers: list[dict], now: float | None = None) -> list[str]:
+    now = time.time() if now is None else now
+    out = []
+    for b in breakers:
+        if not b["live"]:
+            continue
+        state = (b["state"] or "closed").replace("_", "-")
+        line = f"Candidate {b['candidate']} breaker on {b['replica']}: {state}"
+        if state != "closed":
+            since = time.strftime("%H:%M:%S UTC", time.gmtime(b["since"])) if b["since"] else "?"
+            line += f" since {since} — {b['reason']}"
+            if b["retry_at"] and b["state"] == "open":
+                line += f"; next probe in {max(0.0, b['retry_at'] - now):.0f} s"
+        out.append(line)
+    return out
 
 
 def _fmt_rate(d: dict | None) -> str:
@@ -104,6 +184,10 @@ def render(summary: dict, console) -> None:
             console.print(f"  {e['reindex']}", markup=False, highlight=False, soft_wrap=True)
     if summary["skips"]:
         console.print("Mirrors not sent: " + ", ".join(f"{k} {int(v)}" for k, v in sorted(summary["skips"].items())))
+    if summary.get("accounting", {}).get("offered"):
+        console.print(accounting_line(summary["accounting"]), markup=False, highlight=False, soft_wrap=True)
+    for line in breaker_lines(summary.get("breakers", [])):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     from offramp.shadow.ramp.summary import summary_lines
 
     for line in summary_lines(summary.get("ramp")):

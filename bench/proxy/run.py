@@ -58,7 +58,10 @@ class Proc:
                     raise RuntimeError(f"{self.name} exited: see {self.log.name}")
                 try:
                     async with s.get(self.health, headers={"authorization": f"Bearer {KEY}"}) as r:
-                        if r.status < 500:
+                        body = await r.read()
+                        # A shadow proxy is ready once its mirror workers are (their start-up CPU is not
+                        # charged to the first cell).
+                        if r.status < 500 and b'"mirror_ready": false' not in body:
                             return
                 except aiohttp.ClientError:
                     pass
@@ -147,9 +150,10 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of `pid` and its live child processes (the embedding worker), from /proc."""
+    """User + system CPU of `pid` and its live descendants (mirror workers under their fork server, the
+    embedding worker), from /proc."""
     total = 0.0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *_descendants(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -169,6 +173,15 @@ async def mirrored(base: str) -> float | None:
         return None
     return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
                if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln)
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
 
 
 def _children(pid: int) -> list[int]:
@@ -297,9 +310,11 @@ async def main(args: argparse.Namespace) -> dict:
                 cells.append(row)
                 _print_cell(row)
         delay = None
-        if not args.quick:
-            delay = await _delayed(tmp, procs, 2.5)
-        return {"cells": cells, "delayed_upstream": delay, "quick": args.quick, "seconds_per_round": seconds,
+        if not args.quick or args.delayed or args.delayed_seconds:
+            delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
+                                   args.rounds, args.litellm, not args.no_saturate)
+        return {"cells": cells, "delayed_upstream": delay, "figures": _figures(cells, delay), "quick": args.quick,
+                "seconds_per_round": seconds,
                 "rounds": args.rounds}
     finally:
         for p in procs:
@@ -318,23 +333,87 @@ async def _warm(name: str, base: str, n: int = 20) -> None:
                     print(f"warning: {name} answers {r.status}: {text[:200]!r}", file=sys.stderr)
 
 
-async def _delayed(tmp: Path, procs: list[Proc], seconds: float) -> dict:
-    """A realistic upstream (200 ms): the primary's p99 with mirroring on vs off, concurrency 16."""
-    up, up_url = fake("openai", latency_ms=200)
-    cand, cand_url = fake("deepseek", latency_ms=300)
+def _burn(stop_at: float) -> None:
+    x = 0
+    while time.time() < stop_at:
+        x += 1
+
+
+async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, litellm_too: bool,
+                   saturate: bool) -> dict:
+    """A realistic upstream (primary 110 ms, candidate 160 ms, as in issue 10): the primary's p99 with mirroring
+    100% vs off (and LiteLLM's proxy), concurrency 16 each, all loaded at once; with `saturate`, one busy process per
+    core runs meanwhile, so the proxies compete for CPU as on a loaded host and the mirror's work cannot hide in
+    idle cores."""
+    import multiprocessing
+
+    up, up_url = fake("openai", latency_ms=110)
+    cand, cand_url = fake("deepseek", latency_ms=160)
     off, off_url = shadow(up_url, cand_url, 0.0, tmp / "doff.db")
     on, on_url = shadow(up_url, cand_url, 1.0, tmp / "don.db")
     procs += [up, cand, off, on]
-    for p in (up, cand, off, on):
-        await p.ready()
+    targets = {"proxy_mirror_off": off_url, "proxy_mirror_on": on_url}
+    if litellm_too:
+        ll, ll_url = litellm(up_url)
+        procs.append(ll)
+        targets["litellm"] = ll_url
+    for p in procs[-len(targets) - 2:]:
+        await p.ready(180)
+    for name, url in targets.items():
+        await _warm(name, url)
+    burners = []
+    if saturate:
+        stop_at = time.time() + 3600
+        burners = [multiprocessing.Process(target=_burn, args=(stop_at,), daemon=True)
+                   for _ in range(os.cpu_count() or 2)]
+        for b in burners:
+            b.start()
     res = {}
-    for stream in (False, True):
-        r_off = await load(off_url, 16, stream, seconds * 2)
-        r_on = await load(on_url, 16, stream, seconds * 2)
-        res["stream" if stream else "json"] = {"off": r_off, "on": r_on, "p99_on_over_off": r_on["p99_ms"] / r_off["p99_ms"]}
-        print(f"delayed upstream 200 ms, c=16, stream={stream}: p99 off {r_off['p99_ms']:.1f} ms, "
-              f"on {r_on['p99_ms']:.1f} ms, ratio {r_on['p99_ms'] / r_off['p99_ms']:.3f}", flush=True)
+    try:
+        for stream in (False, True):
+            acc = {name: ([], 0) for name in targets}
+            names = list(targets)
+            for _ in range(rounds):
+                # Every target under load at the same time: a burst from elsewhere on the host lands on all.
+                got = await asyncio.gather(*(_load(targets[n], 16, stream, seconds, 0.3) for n in names))
+                for name, (lat, err, _) in zip(names, got, strict=True):
+                    acc[name] = (acc[name][0] + lat, acc[name][1] + err)
+            row = {name: summarize(a[0], a[1], seconds * rounds) for name, a in acc.items()}
+            base = row["proxy_mirror_off"]["p99_ms"]
+            row["p99_on_over_off"] = row["proxy_mirror_on"]["p99_ms"] / base
+            if "litellm" in row:
+                row["p99_litellm_over_off"] = row["litellm"]["p99_ms"] / base
+            res["stream" if stream else "json"] = row
+            print(f"\nupstream 110 ms (candidate 160 ms), c=16, stream={stream}, cores saturated={saturate}", flush=True)
+            for name in targets:
+                r_ = row[name]
+                print(f"  {name:18} p50 {r_['p50_ms']:7.1f} ms  p99 {r_['p99_ms']:7.1f} ms  p99/off "
+                      f"{r_['p99_ms'] / base:5.2f}  req/s {r_['rps']:6.0f}" + (f"  errors={r_['errors']}"
+                                                                             if r_["errors"] else ""), flush=True)
+    finally:
+        for b in burners:
+            b.terminate()
     return res
+
+
+def _figures(cells: list[dict], delay: dict | None) -> dict:
+    """Issue 10's figures, as ratios: req/s against the aiohttp pass-through at concurrency 16 (0 ms upstream),
+    and the primary's p99 with mirroring on over off (realistic upstream, cores saturated)."""
+    out: dict = {}
+    for row in cells:
+        if row["concurrency"] != 16:
+            continue
+        key = "stream" if row["stream"] else "json"
+        pt = row["passthrough"]["rps"]
+        out[f"rps_over_passthrough_{key}"] = {n: round(r["rps"] / pt, 3) for n, r in row.items()
+                                              if isinstance(r, dict) and n != "direct"}
+    for key, row in (delay or {}).items():
+        out[f"p99_over_mirror_off_{key}"] = {n: round(r["p99_ms"] / row["proxy_mirror_off"]["p99_ms"], 3)
+                                             for n, r in row.items() if isinstance(r, dict)}
+    print("\nissue 10 figures (ratios):", flush=True)
+    for k, v in out.items():
+        print(f"  {k}: " + ", ".join(f"{n} {x:.2f}" for n, x in v.items()), flush=True)
+    return out
 
 
 def _print_cell(row: dict) -> None:
@@ -364,6 +443,9 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per cell (default 3; 1 with --quick)")
     ap.add_argument("--concurrency", type=int, action="append", help="only this concurrency (repeatable)")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--delayed", action="store_true", help="with --quick: also the realistic-upstream p99 cells")
+    ap.add_argument("--delayed-seconds", type=float, help="measured seconds per target per round there")
+    ap.add_argument("--no-saturate", action="store_true", help="realistic-upstream cells without the CPU burners")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
                     "proxy is measured in the same run, as base_mirror_off/on")

@@ -143,10 +143,14 @@ class Report(BaseModel):
     headline: Headline | None = None
     series: Series | None = None
     family_names: dict[str, FamilyName] = Field(default_factory=dict)
-    # What `migrate shadow status` reports beyond the figures above (e.g. a candidate's circuit breaker, the
-    # proxy's accounting totals), shown as given: the report does not depend on their shape.
+    # What `migrate shadow status` reports beyond the figures above and below (e.g. the breakers' recent state
+    # changes), shown as given: the report does not depend on their shape.
     status_extra: dict[str, Any] = Field(default_factory=dict)
     endpoints: list[EndpointRow] = Field(default_factory=list)  # per mirrored endpoint (shadow.report.endpoints)
+    # The mirror's accounting (offered = compared + errors + skipped + in flight) and every replica's candidate
+    # breaker (shadow.status.health), so the dashboard shows a failing candidate within seconds.
+    accounting: dict = {}
+    breakers: list[dict] = []
 
 
 def _edges() -> list[float]:
@@ -242,7 +246,7 @@ def divergence(a: PairSide, b: PairSide) -> str:
 
 
 _STATUS_SHOWN = {"pairs", "first", "last", "comparators", "families", "sides", "skips", "mirror_outcomes",
-                 "noise_outcomes", "ramp", "endpoints"}
+                 "noise_outcomes", "ramp", "endpoints", "accounting", "breakers"}
 
 
 def status_extra(engine: Engine, since: float | None) -> dict[str, Any]:
@@ -453,8 +457,15 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
         families=_agreement_rows(engine, since, by_family=True),
         latency=latency, histogram_edges_ms=edges, errors=errors, error_rates=rates, cost=cost,
         projection=projection, decisions=decisions, top_pairs=_top_pairs(engine, since, top, names), skips=skips,
-        endpoints=endpoint_rows(engine, since=since),
+        endpoints=endpoint_rows(engine, since=since), **_health(engine, since, counters),
     )
+
+
+def _health(engine: Engine, since: float | None, counters: dict) -> dict:
+    from offramp.shadow.status import health
+
+    h = health(engine, since=since, counters=counters)
+    return {"accounting": h["accounting"], "breakers": h["breakers"]}
 
 
 def iso(ts: float | None) -> str:

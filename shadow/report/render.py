@@ -128,6 +128,12 @@ def render_terminal(rep: Report, width: int | None = None) -> str:
         con.print(f"Projection at 100%: {pj.requests_per_month:,.0f} requests/month — primary "
                   f"{_usd(pj.primary_monthly_usd)}, candidate {_usd(pj.candidate_monthly_usd)}, savings "
                   f"{_usd(pj.savings_monthly_usd)}" + (f" ({pj.savings_pct:.1f}%)" if pj.savings_pct is not None else ""))
+    from offramp.shadow.status import accounting_line, breaker_lines
+
+    for line in breaker_lines([b for b in rep.breakers if b.get("state") not in (None, "closed")]):
+        con.print(line)
+    if rep.accounting.get("offered"):
+        con.print(accounting_line(rep.accounting))
     if rep.status_extra:
         con.print("Proxy status: " + "; ".join(f"{k} {v}" for k, v in _flat(rep.status_extra)))
     if rep.decisions:
@@ -371,6 +377,12 @@ def render_html(rep: Report, live: bool = False, refresh_seconds: int = 10) -> s
         parts.append(f"<div class=card data-figure=savings>Projected savings / month<b>{_usd(pj.savings_monthly_usd)}"
                      f"</b>{'' if pj.savings_pct is None else f'{pj.savings_pct:.1f}%'} at 100%</div>")
     parts.append("</div>")
+    from offramp.shadow.status import accounting_line, breaker_lines
+
+    for line in breaker_lines([b for b in rep.breakers if b.get("state") not in (None, "closed")]):
+        parts.append(f"<p class=fail data-figure=breaker>{_e(line)}</p>")
+    if rep.accounting.get("offered"):
+        parts.append(f"<p class=muted data-figure=accounting>{_e(accounting_line(rep.accounting))}</p>")
     if rep.gates:
         deciding = h.metric if h else None
         parts.append("<h2>Gates</h2><table data-figure=gate-table><tr><th>metric<th>outcome<th>samples<th>needs"

@@ -60,6 +60,12 @@ def _v3(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {schema.pairs.name} ADD COLUMN {name} {kind}"))
 
 
+@register_migration("shadow", 4, "replica heartbeats and candidate breaker events")
+def _v4(conn: Connection) -> None:
+    schema.replicas.create(conn, checkfirst=True)
+    schema.breaker_events.create(conn, checkfirst=True)
+
+
 _PG_LOCK_KEY = 0x0FF7A3  # arbitrary constant advisory lock id for migrations
 
 

@@ -101,3 +101,34 @@ spend = Table(
     Column("usd", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# One row per proxy process, rewritten with each of its batched writes (same transaction as its counters): the
+# mirror jobs it has in flight and its candidate breaker's state. `shadow status` adds the in-flight jobs of live
+# replicas to the accounting (offered = compared + errors + skipped + in flight); a row not updated for a while is
+# a replica that stopped (its in-flight jobs at that moment are the ones a crash lost).
+replicas = Table(
+    "shadow_replicas",
+    metadata,
+    Column("replica", String(64), primary_key=True),
+    Column("updated_at", Float, nullable=False),
+    Column("candidate", String(100)),
+    Column("in_flight", Integer, nullable=False, default=0),
+    Column("breaker_state", String(16)),  # closed | half_open | open
+    Column("breaker_reason", String(300)),
+    Column("breaker_since", Float),
+    Column("breaker_retry_at", Float),
+)
+
+# Every breaker transition, with why.
+breaker_events = Table(
+    "shadow_breaker_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("replica", String(64)),
+    Column("candidate", String(100), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Index("ix_shadow_breaker_events_at", "at"),
+)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -91,6 +92,14 @@ def add_spend(conn: Connection, deltas: dict[str, float], now: float) -> None:
         conn.execute(stmt)
 
 
+def upsert_replica(conn: Connection, row: dict) -> None:
+    t = schema.replicas
+    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = ins(t).values(**row)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[t.c.replica],
+                                            set_={k: stmt.excluded[k] for k in row if k != "replica"}))
+
+
 def read_spend(conn: Connection, day: str) -> float:
     v = conn.execute(select(schema.spend.c.usd).where(schema.spend.c.day == day)).scalar()
     return float(v or 0.0)
@@ -128,6 +137,14 @@ class StoreWriter:
         self.written = 0
         self.errors = 0  # failed batch writes
         self.failed = 0  # records the store refused (bad record) or lost at shutdown while it was down
+        # Told the fate of every submitted pair once it is known: [(pair id, None = written | "store_full" |
+        # "store_refused" | "store_lost")]. The mirror worker reports it back, so accounting follows the store.
+        self.on_settled: Callable[[list[tuple[str, str | None]]], None] | None = None
+        # This replica's row of `shadow_replicas`, taken with the counters so both land in one transaction.
+        self.heartbeat: Callable[[], dict] | None = None
+        self.heartbeat_s = 2.0
+        self._beat = float("-inf")
+        self._events: deque[dict] = deque()  # shadow_breaker_events rows
 
     @property
     def pending(self) -> int:
@@ -137,6 +154,7 @@ class StoreWriter:
         """Queue one pair and its comparator results; False (and counted) when the bound is reached."""
         if len(self._pairs) >= self.max_pending:
             self.dropped += 1
+            self._settle([(pair.get("id"), "store_full")])
             return False
         pair.setdefault("replica", self.replica)
         self._pairs.append(pair)
@@ -161,6 +179,17 @@ class StoreWriter:
 
     def count(self, name: str, label: str, delta: float = 1.0) -> None:
         self._counters[(name, label)] += delta
+
+    def add_event(self, row: dict) -> None:
+        """A `shadow_breaker_events` row, written with the next batch (with the counters)."""
+        self._events.append(row)
+
+    def _settle(self, fates: list[tuple[str, str | None]]) -> None:
+        if self.on_settled is not None and fates:
+            try:
+                self.on_settled(fates)
+            except Exception as exc:  # noqa: BLE001 - reporting must never stop recording
+                event("store settle callback failed", 40, error=f"{type(exc).__name__}: {exc}"[:200])
 
     def start(self) -> None:
         if self._task is None:
@@ -191,7 +220,13 @@ class StoreWriter:
             if v
         ]
         self._counters.clear()
-        return pairs, cmps, counters
+        extra = [{"created_at": now, **e, "_table": "events"} for e in self._events]
+        self._events.clear()
+        beat = self.heartbeat() if self.heartbeat is not None else None
+        if beat is not None:
+            self._beat = time.monotonic()
+            extra.append({**beat, "replica": self.replica, "updated_at": now, "_table": "replicas"})
+        return pairs, cmps, counters + extra
 
     def _write(self, pairs: list[dict], cmps: list[dict], counters: list[dict], spend: dict[str, float],
                spend_day: str | None) -> float | None:
@@ -201,14 +236,23 @@ class StoreWriter:
             if cmps:
                 insert_rows(conn, schema.comparisons, cmps)
             if counters:
-                insert_rows(conn, schema.counters, counters)
+                plain = [k for k in counters if "_table" not in k]
+                if plain:
+                    insert_rows(conn, schema.counters, plain)
+                for k in counters:
+                    if k.get("_table") == "events":
+                        conn.execute(schema.breaker_events.insert().values(
+                            {c: v for c, v in k.items() if c not in ("_table", "created_at")}))
+                    elif k.get("_table") == "replicas":
+                        upsert_replica(conn, {c: v for c, v in k.items() if c != "_table"})
             if spend:
                 add_spend(conn, spend, time.time())
             return read_spend(conn, spend_day) if spend_day is not None else None
 
     def _salvage(self, pairs: list[dict], cmps: list[dict], counters: list[dict]):
         """After a failed batch: one transaction per pair (with its comparisons), then the rest. Returns
-        (written, refused, first refusal, pairs, comparisons and counters to retry because the store is down)."""
+        (ids written, ids refused, first refusal, pairs, comparisons and counters to retry because the store is
+        down)."""
         by_pair: dict[str, list[dict]] = defaultdict(list)
         for c in cmps:
             by_pair[c.get("pair_id")].append(c)
@@ -217,26 +261,37 @@ class StoreWriter:
         orphans = [c for rows in by_pair.values() for c in rows]
         if orphans or counters:
             groups.append(([], orphans, counters))
-        written = refused = 0
+        written: list[str] = []
+        refused: list[str] = []
+        refused_other = 0
         first: str | None = None
         retry: tuple[list[dict], list[dict], list[dict]] = ([], [], [])
         for i, (ps, cs, ks) in enumerate(groups):
             try:
                 self._write(ps, cs, ks, {}, None)
-                written += len(ps)
+                written += [p.get("id") for p in ps]
             except Exception as exc:  # noqa: BLE001
                 if _unavailable(exc):
                     for g in groups[i:]:
                         for acc, rows in zip(retry, g, strict=True):
                             acc.extend(rows)
-                    return written, refused, first or _why(exc), *retry
-                refused += len(ps) or len(cs) + len(ks)
+                    return written, refused, refused_other, first or _why(exc), *retry
+                refused += [p.get("id") for p in ps]
+                refused_other += 0 if ps else len(cs) + len(ks)
                 first = first or _why(exc)
-        return written, refused, first, *retry
+        return written, refused, refused_other, first, *retry
 
     async def flush(self, *, final: bool = False) -> None:
         async with self._lock:
-            pairs, cmps, counters = self._take()
+            idle = not (self._pairs or self._cmps or self._counters or self._events)
+            if idle and self.heartbeat is not None and not final and time.monotonic() - self._beat < self.heartbeat_s:
+                beat, self.heartbeat = self.heartbeat, None  # nothing new and the row is fresh: no write
+                try:
+                    pairs, cmps, counters = self._take()
+                finally:
+                    self.heartbeat = beat
+            else:
+                pairs, cmps, counters = self._take()
             meter = self._spend
             deltas = meter.take() if meter is not None else {}
             refresh = meter is not None and (
@@ -256,34 +311,42 @@ class StoreWriter:
                     await self._recover(pairs, cmps, counters, final)
                 return
             self.written += len(pairs)
+            self._settle([(p.get("id"), None) for p in pairs])
             if meter is not None:
                 meter.settle(day, total) if day is not None else meter.settle(meter.today(), None)
                 if day is not None:
                     self._spend_read = time.monotonic()
 
     async def _recover(self, pairs: list[dict], cmps: list[dict], counters: list[dict], final: bool) -> None:
-        written, refused, why, r_pairs, r_cmps, r_counters = await asyncio.to_thread(
+        written, refused, refused_other, why, r_pairs, r_cmps, r_counters = await asyncio.to_thread(
             self._salvage, pairs, cmps, counters
         )
-        self.written += written
-        self.failed += refused
+        self.written += len(written)
+        self.failed += len(refused) + refused_other
+        fates: list[tuple[str, str | None]] = [(i, None) for i in written] + [(i, "store_refused") for i in refused]
         lost = 0
         if final:
             lost = len(r_pairs)  # shutting down with the store unreachable: nothing left to retry with
             self.failed += lost
+            fates += [(p.get("id"), "store_lost") for p in r_pairs]
         elif r_pairs or r_cmps or r_counters:
             room = max(0, self.max_pending - len(self._pairs))
             keep = r_pairs[:room]
             lost = len(r_pairs) - len(keep)
             self.dropped += lost
             gone = {p.get("id") for p in r_pairs[room:]}
+            fates += [(i, "store_full") for i in gone]
             self._pairs.extendleft(reversed(keep))
             self._cmps.extendleft(reversed([c for c in r_cmps if c.get("pair_id") not in gone]))
             for k in r_counters:
-                self._counters[(k["name"], k["label"])] += k["value"]
-        if refused or lost or r_pairs:
-            event("store records not written", 40, written=written, refused=refused, retrying=len(r_pairs) - lost,
-                  lost=lost, error=why)
+                if k.get("_table") == "events":
+                    self._events.appendleft({c: v for c, v in k.items() if c not in ("_table", "created_at")})
+                elif "_table" not in k:
+                    self._counters[(k["name"], k["label"])] += k["value"]
+        self._settle(fates)
+        if refused or refused_other or lost or r_pairs:
+            event("store records not written", 40, written=len(written), refused=len(refused) + refused_other,
+                  retrying=len(r_pairs) - lost, lost=lost, error=why)
 
     async def close(self) -> None:
         """Stop the background task and write everything pending (shutdown flush)."""

@@ -43,7 +43,9 @@ def make_config(primary_url: str, candidate_url: str, store_url: str, **sections
             models={"*": "deepseek-flash"},
         ).model_dump(),
         "store": {"url": store_url, "flush_interval_s": 0.05},
-        "mirror": {"noise_sample": 0.0},
+        # worker_nice 0: on a CI host busy with other jobs a niced worker can wait long for the CPU, and these
+        # tests wait for its pairs (the nice default is measured in bench/proxy).
+        "mirror": {"noise_sample": 0.0, "worker_nice": 0},
         "comparators": {"enabled": ["structural", "text_exact", "token_similarity"]},
     }
     for k, v in sections.items():
@@ -69,6 +71,9 @@ def proxy_factory(primary_fake, candidate_fake, store_url):
         runner = await start_site(proxy, "127.0.0.1", 0)
         runners.append(runner)
         host, port = runner.addresses[0][:2]
+        # The mirror worker processes import the comparators and the store first (seconds on a busy machine):
+        # tests time what the proxy does, not a cold interpreter start.
+        await wait_for(lambda: all(ln.ready for ln in proxy.mirror.links), timeout=60)
         try:
             yield proxy, f"http://{host}:{port}/v1"
         finally:
@@ -99,7 +104,7 @@ def chat(content: str = "hello", **extra) -> dict:
     return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **extra}
 
 
-async def wait_for(pred, timeout: float = 5.0, interval: float = 0.02):
+async def wait_for(pred, timeout: float = 30.0, interval: float = 0.02):
     import asyncio
     import time
 

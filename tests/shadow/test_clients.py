@@ -50,7 +50,8 @@ async def test_langchain_chat_openai(proxy_factory):
         assert msg.content
         chunks = [c.content async for c in llm.astream("Say hello again")]
         assert "".join(chunks)
-        await wait_for(lambda: proxy.mirror.outcomes.get("candidate:ok", 0) >= 2)
+        await wait_for(lambda: not proxy.mirror.inflight and proxy.mirror.offered >= 2)
+        assert proxy.mirror.outcomes.get("candidate:ok", 0) == 2, proxy.mirror.accounting()
 
 
 async def test_raw_http_client(proxy_factory):

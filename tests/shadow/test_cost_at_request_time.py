@@ -3,7 +3,6 @@ DeepSeek's peak (weekday 01:00–04:00, 06:00–10:00 UTC) costs twice its off-p
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -11,22 +10,17 @@ import aiohttp
 import pytest
 
 from offramp.adapters.cost import price_at, token_split
-from offramp.shadow import mirror as mirror_mod
 from tests.shadow.conftest import auth, chat, rows, wait_for
 
 PEAK = dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.timezone.utc)  # a Wednesday, 02:00 UTC
 SATURDAY = dt.datetime(2026, 12, 5, 2, 0, tzinfo=dt.timezone.utc)
 
 
-async def test_candidate_cost_uses_the_window_at_arrival(proxy_factory, store_url, monkeypatch):
+async def test_candidate_cost_uses_the_window_at_arrival(proxy_factory, store_url):
     arrivals = iter([PEAK.timestamp(), SATURDAY.timestamp()])
 
-    @dataclasses.dataclass
-    class DatedJob(mirror_mod.MirrorJob):  # the proxy stamps each job on arrival: pin the stamps
-        created_at: float = dataclasses.field(default_factory=lambda: next(arrivals))
-
-    monkeypatch.setattr(mirror_mod, "MirrorJob", DatedJob)
     async with proxy_factory() as (proxy, base), aiohttp.ClientSession() as s:
+        proxy.mirror.arrival_clock = lambda: next(arrivals)  # the proxy stamps each job on arrival: pin them
         for text in ("first question", "second question"):
             async with s.post(f"{base}/chat/completions", json=chat(text), headers=auth()) as r:
                 assert r.status == 200

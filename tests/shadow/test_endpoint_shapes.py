@@ -183,13 +183,26 @@ def _old_store(url: str) -> None:
 
 def _check_upgraded(url: str) -> None:
     engine = open_engine(url)
-    assert "shadow v3: candidate endpoint and embedding dimensions on pairs" in migrate(engine)
+    applied = [n for n in migrate(engine) if n.startswith("shadow ")]  # other components register theirs
+    assert applied == ["shadow v3: candidate endpoint and embedding dimensions on pairs",
+                       "shadow v4: replica heartbeats and candidate breaker events"]  # in order, from v2
     assert migrate(engine) == []
+    assert {"shadow_replicas", "shadow_breaker_events"} <= set(inspect(engine).get_table_names())
     cols = {c["name"] for c in inspect(engine).get_columns("shadow_pairs")}
     assert {"candidate_endpoint", "primary_dims", "candidate_dims", "noise_dims"} <= cols
     with engine.begin() as conn:
         assert conn.execute(text("SELECT id FROM shadow_pairs")).scalar() == "old"  # nothing lost
         conn.execute(text("UPDATE shadow_pairs SET primary_dims = 1536, candidate_endpoint = '/v1/embeddings'"))
+    engine.dispose()
+
+
+def test_fresh_store_gets_every_migration(tmp_path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    shadow = [n.split(":")[0] for n in migrate(engine) if n.startswith("shadow ")]
+    assert shadow == ["shadow v1", "shadow v2", "shadow v3", "shadow v4"]
+    cols = {c["name"] for c in inspect(engine).get_columns("shadow_pairs")}
+    assert {"candidate_endpoint", "primary_dims"} <= cols
+    assert {"shadow_replicas", "shadow_breaker_events"} <= set(inspect(engine).get_table_names())
     engine.dispose()
 
 
@@ -224,18 +237,11 @@ def test_conversation_log_is_bounded_and_never_partial():
     from offramp.shadow.endpoints import ConversationLog
     from offramp.shadow.mirror import PrimaryOutcome
 
-    class Done:  # the primary's future, once resolved
-        def __init__(self, outcome):
-            self.outcome = outcome
-
-        def result(self):
-            return self.outcome
-
     def done(rid: str, text: str):
         body = {"id": rid, "object": "response", "output": [
             {"type": "reasoning", "encrypted_content": "x"},
             {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": text}]}]}
-        return Done(PrimaryOutcome(200, json.dumps(body).encode(), None, False, 1.0, 1.0))
+        return PrimaryOutcome(200, json.dumps(body).encode(), None, False, 1.0, 1.0)
 
     log = ConversationLog(max_entries=3, ttl_s=60)
     log.remember({"input": "one"}, done("r1", "a1"))
@@ -249,7 +255,7 @@ def test_conversation_log_is_bounded_and_never_partial():
     log.remember({"input": "y"}, done("r4", "a4"))  # the oldest turn (r1) goes
     assert log.items("r2") is None  # a conversation missing a turn is not sent as if it were whole
     assert log.items("r4") is not None
-    log.remember({"input": "z"}, Done(PrimaryOutcome(500, b"{}", None, False, 1.0, 1.0)))
+    log.remember({"input": "z"}, PrimaryOutcome(500, b"{}", None, False, 1.0, 1.0))
     assert len(log._turns) == 3
     expired = ConversationLog(ttl_s=-1)
     expired.remember({"input": "one"}, done("r1", "a1"))

@@ -63,9 +63,9 @@ def verdicts(store_url: str) -> list[dict]:
 
 async def settled(proxy, n: int) -> None:
     try:
-        await wait_for(lambda: proxy.writer.written >= n, timeout=30)
+        await wait_for(lambda: proxy.mirror.recorded >= n, timeout=30)
     except AssertionError:
-        raise AssertionError(f"{proxy.writer.written} of {n} pairs written; mirror {proxy.mirror_state()}") from None
+        raise AssertionError(f"{proxy.mirror.recorded} of {n} pairs written; mirror {proxy.mirror_state()}") from None
 
 
 # ---- Responses --------------------------------------------------------------------------------------------------
@@ -248,6 +248,27 @@ async def test_embeddings_neighbour_agreement_gated_and_reported(proxy_factory, 
     assert gates["knn_at_5"]["dry_run"] is True  # advisory: the ramp serves chat only
     assert gates["knn_at_5"]["setting"] == "ramp.gates.per_comparator.knn_at_5"
     assert gates["error_rate"]["samples"] == 0  # embeddings pairs stay out of the ramp's operational gates
+
+
+async def test_several_mirror_workers_keep_whole_windows_and_conversations(proxy_factory, store_url, vllm_fake):
+    """With `mirror.processes` > 1 the embeddings jobs all go to one worker (its neighbour windows are whole), and a
+    conversation's turns, handed to different workers, still carry their earlier items (from the proxy's log)."""
+    async with proxy_factory(candidate=vllm_candidate(vllm_fake), mirror={"noise_sample": 0.0, "processes": 2}) as (
+            proxy, base), sdk(base) as c:
+        assert len(proxy.mirror.links) == 2
+        first = await c.responses.create(model="gpt-4o-mini", input="remember 7")
+        await c.responses.create(model="gpt-4o-mini", input="what number?", previous_response_id=first.id)
+        await _embed(base, corpus(260))
+        await settled(proxy, 28)
+    pairs = sorted(rows(store_url), key=lambda p: p["created_at"])
+    follow_up = next(p for p in pairs if p["endpoint"] == "/v1/responses" and "what number" in p["request_body"])
+    assert "earlier items of the conversation" in follow_up["translation_changes"]
+    sent = json.loads(follow_up["candidate_request"])
+    said = [m["content"] for m in sent["messages"]] if "messages" in sent else [
+        i["content"] if isinstance(i["content"], str) else i["content"][0]["text"] for i in sent["input"]]
+    assert said == ["remember 7", "Echo: remember 7", "what number?"]
+    n5 = [v for v in verdicts(store_url) if v["comparator"] == "knn_at_5" and v["agree"] is not None]
+    assert len(n5) == 260 - 25  # one window saw every input: split over two workers it would judge fewer
 
 
 async def test_degraded_candidate_embeddings_fail_the_neighbour_gate(proxy_factory, store_url, vllm_degraded):

@@ -121,7 +121,7 @@ async def test_client_disconnect_cancels_primary(proxy_factory, primary_fake, st
                 pass
         # The handler (and its primary call) was cancelled: the mirror job learns it long before the hang ends.
         t0 = time.perf_counter()
-        await wait_for(lambda: proxy.writer.pending or proxy.writer.written, timeout=2.5)
+        await wait_for(lambda: proxy.mirror.recorded, timeout=2.5)
         assert time.perf_counter() - t0 < 2.5
     pair = rows(store_url)[0]
     assert pair["primary_error"] == "client_disconnected"

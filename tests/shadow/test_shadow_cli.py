@@ -107,3 +107,45 @@ def test_readme_config_example_is_valid(tmp_path):
     cfg = load_config(cfg_file)
     assert cfg.candidate.model_for("gpt-4o") == "deepseek-flash"
     assert cfg.store.privacy == "redacted" and cfg.server.host == "127.0.0.1"
+
+
+def test_serve_workers_share_one_port(tmp_path, primary_fake, candidate_fake):
+    """`--workers 2`: two proxy processes on one port (SO_REUSEPORT), both mirroring into the one store; a
+    SIGTERM stops both cleanly and the accounting adds up across them."""
+    store = tmp_path / "multi.db"
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "DEEPSEEK_API_KEY": CAND_KEY}
+    cmd = [sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--primary", f"openai={primary_fake.base_url}",
+           "--candidate", f"deepseek={candidate_fake.base_url}", "--port", "0", "--store", str(store),
+           "--noise-sample", "0", "--workers", "2"]
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stderr=fh, stdout=subprocess.DEVNULL, env=env)
+        try:
+            base = None
+            deadline = time.monotonic() + 60
+            while base is None and time.monotonic() < deadline:
+                for line in log.read_text().splitlines():
+                    if line.startswith("offramp shadow proxy on "):
+                        base = line.split()[4]
+                time.sleep(0.05)
+            assert base and "(2 processes, SO_REUSEPORT)" in log.read_text(), log.read_text()
+            for i in range(40):  # a new connection each: the kernel spreads them over both processes
+                req = urllib.request.Request(f"{base}/chat/completions", data=json.dumps(chat(f"m{i}")).encode(),
+                                             headers={"Authorization": f"Bearer {APP_KEY}",
+                                                      "Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=20) as r:
+                    assert r.status == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0, log.read_text()[-2000:]
+    r = _cli("status", "--store", str(store), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["pairs"] == 40
+    acc = summary["accounting"]
+    assert acc["offered"] == 40 and acc["compared"] == 40 and acc["unaccounted"] == 0
+    assert acc["in_flight"] == 0 and acc["in_flight_at_stop"] == 0
+    assert len({b["replica"] for b in summary["breakers"]}) == 2
+    stopped = [json.loads(ln) for ln in log.read_text().splitlines()
+               if ln.startswith("{") and json.loads(ln)["msg"] == "shadow proxy stopped"]
+    assert len(stopped) == 2 and all(s["written"] > 0 for s in stopped)

@@ -41,7 +41,7 @@ async def _admin(base: str) -> dict:
 async def test_spend_cap_shared_by_replicas_and_kept_across_restart(proxy_factory, store_url, candidate_fake):
     async with proxy_factory(**CAP) as (a, base_a), proxy_factory(**CAP) as (b, base_b):
         await _post(base_a, "first")  # replica A spends past the cap
-        await wait_for(lambda: a.writer.written)
+        await wait_for(lambda: a.mirror.recorded)
         # Replica B never mirrored anything, yet it learns the day's spend from the store...
         await wait_for(lambda: b.mirror.spend.spent > 0, timeout=3)
         await _post(base_b, "second")

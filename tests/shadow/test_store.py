@@ -78,7 +78,7 @@ async def test_proxy_stores_bodies_under_privacy_mode(proxy_factory, store_url, 
     async with proxy_factory(store={"privacy": mode}) as (proxy, base), aiohttp.ClientSession() as s:
         async with s.post(f"{base}/chat/completions", json=chat(PII), headers=auth()) as r:
             assert r.status == 200
-        await wait_for(lambda: proxy.writer.written)
+        await wait_for(lambda: proxy.mirror.recorded)
     pair = rows(store_url)[0]
     keys = ("request_body", "candidate_request", "primary_body", "candidate_body")
     stored = " ".join(str(pair[k]) for k in keys)
@@ -182,7 +182,7 @@ async def test_mixed_noise_batch_through_the_proxy(proxy_factory, store_url):
             for i in range(16):
                 async with s.post(f"{base}/chat/completions", json=chat(f"q{i}"), headers=auth()) as r:
                     assert r.status == 200
-        await wait_for(lambda: proxy.writer.written >= 16, timeout=5)
+        await wait_for(lambda: proxy.mirror.recorded >= 16, timeout=5)
         assert proxy.writer.errors == 0 and proxy.writer.failed == 0
     stored = rows(store_url)
     with_noise = [p for p in stored if p["noise_status"] is not None]

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import need_service
+from tests.proxy_log import proxy_url
 
 pytestmark = pytest.mark.slow
 
@@ -302,7 +303,7 @@ def test_shadow_serve_with_the_real_server_as_candidate(llama_server, server_env
             proc = subprocess.Popen([sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--config", str(cfg),
                                      "--port", "0"], stderr=fh, stdout=subprocess.DEVNULL, env=env)
             try:
-                base = _proxy_url(log)
+                base = proxy_url(log)
                 answers = []
                 for i, body in enumerate(requests, 1):
                     r = httpx.post(f"{base}/chat/completions", json={"model": "gpt-4o-mini", **body},
@@ -337,15 +338,6 @@ def test_shadow_serve_with_the_real_server_as_candidate(llama_server, server_env
     (call,) = json.loads(rows[2]["candidate_body"])["choices"][0]["message"]["tool_calls"]
     assert call["function"]["name"] == "get_weather"
 
-
-def _proxy_url(log: Path) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if line.startswith("offramp shadow proxy on "):
-                return line.split()[4]
-        time.sleep(0.05)
-    raise AssertionError(log.read_text())
 
 
 def _wait_pairs(store: Path, n: int, env: dict) -> None:

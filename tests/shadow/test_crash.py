@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.proxy_log import proxy_url
 from tests.shadow.conftest import APP_KEY, CAND_KEY, chat
 
 BATCH, FLUSH_S, QUEUE, CONC, LOAD = 20, 0.2, 64, 4, 4
@@ -60,14 +61,7 @@ def _serve(tmp_path, store: str, primary_fake, candidate_fake):
            "--store", store, "--noise-sample", "0"]
     fh = open(log, "w")  # noqa: SIM115 - closed by the caller's finally
     proc = subprocess.Popen(cmd, stderr=fh, stdout=subprocess.DEVNULL, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    base = None
-    while base is None and time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if line.startswith("offramp shadow proxy on "):
-                base = line.split()[4]
-        time.sleep(0.05)
-    assert base, log.read_text()
+    base = proxy_url(log, 60)
     return proc, base, fh, log
 
 

@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from offramp.migrate.fake_upstream.testing import FakeUpstream
+from tests.proxy_log import proxy_url
 from tests.shadow.conftest import ADMIN, APP_KEY, auth, rows, wait_for
 
 TOPICS = [
@@ -318,7 +319,6 @@ def test_serve_mirrors_responses_and_embeddings_end_to_end(tmp_path, primary_fak
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.shadow.test_shadow_cli import _cli
 
@@ -348,14 +348,7 @@ url = "sqlite:///{store}"
         proc = subprocess.Popen([sys.executable, "-m", "offramp.migrate", "shadow", "serve", "--config", str(cfg),
                                  "--port", "0"], stderr=fh, stdout=subprocess.DEVNULL, env=env)
         try:
-            base = None
-            deadline = time.monotonic() + 20
-            while base is None and time.monotonic() < deadline:
-                for line in log.read_text().splitlines():
-                    if line.startswith("offramp shadow proxy on "):
-                        base = line.split()[4]
-                time.sleep(0.05)
-            assert base, log.read_text()
+            base = proxy_url(log, 20)
             client = openai.OpenAI(base_url=base, api_key=APP_KEY, max_retries=0)
             assert client.responses.create(model="gpt-4o-mini", input="hello e2e").output_text == "Echo: hello e2e"
             with client.responses.stream(model="gpt-4o-mini", input="streamed e2e") as s:

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 from typer.testing import CliRunner
 
 from offramp.migrate.cli_app import app as root_app
+from tests.proxy_log import proxy_url
 from tests.shadow.conftest import APP_KEY, CAND_KEY, chat
 
 runner = CliRunner()
@@ -55,14 +55,7 @@ def test_serve_end_to_end(tmp_path, primary_fake, candidate_fake):
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stderr=fh, stdout=subprocess.DEVNULL, env=env)
         try:
-            base = None
-            deadline = time.monotonic() + 20
-            while base is None and time.monotonic() < deadline:
-                for line in log.read_text().splitlines():
-                    if line.startswith("offramp shadow proxy on "):
-                        base = line.split()[4]
-                time.sleep(0.05)
-            assert base, log.read_text()
+            base = proxy_url(log, 20)
             assert base.startswith("http://127.0.0.1:")
             for i in range(3):
                 req = urllib.request.Request(f"{base}/chat/completions", data=json.dumps(chat(f"q{i}")).encode(),
@@ -121,14 +114,8 @@ def test_serve_workers_share_one_port(tmp_path, primary_fake, candidate_fake):
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stderr=fh, stdout=subprocess.DEVNULL, env=env)
         try:
-            base = None
-            deadline = time.monotonic() + 60
-            while base is None and time.monotonic() < deadline:
-                for line in log.read_text().splitlines():
-                    if line.startswith("offramp shadow proxy on "):
-                        base = line.split()[4]
-                time.sleep(0.05)
-            assert base and "(2 processes, SO_REUSEPORT)" in log.read_text(), log.read_text()
+            base = proxy_url(log, 60)
+            assert "(2 processes, SO_REUSEPORT)" in log.read_text(), log.read_text()
             for i in range(40):  # a new connection each: the kernel spreads them over both processes
                 req = urllib.request.Request(f"{base}/chat/completions", data=json.dumps(chat(f"m{i}")).encode(),
                                              headers={"Authorization": f"Bearer {APP_KEY}",

@@ -348,6 +348,8 @@ def _flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def _span(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2g} s"  # a short scripted ramp has sub-second buckets: never print "0 s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

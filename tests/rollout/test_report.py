@@ -181,3 +181,10 @@ def test_status_figures_the_report_does_not_know_are_shown_as_given(recorded, mo
     eng = open_engine(recorded["url"])
     assert build_report(eng, recorded["plan"]).status_extra == {}  # nothing beyond what the report shows
     eng.dispose()
+
+
+def test_chart_bucket_span_is_readable_for_short_and_long_ramps():
+    """A scripted ramp of a few seconds has sub-second buckets: the heading must not say "buckets of 0 s"."""
+    from offramp.shadow.report.render import _span
+
+    assert [_span(s) for s in (0.45, 3.2, 45, 600, 9000)] == ["0.45 s", "3.2 s", "45 s", "10 min", "2.5 h"]

@@ -206,3 +206,40 @@ def test_rules_and_offramp_toml_changes_show_on_a_warm_rescan(tmp_path):
     second = scan_path(tmp_path, ScanOptions(jobs=1))
     assert "acme-chat" in {f.rule for f in second.findings}
     assert {f.backend for f in second.findings if f.api == "embeddings.create"} == {"deepseek"}
+
+
+def _json_report(root, jobs):
+    from offramp.migrate.report import render
+    from offramp.migrate.ruleset import load_ruleset
+
+    return render("json", scan_path(root, ScanOptions(jobs=jobs, use_cache=False)), load_ruleset())
+
+
+def test_jobs_give_identical_json_reports_on_sample_apps_and_a_generated_tree(tmp_path, monkeypatch):
+    """The per-file analysis of a cold scan runs in forked workers (largest files first, every round that has
+    enough source); the JSON report is byte for byte the one a single process writes."""
+    from pathlib import Path
+
+    from offramp.migrate.scan import engine
+
+    pools = []
+    real_pool = engine.ProcessPoolExecutor
+    monkeypatch.setattr(engine, "ProcessPoolExecutor", lambda *a, **k: pools.append(k) or real_pool(*a, **k))
+    monkeypatch.setattr(engine, "PARALLEL_MIN_CHARS", 0)
+    apps = Path(__file__).resolve().parents[2] / "sample_apps"
+    tree = tmp_path / "gen"
+    files = dict(APP)
+    for i in range(40):  # factories in one module, used across packages, duck typing, a syntax error
+        files[f"svc{i % 4}/__init__.py"] = ""
+        files[f"svc{i % 4}/m{i}.py"] = (
+            f"from app.clients import get_client\nfrom svc{(i + 1) % 4} import m{(i + 1) % 40} as nxt\n"
+            f"def call{i}(c, q):\n    return c.chat.completions.create(model='gpt-4o', messages=q, n={i % 3})\n"
+            f"def run{i}(q):\n    return call{i}(get_client(), q)\n"
+            + ("def broken(:\n" if i == 7 else ""))
+    _write(tree, files)
+    for root in (apps, tree):
+        serial = _json_report(root, 1)
+        assert not pools
+        assert _json_report(root, 2) == serial
+        assert len(pools) == 1 and pools.pop()["max_workers"] == 2
+        assert len(json.loads(serial)["findings"]) >= (40 if root == tree else 20)

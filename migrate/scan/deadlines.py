@@ -133,12 +133,15 @@ class _FileModels:
         return out
 
 
-def fill_models_minimally(report: ScanReport, root: Path) -> None:
-    """Fill `Finding.models` and `ScanReport.models` from literal model arguments and same-file constants."""
+def minimal_models(findings: list[Finding], root: Path) -> list[list[ModelRef]]:
+    """Fill each finding's `models` from literal model arguments and same-file constants; the model refs each
+    finding gave (the scan engine stores them with its cached answer, so a re-scan reads no file for them)."""
     base = root if root.is_dir() else root.parent
     files: dict[str, _FileModels | None] = {}
-    refs: dict[tuple[str, str, int], ModelRef] = {}
-    for f in report.findings:
+    out: list[list[ModelRef]] = []
+    for f in findings:
+        refs: list[ModelRef] = []
+        out.append(refs)
         if f.cell is not None or not f.path.endswith(".py"):
             continue
         if f.path not in files:
@@ -152,8 +155,22 @@ def fill_models_minimally(report: ScanReport, root: Path) -> None:
         for model, context, line in fm.at(f.line):
             if model not in f.models:
                 f.models.append(model)
-            refs.setdefault((model, f.path, line), ModelRef(model=model, path=f.path, line=line, context=context))
-    report.models = sorted(refs.values(), key=lambda r: (r.path, r.line, r.model))
+            refs.append(ModelRef(model=model, path=f.path, line=line, context=context))
+    return out
+
+
+def merge_models(per_finding: list[list[ModelRef]]) -> list[ModelRef]:
+    """`ScanReport.models`: one ref per (model, path, line), the first finding's, in file order."""
+    refs: dict[tuple[str, str, int], ModelRef] = {}
+    for got in per_finding:
+        for r in got:
+            refs.setdefault((r.model, r.path, r.line), r)
+    return sorted(refs.values(), key=lambda r: (r.path, r.line, r.model))
+
+
+def fill_models_minimally(report: ScanReport, root: Path) -> None:
+    """Fill `Finding.models` and `ScanReport.models` from literal model arguments and same-file constants."""
+    report.models = merge_models(minimal_models(report.findings, root))
 
 
 def _deadline(kind: str, ident: str, row, today: dt.date) -> Deadline:
@@ -174,11 +191,12 @@ def _finding_deadlines(f: Finding, lc: Lifecycle, today: dt.date) -> list[Deadli
 
 
 def apply_deadlines(report: ScanReport, root: Path | str, *, today: dt.date | None = None,
-                    lifecycle: Lifecycle | None = None) -> ScanReport:
-    """Set `deadlines` on every finding and on the report (earliest first, one per model id or API)."""
+                    lifecycle: Lifecycle | None = None, models_filled: bool = False) -> ScanReport:
+    """Set `deadlines` on every finding and on the report (earliest first, one per model id or API).
+    `models_filled`: the caller already filled the models (see `minimal_models`), even if it found none."""
     today = today or today_utc()
     lc = lifecycle or load_lifecycle()
-    if not report.models and not any(f.models for f in report.findings):
+    if not models_filled and not report.models and not any(f.models for f in report.findings):
         fill_models_minimally(report, Path(root))
     every: dict[tuple[str, str], Deadline] = {}
     for f in report.findings:

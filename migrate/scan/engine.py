@@ -9,30 +9,35 @@ modules, or receiving those arguments, are then analysed (again) with that knowl
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from offramp.migrate.report_model import Finding, ScanReport, Skipped
+from offramp.migrate.report_model import Finding, ModelRef, ScanReport, Skipped
 from offramp.migrate.ruleset import RuleSet, load_ruleset, user_rule_dirs
 from offramp.migrate.scan.analyze import FileResult, analyze_source
-from offramp.migrate.scan.cache import ResultCache, cache_key
+from offramp.migrate.scan.cache import ProjectCache, ResultCache, cache_key, content_hash, file_stat
+from offramp.migrate.scan.deadlines import merge_models, minimal_models
 from offramp.migrate.scan.notebook import LineMap, NotebookError, notebook_source
 from offramp.migrate.scan.options import ScanOptions, default_cache_dir
 from offramp.migrate.scan.prefilter import import_regex, reach_filter
 from offramp.migrate.scan.project import ProjectIndex, module_name
 from offramp.migrate.scan.resolve import MODULE_RECEIVERS, OFFRAMP_FACTORIES, OFFRAMP_MODULES, ProjectContext
-from offramp.migrate.scan.summary import build_report
+from offramp.migrate.scan.summary import build_report, finding_order
 from offramp.migrate.scan.walk import walk
 
 # Below this much source to analyse in a round, starting workers costs more than it saves (`ast` parses and
-# resolves a few MB/s per core; forking a worker and importing nothing new costs ~50 ms).
-PARALLEL_MIN_CHARS = 1_500_000
+# resolves ~1 MB/s per core; forking a worker and importing nothing new costs ~50 ms, paid once: the pool lives
+# across rounds). The threshold is per round, and the rounds of the fixed point are small (on bench/scan's corpus
+# 1.4, 1.1, 0.8 and 0.2 MB): at 1.5 MB no round ever reached the pool, so a cold scan used one core.
+PARALLEL_MIN_CHARS = 200_000
 MAX_ROUNDS = 6
 OFFRAMP_ROOTS = frozenset({"offramp", "adapters"})
 _AT_LINE = re.compile(r"syntax error at line (\d+)")
@@ -140,15 +145,56 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
     root_dir = root if root.is_dir() else root.parent
     ruleset = load_ruleset([*options.rules_dirs, *user_rule_dirs(root_dir)])
 
+    started_ns = time.time_ns()
     walked = walk(root, options.include, options.exclude)
-    skipped: list[Skipped] = list(walked.skipped)
+    cache_dir = (options.cache_dir or default_cache_dir(root_dir)) if options.use_cache else None
+    project_cache = ProjectCache(cache_dir)
+    project_key = _project_key(root, walked, ruleset, options)
+    answer = project_cache.load(project_key, walked.files)
+    if answer is None:
+        answer = _scan_files(root, walked.files, ruleset, options, cache_dir, project_cache, project_key, started_ns)
+    findings = [Finding.model_validate(f) for f in answer["findings"]]
+    refs = [[ModelRef.model_validate(r) for r in got] for got in answer["models"]]
+    skipped = [*walked.skipped, *(Skipped.model_validate(s) for s in answer["skipped"])]
+    if options.only_categories:
+        wanted = set(options.only_categories)
+        kept = [(f, r) for f, r in zip(findings, refs, strict=True) if f.category in wanted]
+        findings, refs = [f for f, _ in kept], [r for _, r in kept]
+    report = build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
+                          files_parsed=answer["files_parsed"], models=merge_models(refs))
+    route_offramp_findings(report, root_dir, ruleset)  # reads offramp.toml on every scan, cached or not
+    return report
+
+
+def _project_key(root: Path, walked: Any, ruleset: RuleSet, options: ScanOptions) -> str:
+    """What a whole-project answer depends on besides the files' contents: the engine (checked by the cache),
+    the rules (their digest covers pyproject's `[tool.migrate] rules` and --rules dirs), the root, the
+    options read before the report and the walked file list (include/exclude, .gitignore)."""
+    h = hashlib.blake2b(digest_size=20)
+    parts = [ruleset.digest, str(root.resolve()), str(root.is_dir()), str(options.max_file_bytes),
+             *(rel for rel, _ in walked.files), "\0skipped", *(f"{s.path}\0{s.reason}" for s in walked.skipped)]
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _scan_files(root: Path, files: list[tuple[str, Path]], ruleset: RuleSet, options: ScanOptions, cache_dir: Path | None,
+                project_cache: ProjectCache, project_key: str, started_ns: int) -> dict[str, Any]:
+    """Read, pre-filter and analyse the walked files to a fixed point; the answer is stored in the project
+    cache with each file's stat and content hash."""
+    skipped: list[Skipped] = []
     sources: dict[str, _Source] = {}
-    for rel, path in walked.files:
+    stats: dict[str, list[Any]] = {}
+    for rel, path in files:
+        st = file_stat(path)
         got = _read(path, rel, options.max_file_bytes)
         if isinstance(got, str):
             skipped.append(Skipped(path=rel, reason=got))
+            stats[rel] = [st, None]
         else:
             sources[rel] = got
+            stats[rel] = [st, content_hash(got.data)]
 
     roots = ruleset.import_roots
     scan_roots = roots | OFFRAMP_ROOTS  # Offramp's own client is usage too (a scan after `migrate rewrite`)
@@ -159,7 +205,7 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
               if (any(r in s.text for r in scan_roots) and rx.search(s.text) and may_reach(s.text))
               or ("(" in s.text and duck.search(s.text))}
     index = ProjectIndex({rel: s.text for rel, s in sources.items()}, roots)
-    cache = ResultCache((options.cache_dir or default_cache_dir(root_dir)) if options.use_cache else None)
+    cache = ResultCache(cache_dir)
     jobs_n = options.jobs or os.cpu_count() or 1
 
     results: dict[str, FileResult] = {}
@@ -243,13 +289,15 @@ def scan_path(root: Path, options: ScanOptions | None = None) -> ScanReport:
         if res.skipped_reason:
             skipped.append(Skipped(path=rel, reason=res.skipped_reason))
         findings.extend(res.findings)
-    if options.only_categories:
-        wanted = set(options.only_categories)
-        findings = [f for f in findings if f.category in wanted]
-    report = build_report(str(root.resolve()), findings, skipped, ruleset, files_scanned=len(walked.files),
-                          files_parsed=sum(1 for r in results.values() if r.parsed))
-    route_offramp_findings(report, root_dir, ruleset)
-    return report
+    findings.sort(key=finding_order)  # the report's order: the first finding of a model ref names its context
+    models = minimal_models(findings, root)
+    answer = {"findings": [f.model_dump(mode="json") for f in findings],
+              "models": [[r.model_dump(mode="json") for r in got] for got in models],
+              "skipped": [s.model_dump(mode="json") for s in skipped],
+              "files_parsed": sum(1 for r in results.values() if r.parsed)}
+    if all(st is not None for st, _ in stats.values()):
+        project_cache.save(project_key, started_ns, stats, answer)
+    return answer
 
 
 def _endpoint(api: str) -> str:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from offramp.migrate.scan.prefilter import imported_modules
+from offramp.migrate.scan.prefilter import import_text, imported_modules
 from offramp.migrate.scan.resolve import ProjectContext
 
 _CONST = re.compile(
@@ -24,25 +24,6 @@ def _const(literal: str) -> Any:
         return ast.literal_eval(literal)
     except (ValueError, SyntaxError):
         return None
-
-
-def _in_import(text: str, word: str) -> bool:
-    """Can `word` be part of an import statement of `text`? A superset test (a line holding `import`, a
-    parenthesised list opened on such a line, a backslash continuation), ~10x cheaper than reading every
-    import of every file that merely contains the word (`main`, `client`...)."""
-    i = text.find(word)
-    while i >= 0:
-        start = text.rfind("\n", 0, i) + 1
-        end = text.find("\n", i)
-        if "import" in text[start:end if end >= 0 else len(text)]:
-            return True
-        if start >= 2 and text[start - 2] == "\\":
-            return True
-        j = text.rfind("(", 0, i)
-        if j >= 0 and text.find(")", j, i) < 0 and "import" in text[text.rfind("\n", 0, j) + 1:j]:
-            return True
-        i = text.find(word, i + len(word))
-    return False
 
 
 def module_name(relpath: str) -> tuple[str, bool]:
@@ -81,6 +62,7 @@ class ProjectIndex:
         self._imports: dict[str, list[tuple[str, str]]] = {}
         self._export_words: tuple[str, ...] = ()
         self._word_files: dict[str, frozenset[str]] = {}
+        self._import_texts: dict[str, str] = {}
         self._best_memo: dict[tuple[str, str], str | None] = {}
         self._params_in: dict[str, dict[str, dict[str, Any]]] = {}  # full module -> {qualname: {param: obj}}
         self._stars: dict[str, list[str]] = {}
@@ -192,11 +174,18 @@ class ProjectIndex:
         got = self._imports.get(relpath)
         if got is None:
             module, is_pkg = module_name(relpath)
-            got = self._imported(text, module if is_pkg else module.rpartition(".")[0], module)
+            got = self._imported(self.import_text(relpath, text), module if is_pkg else module.rpartition(".")[0], module)
             shadowed = self._shadowed(relpath)
             # `import openai` names the SDK unless a project module shadows it for this file
             got = self._imports[relpath] = [(c, s) for c, s in got
                                             if c.split(".")[0] not in self.sdk_roots or c.split(".")[0] in shadowed]
+        return got
+
+    def import_text(self, relpath: str, text: str) -> str:
+        """The file's import lines (prefilter.import_text), memoised: read once per scan, not per word or round."""
+        got = self._import_texts.get(relpath)
+        if got is None:
+            got = self._import_texts[relpath] = import_text(text)
         return got
 
     def _imported(self, text: str, package: str, module: str) -> list[tuple[str, str]]:
@@ -218,12 +207,13 @@ class ProjectIndex:
     def exporting_importers(self) -> set[str]:
         """Every file importing a project module that exports a tracked object. Same answer as
         `imports_exporting` over all files, but the substring test runs once per export word, not once per
-        file and round (it was the largest serial cost of a scan over a big tree)."""
+        file and round, and over the files' import lines only (it was the largest serial cost of a scan over
+        a big tree)."""
         rels: set[str] = set()
         for w in self._export_words:
             got = self._word_files.get(w)
             if got is None:
                 got = self._word_files[w] = frozenset(
-                    rel for rel, t in self.texts.items() if w in t and _in_import(t, w))
+                    rel for rel, t in self.texts.items() if w in self.import_text(rel, t))
             rels |= got
         return {rel for rel in rels if any(src in self.exports for _, src in self.imported(rel, self.texts[rel]))}

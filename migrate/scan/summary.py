@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from offramp.migrate.report_model import CategorySummary, FileSummary, Finding, ScanReport, Skipped, Summary
+from offramp.migrate.report_model import (
+    CategorySummary,
+    FileSummary,
+    Finding,
+    ModelRef,
+    ScanReport,
+    Skipped,
+    Summary,
+)
 from offramp.migrate.ruleset import RuleSet
 
 
+def finding_order(f: Finding) -> tuple:
+    return (f.path, f.cell or 0, f.line, f.column, f.rule)
+
+
 def build_report(root: str, findings: list[Finding], skipped: list[Skipped], ruleset: RuleSet,
-                 files_scanned: int, files_parsed: int) -> ScanReport:
-    findings = sorted(findings, key=lambda f: (f.path, f.cell or 0, f.line, f.column, f.rule))
+                 files_scanned: int, files_parsed: int, models: list[ModelRef] | None = None) -> ScanReport:
+    """`models`: the model refs already found for these findings (their `models` filled); None: found here."""
+    findings = sorted(findings, key=finding_order)
     skipped = sorted(skipped, key=lambda s: s.path)
     per_file: dict[str, list[Finding]] = defaultdict(list)
     per_cat: dict[str, list[Finding]] = defaultdict(list)
@@ -35,7 +48,7 @@ def build_report(root: str, findings: list[Finding], skipped: list[Skipped], rul
         by_level=by_level,
     )
     report = ScanReport(root=root, summary=summary, files=files, findings=findings, skipped=skipped,
-                        rules_digest=ruleset.digest)
+                        rules_digest=ruleset.digest, models=models or [])
     from offramp.migrate.scan.deadlines import apply_deadlines
 
-    return apply_deadlines(report, root)  # shutdown dates of the models and APIs used (rules/lifecycle/)
+    return apply_deadlines(report, root, models_filled=models is not None)  # shutdown dates of the models and APIs used (rules/lifecycle/)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from offramp.migrate.ruleset import load_ruleset
-from offramp.migrate.scan.prefilter import import_regex, imported_modules
+from offramp.migrate.scan.prefilter import import_regex, import_text, imported_modules
 
 RX = import_regex(load_ruleset().import_roots)
 
@@ -33,3 +33,19 @@ def test_imported_modules_resolves_relative_and_from_names():
     got = imported_modules(text, "pkg.app")
     assert {"pkg.app", "pkg.app.clients", "pkg.core.config", "pkg.core.config.MODEL", "pkg.core.config.KEY",
             "app.x", "z"} <= got
+
+
+@pytest.mark.parametrize("src", [
+    "import os\nx = 1\nfrom app.clients import (\n    get_client,\n    other,\n)\ny = 2\n",
+    "from app \\\n    import clients\nz = (1,\n 2)\n",
+    "from app.clients import a, \\\r\n    b\r\nq = 1\r\n",
+    "if TYPE_CHECKING: import app.clients\nx = 1; from . import views\n",
+    '"""Docs: from here import (nothing\n"""\nimport app.x\n)\n',
+    "def f():\n    from .sub import (g as h,\n        k)  # (x\n    return h\n",
+])
+def test_import_text_keeps_every_import_statement(src):
+    """The project index reads imports from these lines only: the same modules as from the whole file."""
+    got = import_text(src)
+    assert len(got) < len(src)
+    assert imported_modules(got, "app") == imported_modules(src, "app")
+    assert imported_modules(src, "app")

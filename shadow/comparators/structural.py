@@ -1,5 +1,11 @@
 """Diffy-style structural diff of the parts of a completion that are stable enough to compare exactly:
-finish_reason, refusal, tool-call names and parsed arguments, and the JSON body under a JSON response_format."""
+finish_reason, refusal, tool-call names and parsed arguments, and the JSON body under a JSON response_format.
+
+Two gate metrics are derived from a structural disagreement's diff rather than stored (`derived_metrics`):
+`tool_calls` (any tool-call field differs) and `tool_calls_dropped` (the second side made fewer tool calls than
+the first: a candidate answering in prose where the primary called a tool). The second is directional: the
+primary's own noise drops a call as often as it adds one, so its floor is about half of `tool_calls`' and a
+candidate that stops calling tools stands out from it with fewer requests."""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from deepdiff import DeepDiff
 from offramp.shadow.comparators.base import Comparator, CompareContext, Verdict, choice_messages
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+_CALL_REMOVED = re.compile(r"\['tool_calls'\]\[\d+\]$")  # a whole call missing on the second side
+DERIVED_METRICS = ("tool_calls", "tool_calls_dropped")
 
 
 def _parse_json(text: str | None):
@@ -69,3 +77,21 @@ def _field_of(path: str) -> str:
     """root['choices'][0]['tool_calls'][1]['name'] -> choices.tool_calls.name (Diffy's flattened field path)."""
     parts = re.findall(r"\['([^']*)'\]", path)
     return ".".join(parts) or path
+
+
+def derived_metrics(detail: str | dict | None) -> set[str]:
+    """The derived metrics (DERIVED_METRICS) a structural disagreement counts against, from its stored detail."""
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail or "{}")
+        except ValueError:
+            return set()
+    if not isinstance(detail, dict):
+        return set()
+    out: set[str] = set()
+    if any("tool_calls" in f for f in detail.get("fields") or []):
+        out.add("tool_calls")
+    removed = (detail.get("diff") or {}).get("iterable_item_removed") or []
+    if any(_CALL_REMOVED.search(p) for p in removed):
+        out.add("tool_calls_dropped")
+    return out

@@ -1,8 +1,9 @@
 """Gate evidence read from the shadow store, aggregated across every replica writing to it.
 
-Per comparator: candidate-vs-primary and primary-vs-primary′ verdicts. Two metrics are derived here because the
-gates need them on their own: `tool_calls` (the structural diff touched a tool-call field) and JSON validity
-(tool-call arguments, or content under a JSON response_format, that does not parse). Operational figures
+Per comparator: candidate-vs-primary and primary-vs-primary′ verdicts. Metrics derived here because the gates need
+them on their own: `tool_calls` (the structural diff touched a tool-call field), `tool_calls_dropped` (the
+candidate made fewer tool calls than the primary) and JSON validity (tool-call arguments, or content under a JSON
+response_format, that does not parse). Operational figures
 (errors, latency, TTFT, cost) come from the pairs table, and so does the cost projection: the tokens of the
 pairs priced on both sides, re-priced at each side's dated list prices averaged over the coming week.
 """
@@ -20,6 +21,7 @@ from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Engine
 
 from offramp.shadow.comparators.responses_shape import json_format, to_chat
+from offramp.shadow.comparators.structural import DERIVED_METRICS, derived_metrics
 from offramp.shadow.ramp.comparator_gates import NOT_RAMPED_ENDPOINTS
 from offramp.shadow.ramp.gates import ComparatorEvidence, CostProjection, Evidence, Proportion
 from offramp.shadow.store import schema
@@ -166,27 +168,25 @@ class StoreEvidence:
                 p.n += int(n)
                 if not agree:
                     p.bad += int(n)
-            # Tool-call agreement: a structural verdict whose diff touched a tool-call field. Only the
-            # disagreements are read back (the noise window spans days: every verdict each tick would not scale).
+            # Tool-call metrics derived from a structural verdict's diff (shadow.comparators.structural): only
+            # the disagreements are read back (the noise window spans days: every verdict each tick would not scale).
             structural = out.get("structural")
-            tool = Proportion(n=structural.n if structural else 0)
+            derived = {m: Proportion(n=structural.n if structural else 0) for m in DERIVED_METRICS}
             q = select(c.c.pair_id, c.c.detail).where(
                 self._cmp_where(side, since), c.c.comparator == "structural", c.c.agree.is_(False)
             ).order_by(c.c.created_at.desc())
             for pair_id, detail in conn.execute(q):
-                try:
-                    fields = json.loads(detail or "{}").get("fields") or []
-                except ValueError:
-                    fields = []
-                if any("tool_calls" in f for f in fields):
-                    tool.bad += 1
-                    if side == "candidate" and len(tool.pair_ids) < MAX_PAIR_IDS:
-                        tool.pair_ids.append(pair_id)
-            if tool.n:
-                out["tool_calls"] = tool
+                for m in derived_metrics(detail):
+                    d = derived[m]
+                    d.bad += 1
+                    if side == "candidate" and len(d.pair_ids) < MAX_PAIR_IDS:
+                        d.pair_ids.append(pair_id)
+            for m, d in derived.items():
+                if d.n:
+                    out[m] = d
             if side == "candidate":
                 for name, p in out.items():
-                    if name == "tool_calls" or not p.bad:
+                    if name in DERIVED_METRICS or not p.bad:
                         continue
                     q = (select(c.c.pair_id).where(self._cmp_where(side, since), c.c.comparator == name,
                                                    c.c.agree.is_(False))

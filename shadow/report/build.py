@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from offramp.shadow.comparators.responses_shape import request_to_chat, to_chat
+from offramp.shadow.comparators.structural import DERIVED_METRICS
 from offramp.shadow.ramp.evidence import StoreEvidence, disagreeing_pairs, load_stored
 from offramp.shadow.ramp.gates import GateReport, diffy_reportable, evaluate, excess_bounds, quantile
 from offramp.shadow.ramp.plan import RampPlan
@@ -433,12 +434,15 @@ def build_report(engine: Engine, plan: RampPlan | None = None, *, since: float |
             projection.savings_pct = round((mp - mc) / mp * 100, 1) if mp else None
     agreement = _agreement_rows(engine, since, by_family=False)
     if n_pairs:
-        # Tool-call agreement is derived from the structural diff (see shadow.ramp.evidence), not stored.
+        # Tool-call metrics are derived from the structural diff (see shadow.ramp.evidence), not stored.
         t0 = since or 0.0
-        tc = StoreEvidence(engine).collect(t0, t0, now + 1).comparators.get("tool_calls")
-        if tc is not None and tc.candidate.n:
+        derived = StoreEvidence(engine).collect(t0, t0, now + 1).comparators
+        for metric in DERIVED_METRICS:
+            tc = derived.get(metric)
+            if tc is None or not tc.candidate.n:
+                continue
             c, n = tc.candidate, tc.noise
-            row = AgreementRow(comparator="tool_calls", candidate=Rate(n=c.n, disagree=c.bad),
+            row = AgreementRow(comparator=metric, candidate=Rate(n=c.n, disagree=c.bad),
                                noise=Rate(n=n.n, disagree=n.bad))
             if n.n:
                 row.excess = round(c.rate - n.rate, 6)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
+from offramp.shadow.comparators.structural import DERIVED_METRICS, derived_metrics
 from offramp.shadow.ramp.evidence import load_stored
 from offramp.shadow.store import schema
 
@@ -147,14 +148,14 @@ def comparator_names(engine: Engine) -> set[str]:
     c = schema.comparisons
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(select(c.c.comparator).distinct())}
-    return names | ({"tool_calls"} if "structural" in names else set())
+    return names | (set(DERIVED_METRICS) if "structural" in names else set())
 
 
 def worst_pair_ids(engine: Engine, *, family: str | None = None, gate: str | None = None,
                    since: float | None = None, limit: int = 10, candidates: list[str] | None = None) -> list[str]:
     """Pairs ranked worst first: most comparators disagreeing on the candidate side, then the lowest mean score,
     then newest. `gate` narrows to pairs where that comparator disagreed (`tool_calls`: a structural diff on a
-    tool-call field); `candidates` to given ids (a gate's own examples, e.g. invalid JSON or errors)."""
+    tool-call field, `tool_calls_dropped`: fewer tool calls); `candidates` to given ids (a gate's own examples, e.g. invalid JSON or errors)."""
     c = schema.comparisons
     conds = [c.c.side == "candidate", c.c.agree.is_(False)]
     if since is not None:
@@ -164,18 +165,13 @@ def worst_pair_ids(engine: Engine, *, family: str | None = None, gate: str | Non
     ids: list[str] | None = list(candidates) if candidates is not None else None
     with engine.connect() as conn:
         if gate and ids is None:
-            name = "structural" if gate == "tool_calls" else gate
+            name = "structural" if gate in DERIVED_METRICS else gate
             q = select(c.c.pair_id, c.c.detail).where(and_(*conds, c.c.comparator == name)).order_by(
                 c.c.created_at.desc()).limit(2000)
             ids = []
             for pid, detail in conn.execute(q):
-                if gate == "tool_calls":
-                    try:
-                        fields = json.loads(detail or "{}").get("fields") or []
-                    except ValueError:
-                        fields = []
-                    if not any("tool_calls" in f for f in fields):
-                        continue
+                if gate in DERIVED_METRICS and gate not in derived_metrics(detail):
+                    continue
                 ids.append(pid)
         q = select(c.c.pair_id, func.count().label("n"), func.avg(c.c.score).label("s"),
                    func.max(c.c.created_at).label("newest")).where(and_(*conds)).group_by(c.c.pair_id)

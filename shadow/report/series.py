@@ -9,7 +9,6 @@ other series (latency, cost, served share) are per bucket.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, case, select
 from sqlalchemy.engine import Engine
 
+from offramp.shadow.comparators.structural import DERIVED_METRICS, derived_metrics
 from offramp.shadow.ramp.gates import quantile
 from offramp.shadow.ramp.plan import RampPlan
 from offramp.shadow.ramp.sequential import TwoProportions
@@ -147,7 +147,7 @@ def build_series(engine: Engine, plan: RampPlan | None = None, window: str = "ra
     noise_since = (start - NOISE_LOOKBACK) if window == "ramp" else start
     s = Series(window=window, start=start, end=end, bucket_seconds=round(width, 3), noise_since=noise_since)  # type: ignore[arg-type]
 
-    # -- disagreement per comparator (cumulative), tool_calls derived from structural as the evidence does ----
+    # -- disagreement per comparator (cumulative), tool-call metrics derived from structural -
     counts: dict[str, dict[str, list[list[int]]]] = {}  # comparator -> side -> [n, bad] per bucket
     base: dict[str, dict[str, list[int]]] = {}  # noise verdicts before the window (ramp window only)
 
@@ -172,14 +172,9 @@ def build_series(engine: Engine, plan: RampPlan | None = None, window: str = "ra
                 continue
             add(name, side, t, not agree)
             if name == "structural":
-                tool_bad = False
-                if not agree:
-                    try:
-                        fields = json.loads(detail or "{}").get("fields") or []
-                    except ValueError:
-                        fields = []
-                    tool_bad = any("tool_calls" in f for f in fields)
-                add("tool_calls", side, t, tool_bad)
+                hit = derived_metrics(detail) if not agree else set()
+                for m in DERIVED_METRICS:
+                    add(m, side, t, m in hit)
     for name in sorted(counts):
         cfg = plan.gates.for_comparator(name)
         cs = ComparatorSeries(comparator=name, fail_above=cfg.margin, pass_at_most=cfg.pass_margin)

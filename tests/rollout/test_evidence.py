@@ -1,4 +1,5 @@
-"""Evidence read from stored pairs: JSON validity survives redaction; tool-call disagreement is derived."""
+"""Evidence read from stored pairs: JSON validity survives redaction; tool-call disagreement and dropped tool calls
+are derived from the structural diff."""
 
 from __future__ import annotations
 
@@ -41,11 +42,17 @@ def test_store_evidence_counts_tool_calls_json_and_errors(engine):
             "candidate_body": completion('{"x": ' if i == 8 else "{}"), "candidate_total_ms": 150.0,
             "primary_cost_usd": 0.01, "candidate_cost_usd": 0.002})
         detail = {"fields": ["choices.tool_calls.name"]} if bad_tool else {"fields": ["choices.finish_reason"]}
+        if i == 0:  # the candidate answered in prose where the primary called a tool: a dropped call
+            detail = {"fields": ["choices.finish_reason", "choices.tool_calls"],
+                      "diff": {"iterable_item_removed": ["root['choices'][0]['tool_calls'][0]"]}}
         cmps.append({"pair_id": f"p{i}", "created_at": now, "family": "f1", "side": "candidate",
                      "comparator": "structural", "agree": i >= 5, "score": None,
                      "detail": json.dumps(detail) if i < 5 else None})
+        noise_drop = i == 1  # the primary dropped its own call once: the dropped-call floor
         cmps.append({"pair_id": f"p{i}", "created_at": now, "family": "f1", "side": "noise",
-                     "comparator": "structural", "agree": True, "score": 1.0, "detail": None})
+                     "comparator": "structural", "agree": not noise_drop, "score": 1.0,
+                     "detail": json.dumps({"fields": ["choices.tool_calls"], "diff": {"iterable_item_removed": [
+                         "root['choices'][0]['tool_calls'][0]"]}}) if noise_drop else None})
     with engine.begin() as conn:
         conn.execute(schema.pairs.insert(), pairs)
         conn.execute(schema.comparisons.insert(), cmps)
@@ -53,7 +60,10 @@ def test_store_evidence_counts_tool_calls_json_and_errors(engine):
     assert (ev.comparators["structural"].candidate.bad, ev.comparators["structural"].candidate.n) == (5, 10)
     assert (ev.comparators["tool_calls"].candidate.bad, ev.comparators["tool_calls"].candidate.n) == (3, 10)
     assert set(ev.comparators["tool_calls"].candidate.pair_ids) == {"p0", "p1", "p2"}
-    assert ev.comparators["structural"].noise.n == 10 and ev.comparators["structural"].noise.bad == 0
+    dropped = ev.comparators["tool_calls_dropped"]
+    assert (dropped.candidate.bad, dropped.candidate.n, dropped.candidate.pair_ids) == (1, 10, ["p0"])
+    assert (dropped.noise.bad, dropped.noise.n) == (1, 10)
+    assert ev.comparators["structural"].noise.n == 10 and ev.comparators["structural"].noise.bad == 1
     assert (ev.errors_candidate.bad, ev.errors_candidate.n, ev.errors_candidate.pair_ids) == (1, 10, ["p9"])
     assert (ev.json_invalid_candidate.bad, ev.json_invalid_candidate.n) == (1, 9)
     assert len(ev.cost_candidate) == 9 and len(ev.latency_candidate) == 9

@@ -11,7 +11,7 @@ from aiohttp import web
 from offramp.shadow.comparators import REGISTRY, CompareContext, build, run_all
 from offramp.shadow.comparators.embedding import available as embedding_available
 from offramp.shadow.comparators.judge import LLMJudge
-from offramp.shadow.comparators.structural import Structural
+from offramp.shadow.comparators.structural import Structural, derived_metrics
 from offramp.shadow.comparators.text import TextExact, TokenSimilarity
 from offramp.shadow.config import ComparatorConfig
 
@@ -44,6 +44,35 @@ def test_structural_tool_calls_compared_on_parsed_arguments():
     assert v.agree is False and "choices.tool_calls.arguments.city" in v.detail["fields"]
     broken = resp(tool_calls=[("get_weather", '{"city": "Par')], finish="tool_calls")
     assert s.compare(a, broken, CTX).agree is False
+
+
+W = ("get_weather", '{"city": "Paris"}')
+F = ("get_forecast", '{"city": "Paris"}')
+# (primary, candidate) answers and the derived tool-call metrics their structural disagreement counts against.
+DROPPED_VALID = [  # the candidate made fewer tool calls than the primary: a dropped call
+    ([W], None, {"tool_calls", "tool_calls_dropped"}),  # prose instead of the call
+    ([W, F], [F], {"tool_calls", "tool_calls_dropped"}),  # one of two parallel calls missing (the other shifts)
+    ([W, F], [W], {"tool_calls", "tool_calls_dropped"}),
+]
+DROPPED_INVALID = [  # tool calls differ, none dropped
+    ([W], [F], {"tool_calls"}),  # another tool
+    (None, [W], {"tool_calls"}),  # a call the primary did not make
+    ([W], [W, F], {"tool_calls"}),  # an extra call
+    ([W], [("get_weather", '{"city": "Lyon", "extra": [1, 2]}')], {"tool_calls"}),  # other arguments
+    ([("get_weather", '{"days": [1, 2]}')], [("get_weather", '{"days": [1]}')], {"tool_calls"}),  # a shorter list arg
+]
+
+
+@pytest.mark.parametrize("primary,candidate,metrics", DROPPED_VALID + DROPPED_INVALID)
+def test_tool_call_metrics_derived_from_the_structural_diff(primary, candidate, metrics):
+    a = resp(content=None if primary else "It is sunny.", tool_calls=primary, finish="tool_calls" if primary else "stop")
+    b = resp(content=None if candidate else "It is sunny.", tool_calls=candidate,
+             finish="tool_calls" if candidate else "stop")
+    v = Structural().compare(a, b, CTX)
+    assert v.agree is False
+    assert derived_metrics(v.detail) == metrics
+    assert derived_metrics(json.dumps(v.detail)) == metrics  # as the store reads it back
+    assert derived_metrics(None) == derived_metrics("not json") == derived_metrics('{"fields": []}') == set()
 
 
 def test_structural_finish_reason_refusal_and_json_mode():

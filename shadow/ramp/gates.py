@@ -63,9 +63,14 @@ class ProportionGateConfig(_Config):
         0.03, gt=0.0, le=1.0,
         description="the excess the sequential test catches fastest; larger and smaller ones are caught too, "
                     "small ones later")
+    tuned_weight: float = Field(
+        0.5, gt=0.0, lt=1.0,
+        description="share of the failing test's mixture on `tuned_excess` itself (the rest spreads over every "
+                    "excess): more catches that excess sooner, others later")
 
     def fail_mixture(self) -> Mixture:
-        return Mixture(point=max(self.tuned_excess - self.margin, 1e-4), scale=self.tuned_excess, weight=0.5)
+        return Mixture(point=max(self.tuned_excess - self.margin, 1e-4), scale=self.tuned_excess,
+                       weight=self.tuned_weight)
 
     def pass_mixture(self) -> Mixture:
         # Passing is tuned for a candidate at the baseline, i.e. `pass_margin` below the pass threshold.
@@ -120,11 +125,12 @@ class GateConfig(_Config):
         return v.model_dump() if isinstance(v, RatioGateConfig) and not isinstance(v, CostGateConfig) else v
 
     def for_comparator(self, name: str) -> ProportionGateConfig:
-        """The comparator's own table, else its row in shadow.ramp.comparator_gates, else `disagreement`."""
-        return self.per_comparator.get(name) or _defaults().default_for(name) or self.disagreement
+        """The comparator's own table, else its row in shadow.ramp.comparator_gates (a table, or tuning applied to
+        `disagreement`), else `disagreement`."""
+        return self.per_comparator.get(name) or _defaults().default_for(name, self.disagreement) or self.disagreement
 
     def comparator_setting(self, name: str) -> str:
-        if name in self.per_comparator or _defaults().default_for(name) is not None:
+        if name in self.per_comparator or _defaults().own_table(name) is not None:
             return f"ramp.gates.per_comparator.{name}"
         return "ramp.gates.disagreement"
 

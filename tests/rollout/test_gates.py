@@ -199,3 +199,40 @@ def test_a_quick_look_gives_the_same_outcomes_as_the_full_one():
     for ev in (_evidence(), _evidence(err_bad=80), _evidence(cand_bad=35, n=400)):
         quick, full = evaluate(ev, detail=False), evaluate(ev)
         assert [m.outcome for m in quick.metrics] == [m.outcome for m in full.metrics]
+
+
+def test_dropped_tool_calls_are_tuned_apart_on_top_of_the_users_disagreement_table():
+    cfg = GateConfig()
+    row = cfg.for_comparator("tool_calls_dropped")
+    assert (row.fail_confidence, row.tuned_excess, row.tuned_weight) == (0.95, 0.022, 0.8)
+    assert (row.margin, row.min_samples) == (cfg.disagreement.margin, cfg.disagreement.min_samples)
+    assert cfg.comparator_setting("tool_calls_dropped") == "ramp.gates.disagreement"
+    assert cfg.for_comparator("tool_calls") is cfg.disagreement  # the undirected metric keeps the default table
+    # The user's disagreement table still governs it, key by key: what they set wins over the tuning row.
+    users = GateConfig(disagreement={"min_samples": 20, "fail_confidence": 0.99})
+    row = users.for_comparator("tool_calls_dropped")
+    assert (row.min_samples, row.fail_confidence, row.tuned_excess) == (20, 0.99, 0.022)
+    mine = GateConfig(per_comparator={"tool_calls_dropped": {"fail_confidence": 0.97}})
+    assert mine.for_comparator("tool_calls_dropped").fail_confidence == 0.97
+    assert mine.comparator_setting("tool_calls_dropped") == "ramp.gates.per_comparator.tool_calls_dropped"
+
+
+def test_a_three_point_drop_in_tool_calls_fails_where_the_undirected_gate_still_holds():
+    # 500 pairs with tools: the primary drops its own call 0.5% of the time (2,000 noise pairs) and disagrees with
+    # itself on tool calls 1%; the candidate answers in prose on 3 more points of requests, and these 500 pairs
+    # show the low end of that (13 drops, 2.6%). The dropped-call gate fails on 2.6% against 0.5%; the undirected
+    # tool_calls gate, on 3% against 1%, is still unsure.
+    ev = Evidence(comparators={
+        "tool_calls_dropped": ComparatorEvidence(candidate=Proportion(bad=13, n=500, pair_ids=["d1"]),
+                                                 noise=Proportion(bad=10, n=2000)),
+        "tool_calls": ComparatorEvidence(candidate=Proportion(bad=15, n=500), noise=Proportion(bad=20, n=2000)),
+    })
+    report = evaluate(ev)
+    by = {m.name: m for m in report.metrics}
+    assert by["tool_calls_dropped"].outcome is Outcome.fail, by["tool_calls_dropped"].reason
+    assert by["tool_calls"].outcome is Outcome.hold, by["tool_calls"].reason
+    assert report.outcome is Outcome.fail and "d1" in report.pair_ids
+    # The same counts at the primary's own rate pass neither way: an equal candidate is not rolled back.
+    equal = evaluate(Evidence(comparators={"tool_calls_dropped": ComparatorEvidence(
+        candidate=Proportion(bad=3, n=500), noise=Proportion(bad=10, n=2000))}))
+    assert next(m for m in equal.metrics if m.name == "tool_calls_dropped").outcome is not Outcome.fail

@@ -349,7 +349,8 @@ def answer(flavor: Flavor, options: FakeOptions, body: dict, thinking: bool, dra
         reasoning = synth.reasoning_text(user_text) if thinking else None
         forced = choice_param == "required" or isinstance(choice_param, dict)
         calls_tools = isinstance(choice_param, dict) if flavor.tool_calls_need_named_choice else True
-        if tools and choice_param != "none" and calls_tools and (forced or followup is None):
+        if (tools and choice_param != "none" and calls_tools and (forced or followup is None)
+                and not draw.hit(options.degrade.drop_tool)):
             picked = _pick_tools(flavor, body, tools, user_text)
             if draw.hit(options.degrade.wrong_tool):
                 picked = [tools[(tools.index(picked[0]) + 1) % len(tools)]] if len(tools) > 1 else picked

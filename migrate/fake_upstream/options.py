@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 FlavorName = Literal["openai", "deepseek", "vllm", "llama-cpp-python"]
 
 DEGRADE_KEYS = (
-    "wrong_tool", "invalid_json", "truncate", "blank_json", "error", "rate_limit", "latency_ms", "embedding_noise",
+    "wrong_tool", "drop_tool", "invalid_json", "truncate", "blank_json", "error", "rate_limit", "latency_ms", "embedding_noise",
 )
 
 
@@ -19,6 +19,7 @@ class Degrade(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     wrong_tool: float = Field(0.0, ge=0, le=1)
+    drop_tool: float = Field(0.0, ge=0, le=1, description="answer in prose where a tool call was due")
     invalid_json: float = Field(0.0, ge=0, le=1)
     truncate: float = Field(0.0, ge=0, le=1)
     blank_json: float = Field(0.0, ge=0, le=1)

@@ -96,6 +96,33 @@ async def test_noise_floor_asks_primary_twice(proxy_factory, primary_fake, store
     assert ("noise", "structural") in sides and ("candidate", "structural") in sides
 
 
+WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+
+
+async def test_a_candidate_answering_in_prose_counts_as_dropped_tool_calls(proxy_factory, store_url):
+    """A candidate that answers in prose where the primary called the tool: every pair is a dropped tool call in
+    the evidence the ramp gates on, while the primary's own second answers (the noise floor) drop none."""
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
+    from offramp.shadow.ramp.evidence import StoreEvidence
+    from offramp.shadow.store import open_engine
+
+    with FakeUpstream("deepseek", degrade="drop_tool=1") as prose:
+        async with proxy_factory(candidate_url=prose.base_url, mirror={"noise_sample": 1.0}) as (proxy, base), \
+                aiohttp.ClientSession() as s:
+            for i in range(4):
+                body = chat(f"weather in city {i}?", tools=WEATHER)
+                async with s.post(f"{base}/chat/completions", json=body, headers=auth()) as r:
+                    assert r.status == 200
+                    assert (await r.json())["choices"][0]["message"]["tool_calls"]  # the app got the tool call
+            await wait_for(lambda: proxy.mirror.recorded >= 4)
+    ev = StoreEvidence(open_engine(store_url)).collect(0, 0, 0)
+    dropped = ev.comparators["tool_calls_dropped"]
+    assert (dropped.candidate.bad, dropped.candidate.n) == (4, 4)
+    assert (dropped.noise.bad, dropped.noise.n) == (0, 4)
+    assert ev.comparators["tool_calls"].candidate.bad == 4
+
+
 async def test_skip_reasons_counted(proxy_factory, store_url):
     async with proxy_factory(mirror={"max_body_bytes": 300}) as (proxy, base), aiohttp.ClientSession() as s:
         async with s.post(f"{base}/chat/completions", json=chat("y" * 400), headers=auth()) as r:

@@ -31,6 +31,7 @@ TOOLS = [
 LIVE_SCENARIOS = {
     "equal": "",
     "wrong_tool_10pt": "wrong_tool=0.10",
+    "tool_drop_10pt": "drop_tool=0.10",
     "invalid_json_10pt": "invalid_json=0.10",
     "latency_+300ms": "latency_ms=300",
 }

@@ -20,6 +20,7 @@ from offramp.migrate.rewrite.annotate import annotate as add_annotations
 from offramp.migrate.rewrite.model import FileResult, RewriteResult, Site
 from offramp.migrate.rewrite.strategies import LAST, PIPELINE, REPORTING, DictResponseAccess
 from offramp.migrate.rewrite.strategies.base import FINDINGS, LEFT, MOVED
+from offramp.migrate.rewrite.strategies.imports import drop_repeated_imports
 from offramp.migrate.rewrite.strategies.module_config_to_configure import INSERTED, KEEP, MERGED, V0_RETRIES
 from offramp.migrate.rewrite.strategies.offramp_imports import OLD_IMPORT, OWN_ADAPTERS, OfframpImports
 
@@ -109,6 +110,7 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
             line = s.line + sum(1 for i in inserted if i < s.line) - sum(1 for m in merged if m <= s.line)
             reasons.setdefault(line, []).append(s.reason)
         tree = add_annotations(tree, reasons)
+    tree = drop_repeated_imports(tree, context)
     tree = _swap_openai_import(tree, context)
     if context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
         tree = AddImportsVisitor(context).transform_module(tree)

@@ -138,6 +138,23 @@ CLIENT_CLASSES: dict[str, str] = {
 # 0.x response helpers -> 1.x methods.
 RESPONSE_METHODS: dict[str, str] = {"to_dict_recursive": "model_dump", "to_dict": "model_dump"}
 
+# 1.x exception classes whose constructor 0.x code cannot call as it did (`RateLimitError("message")`): the
+# rename is made and the call reported. The test checks each against the installed SDK's signature.
+EXCEPTION_CONSTRUCTORS: dict[str, str] = {
+    name: f"1.x {name}({args}) cannot be built from a message alone as in 0.x (TypeError when this line runs); "
+          "pass a response/request or raise a project exception"
+    for name, args in {
+        "APIError": "message, request, *, body",
+        "APITimeoutError": "request",
+        "APIConnectionError": "*, message, request",
+        "BadRequestError": "message, *, response, body",
+        "AuthenticationError": "message, *, response, body",
+        "PermissionDeniedError": "message, *, response, body",
+        "RateLimitError": "message, *, response, body",
+        "InternalServerError": "message, *, response, body",
+    }.items()
+}
+
 # Attributes of a caught 0.x exception -> 1.x (openai-api-patterns.md §7.5).
 ERROR_ATTRIBUTES: dict[str, str] = {"http_status": "status_code", "json_body": "body", "user_message": "message"}
 ERROR_ATTRIBUTES_LEFT: dict[str, str] = {

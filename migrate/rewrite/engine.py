@@ -75,7 +75,9 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as e:
-        return source, [], [], f"does not parse (line {e.raw_line}, column {e.raw_column})"
+        why = safety.unsupported_syntax(source, relpath)  # this Python's own message, when it has one
+        line, msg = why or (e.raw_line, f"{safety.UNSUPPORTED} (libcst: {e.message.splitlines()[0][:100]})")
+        return source, [], [], f"line {line}: {msg}"
     context = CodemodContext(filename=relpath)
     if findings is not None:
         by_line: dict[int, list[dict[str, Any]]] = {}
@@ -480,8 +482,21 @@ def _rewrite_one(item: SourceInput, keep: bool, v0: bool, options: RewriteOption
     rewritten = item.text
     if not error and code != source:
         rewritten = nb.render(code) if nb else code
+    cell = skipped = None
+    m = _SKIPPED.match(error)
+    if m:  # one line naming where the parser stopped (a notebook's: in its cell)
+        cell, skipped = nb.line_map(int(m.group(1))) if nb else (None, int(m.group(1)))
+        error = error[m.end():]
+    if error:  # nothing of this file moves: its sites are reported with the reason (a client kept blocks riders)
+        why = f"not moved: {item.relpath} was " + ("skipped" if skipped is not None else "not rewritten")
+        left = _dedupe(left + [x.model_copy(update={"reason": why}) for x in moved if x.strategy != RIDES])
+        moved = [x for x in moved if x.strategy == RIDES]
     if nb:
         for s in (*moved, *left):
             s.cell, s.line = nb.line_map(s.line)
-    return FileResult(path=item.relpath, original=item.text, rewritten=rewritten if not error else item.text,
-                      moved=moved, left=left, error=error)
+    return FileResult(path=item.relpath, cell=cell, original=item.text,
+                      rewritten=rewritten if not error else item.text, moved=moved, left=left, error=error,
+                      skipped_line=skipped)
+
+
+_SKIPPED = re.compile(rf"line (\d+): (?={re.escape(safety.UNSUPPORTED)})")

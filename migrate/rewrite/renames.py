@@ -62,6 +62,12 @@ ASYNC_PREFIX = "a"  # acreate / alist / aretrieve -> the async client
 
 # Per-call keyword renames.
 KWARGS: dict[str, str] = {"engine": "model", "deployment_id": "model", "request_timeout": "timeout"}
+# 0.x keywords that were extensions sent in the request body, which 1.x methods do not take (any other unknown
+# keyword is reported with a generic reason: migrate/rewrite/sdk_signatures.py reads what 1.x accepts).
+_ON_YOUR_DATA = ("Azure On Your Data (0.x {0}= in the body of the /extensions/ chat endpoint): 1.x takes it as "
+                 "extra_body={{'data_sources': [...]}} on an AzureOpenAI client, and DeepSeek has no equivalent "
+                 "(Azure runs the retrieval): keep this call on Azure, ported by hand")
+V0_BODY_KWARGS: dict[str, str] = {k: _ON_YOUR_DATA.format(k) for k in ("dataSources", "data_sources")}
 # Per-call keywords that select another client: reported, not guessed.
 CLIENT_KWARGS: frozenset[str] = frozenset({"api_key", "api_base", "api_type", "api_version", "organization"})
 

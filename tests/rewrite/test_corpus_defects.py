@@ -4,10 +4,14 @@ rewrite it must produce. Every rewrite must pass the safety check (it was the ch
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import pytest
 
 from offramp.migrate.rewrite import safety
-from offramp.migrate.rewrite.engine import rewrite_source
+from offramp.migrate.rewrite.engine import RewriteOptions, rewrite_path, rewrite_source
 
 
 def _rewrite(before: str):
@@ -107,3 +111,82 @@ def test_import_openai_error_never_repeats_import_openai(before: str, after: str
 @pytest.mark.parametrize("code", REPEAT_VALID)
 def test_imports_in_other_scopes_are_not_repeats(code: str) -> None:
     assert _rewrite(code)[0] == code
+
+
+# 3. A file in newer syntax than this Python's `ast` reads (PEP 701 f-strings, Python 3.12): libcst rewrote it, then
+#    the check said "rewritten code does not parse", as if the rewrite had broken it. It is skipped, in one line
+#    naming the file and line, and its sites are reported as not moved.
+PEP701 = 'import openai\n\nopenai.api_key = "k"\nmsg = f"{\n    len(openai.api_key)}"\n'
+
+
+def test_newer_syntax_than_the_checker_reads_is_skipped_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "new.py").write_text(PEP701)
+    result = rewrite_path(tmp_path, RewriteOptions(use_scan=False))
+    f = result.files[0]
+    if sys.version_info >= (3, 12):  # this Python reads it: it is rewritten and checked like any file
+        assert f.changed and not f.error
+        return
+    assert not f.changed and (tmp_path / "new.py").read_text() == PEP701
+    assert f.skipped_line == 4 and f.error.startswith("syntax not supported by the parser (Python 3.")
+    assert [(s.line, s.api) for s in f.left] == [(3, "openai.api_key")]
+    assert "was skipped" in f.left[0].reason
+
+
+def test_the_cli_names_a_skipped_file_and_line_and_exits_3(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from offramp.migrate.cli import _register
+    from offramp.migrate.cli_app import app
+
+    _register()
+
+    (tmp_path / "bad.py").write_text("import openai\nopenai.api_key = 'k'\nprint 'x'\n")
+    out = CliRunner().invoke(app, ["rewrite", str(tmp_path), "--allow-dirty", "--no-color"])
+    assert out.exit_code == 3
+    assert "1 file(s) skipped (syntax not supported by the parser)" in out.output
+    assert [ln for ln in out.output.splitlines() if ln.startswith("skipped ")] == [
+        ln for ln in out.output.splitlines() if ln.startswith("skipped bad.py:3: syntax not supported by the parser")]
+
+
+# 4. An Azure notebook: a shell escape continued over several lines with backslashes hid only its first line, so the
+#    joined cells did not parse ("does not parse (line 250, column 4)", a line of no cell); and its On Your Data call
+#    (`dataSources=`, sent in the body by 0.x) would have moved as it is, a TypeError in 1.x.
+def _notebook(*cells: str) -> dict:
+    return {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                       "source": c.splitlines(keepends=True)} for c in cells],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+NOTEBOOK_INVALID = [
+    (
+        _notebook("!pip install \\\n    openai==0.28\n", "%%bash\necho $((1 + 2))\n", "files = !ls\n",
+                  "import openai\nr = openai.Embedding.create(engine='e', input='x')\n"),
+        ["from offramp import adapters\n", "r = adapters.client().embeddings.create(model='e', input='x')\n"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("nb", "last_cell"), NOTEBOOK_INVALID)
+def test_notebook_magics_over_several_lines_are_kept_and_the_code_rewritten(tmp_path: Path, nb: dict,
+                                                                            last_cell: list[str]) -> None:
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
+    result = rewrite_path(tmp_path, RewriteOptions(use_scan=False))
+    f = result.files[0]
+    assert not f.error, f.error
+    out = json.loads(f.rewritten)
+    assert [c["source"] for c in out["cells"][:3]] == [c["source"] for c in nb["cells"][:3]]
+    assert "".join(out["cells"][3]["source"]).endswith("".join(last_cell))
+
+
+def test_a_0x_keyword_1x_does_not_take_is_left_with_the_reason() -> None:
+    """VALID: Azure On Your Data through 0.x `dataSources=` stays as it is, reported; any other keyword the 1.x
+    method does not take too (the installed SDK says which it takes)."""
+    for code, words in (
+        ("import openai\nr = openai.ChatCompletion.create(deployment_id='d', messages=[], dataSources=[{}])\n",
+         "Azure On Your Data"),
+        ("import openai\nr = openai.Embedding.create(model='e', input='x', bogus_flag=1)\n",
+         "bogus_flag= is not a parameter of 1.x embeddings.create"),
+    ):
+        new, moved, left, error = rewrite_source(code, "a.py")
+        assert new == code and not error and not moved
+        assert [s.line for s in left] == [2] and words in left[0].reason

@@ -15,6 +15,7 @@ import argparse
 import filecmp
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def main() -> int:
     total_files = bad = failed = 0
     refused: list[str] = []
     skipped: list[str] = []
-    touched_repos = 0
+    touched_repos = moved = left = 0
     for src in repos:
         with tempfile.TemporaryDirectory() as tmp:
             dst = Path(tmp) / src.name
@@ -56,6 +57,10 @@ def main() -> int:
                     broken.append(f"{f.relative_to(dst)}: {e.msg.splitlines()[-1]}")
             total_files += len(files)
             touched_repos += bool(files)
+            m = re.search(r"(\d+) sites moved onto the adapter.*?, (\d+) left", r.stdout)
+            if m:
+                moved += int(m.group(1))
+                left += int(m.group(2))
             for ln in r.stdout.splitlines():
                 if ln.startswith("not rewritten "):
                     refused.append(f"{src.name}: {ln[len('not rewritten '):]}")
@@ -76,7 +81,7 @@ def main() -> int:
             for row in rows:
                 print(f"    {row[:240]}")
     print(f"\n{len(repos)} repositories ({touched_repos} with a Python file rewritten), {total_files} Python files "
-          f"rewritten, {bad} not compiling, {len(refused)} refused by the safety check, {len(skipped)} skipped, "
+          f"rewritten, {moved} sites moved and {left} left, {bad} not compiling, {len(refused)} refused by the safety check, {len(skipped)} skipped, "
           f"{failed} runs that failed (exit other than 0 or 3)")
     return 1 if bad or failed else 0
 

@@ -129,7 +129,7 @@ _BY_STRATEGY = {"v0-exception": "ErrorClasses", "v0-resource-call": "ModuleApiTo
                 "client-constructor": "ClientConstruction", "v0-config": "ModuleConfigToConfigure",
                 "wrapper-base-url": "WrapperClients"}
 _TEXT_FILTERS = {
-    "ErrorClasses": re.compile(r"\berror\b"),
+    "ErrorClasses": re.compile(r"\berror\b|\bInvalidRequestError\b"),
     "ModuleApiToClient": _V0_TEXT,
     "ModuleClientCalls": re.compile(r"\b(openai|import)\b"),
     "ClientConstruction": re.compile(r"OpenAI|Client"),

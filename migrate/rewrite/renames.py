@@ -106,10 +106,14 @@ EXCEPTIONS: dict[str, str | None] = {
     "InvalidAPIType": None,
     "SignatureVerificationError": None,
 }
+# 0.x classes re-exported at the root (openai 0.28 `from openai.error import APIError, InvalidRequestError,
+# OpenAIError`) whose name 1.x does not have: `from openai import InvalidRequestError` fails to import on 1.x.
+V0_ROOT_EXCEPTIONS: dict[str, str | None] = {"InvalidRequestError": "BadRequestError"}
+_NO_MODULE = "; openai.error does not exist in 1.x (ModuleNotFoundError where it is imported): replace it by hand"
 EXCEPTION_NOTES: dict[str, str] = {
-    "TryAgain": "openai.error.TryAgain has no 1.x class (status 409 is ConflictError); review by hand",
-    "InvalidAPIType": "openai.error.InvalidAPIType has no 1.x class",
-    "SignatureVerificationError": "openai.error.SignatureVerificationError has no 1.x class",
+    "TryAgain": "openai.error.TryAgain has no 1.x class (status 409 is ConflictError)" + _NO_MODULE,
+    "InvalidAPIType": "openai.error.InvalidAPIType has no 1.x class" + _NO_MODULE,
+    "SignatureVerificationError": "openai.error.SignatureVerificationError has no 1.x class" + _NO_MODULE,
 }
 
 # 1.x client resources that route through the adapter; the rest stay on OpenAI (platform APIs).

@@ -190,3 +190,59 @@ def test_a_0x_keyword_1x_does_not_take_is_left_with_the_reason() -> None:
         new, moved, left, error = rewrite_source(code, "a.py")
         assert new == code and not error and not moved
         assert [s.line for s in left] == [2] and words in left[0].reason
+
+
+# 5. Found by running an app's own tests after the rewrite (bench/corpus/app_tests.py): 0.x re-exported
+#    InvalidRequestError at the root, `from openai import InvalidRequestError` passed the check and failed to import
+#    on 1.x. The scan reports it (rules/patterns/errors.toml) and the rewrite renames it.
+ROOT_INVALID = [
+    (
+        "from openai import APIError, InvalidRequestError\n\ndef f(g):\n    try:\n        return g()\n"
+        "    except InvalidRequestError as e:\n        raise APIError from e\n",
+        "from openai import APIError, BadRequestError\n\ndef f(g):\n    try:\n        return g()\n"
+        "    except BadRequestError as e:\n        raise APIError from e\n",
+    ),
+]
+ROOT_VALID = ["from openai import APIError, OpenAIError\n\nE = (APIError, OpenAIError)\n"]  # both are 1.x names
+
+
+@pytest.mark.parametrize(("before", "after"), ROOT_INVALID)
+def test_root_reexport_of_a_0x_class_is_renamed(before: str, after: str) -> None:
+    import openai
+
+    code, moved, _ = _rewrite(before)
+    assert code == after and not hasattr(openai, "InvalidRequestError")
+    assert {s.line for s in moved} >= {1, 6}
+
+
+@pytest.mark.parametrize("code", ROOT_VALID)
+def test_root_imports_1x_has_are_unchanged(code: str) -> None:
+    assert _rewrite(code)[0] == code
+
+
+# 6. Also from the apps' own tests: a 0.x app pinned to pydantic 1 (Floris/jarvis `pydantic = "^1.10.7"`) got
+#    offramp added beside the pin, a set nobody can install (offramp needs pydantic 2). The summary says so.
+@pytest.mark.parametrize(("pin", "conflict"), [
+    ('pydantic = "^1.10.7"', True), ('pydantic = {version = "~1.10", extras = ["email"]}', True),
+    ('pydantic = "^2.5"', False), ('pydantic = ">=1.10"', False),
+])
+def test_a_pydantic_1_pin_beside_offramp_is_reported(tmp_path: Path, pin: str, conflict: bool) -> None:
+    from offramp.migrate.rewrite import dependencies
+
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.11"\n{pin}\nopenai = "^0.27.4"\n')
+    planned, note = dependencies.plan(tmp_path)
+    assert planned is not None and "offramp" in planned.rewritten
+    assert ("pins pydantic below 2" in note) is conflict
+    if conflict:
+        assert pin in note
+
+
+def test_the_pydantic_floor_is_offramps_own() -> None:
+    import tomllib
+
+    from offramp.migrate.rewrite import dependencies
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert dependencies.PYDANTIC_FLOOR in deps

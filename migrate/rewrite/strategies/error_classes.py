@@ -52,6 +52,12 @@ EXAMPLES: list[tuple[str, str]] = [
         "import openai\ntry:\n    f()\nexcept openai.APIError as e:\n"
         "    log(getattr(e, \"status_code\", None), e.body, e.message)\n",
     ),
+    (  # 0.x re-exported InvalidRequestError at the root; 1.x has no such name
+        "import openai\nfrom openai import APIError, InvalidRequestError\ntry:\n    f()\nexcept (APIError, InvalidRequestError):\n"
+        "    pass\nexcept openai.InvalidRequestError:\n    pass\n",
+        "import openai\nfrom openai import APIError, BadRequestError\ntry:\n    f()\nexcept (APIError, BadRequestError):\n"
+        "    pass\nexcept openai.BadRequestError:\n    pass\n",
+    ),
     (  # no 1.x class: left and reported
         "import openai\ntry:\n    f()\nexcept openai.error.TryAgain:\n    pass\n",
         "import openai\ntry:\n    f()\nexcept openai.error.TryAgain:\n    pass\n",
@@ -67,6 +73,15 @@ EXAMPLES: list[tuple[str, str]] = [
         "import openai\ntry:\n    f()\nexcept openai.RateLimitError:\n    pass\n",
     ),
 ]
+
+
+def _table(stmt: cst.ImportFrom) -> dict[str, str | None] | None:
+    """The 0.x names an import statement may bind: every class of `openai.error`, or the ones 0.x re-exported at
+    the root that 1.x does not have (`from openai import InvalidRequestError`)."""
+    if stmt.relative:
+        return None
+    module = get_full_name_for_node(stmt.module) if stmt.module else ""
+    return {"openai.error": renames.EXCEPTIONS, "openai": renames.V0_ROOT_EXCEPTIONS}.get(module)
 
 
 class ErrorClasses(Strategy):
@@ -95,13 +110,12 @@ class ErrorClasses(Strategy):
             for a in scope.assignments)
         for imp in [s for s in scope.assignments if isinstance(getattr(s, "node", None), cst.ImportFrom)]:
             stmt = imp.node
-            if (get_full_name_for_node(stmt.module) if stmt.module else "") != "openai.error":
-                continue
-            if isinstance(stmt.names, cst.ImportStar):
+            table = _table(stmt)
+            if table is None or isinstance(stmt.names, cst.ImportStar):
                 continue
             for alias in stmt.names:
                 old = get_full_name_for_node(alias.name) or ""
-                if (alias.evaluated_alias or old) != imp.name or old not in renames.EXCEPTIONS:
+                if (alias.evaluated_alias or old) != imp.name or old not in table:
                     continue
                 new = renames.EXCEPTIONS[old]
                 uses = [a.node for a in imp.references if isinstance(a.node, cst.Name)]
@@ -134,8 +148,21 @@ class ErrorClasses(Strategy):
         return updated_node.with_changes(value=new) if new else updated_node
 
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom:
-        if (get_full_name_for_node(original_node.module) if original_node.module else "") != "openai.error":
+        table = _table(original_node)
+        if table is None:
             return updated_node
+        if table is renames.V0_ROOT_EXCEPTIONS:  # `from openai import InvalidRequestError`: only those names change
+            if isinstance(updated_node.names, cst.ImportStar):
+                return updated_node
+            names = []
+            for alias in updated_node.names:
+                old = get_full_name_for_node(alias.name) or ""
+                if old in table:
+                    asname = alias.asname or (cst.AsName(name=cst.Name(old)) if old in self.aliased else None)
+                    alias = alias.with_changes(name=cst.Name(table[old]), asname=asname)
+                    self.moved(original_node, f"openai.{old}")
+                names.append(alias)
+            return updated_node.with_changes(names=names)
         if isinstance(updated_node.names, cst.ImportStar):
             self.left(original_node, "openai.error.*", "star import from openai.error; import the 1.x classes by name")
             return updated_node
@@ -242,6 +269,8 @@ class ErrorClasses(Strategy):
         if caught is not None:
             return caught
         q = self.qname(original_node)
+        if q and q.count(".") == 1 and q.split(".")[1] in renames.V0_ROOT_EXCEPTIONS:  # openai.InvalidRequestError
+            q = f"openai.error.{q.split('.')[1]}"
         if not q or not q.startswith("openai.error.") or q.count(".") != 2:
             return updated_node
         old = q.rsplit(".", 1)[1]

@@ -2,10 +2,11 @@
 own tests passing before and after). Only repositories whose tests run offline without services or heavy packages
 are listed in SUITES; everything else is out of reach on a machine without their dependencies.
 
-    python bench/corpus/app_tests.py --before-python /tmp/venv028/bin/python [--after-python .venv/bin/python]
+    python bench/corpus/app_tests.py --v0-python /tmp/venv028/bin/python [--python .venv/bin/python]
 
-`--before-python`: an interpreter with the app's own SDK (0.x apps need `openai==0.28.1`, and the apps below
-`pydantic<2`); `--after-python`: one with Offramp installed (openai 1.x; Offramp needs pydantic>=2.6). Each run
+`--python`: an interpreter with Offramp installed (openai 1.x; Offramp needs pydantic>=2.6): it runs the rewrite,
+the tests after it, and the tests before it of apps already on 1.x. `--v0-python`: one with the SDK of the 0.x
+apps (`openai==0.28.1`; the two below also need `pydantic<2`), for their tests before the rewrite. Each run
 works on a fresh copy of the exported tree (`score.py` exports them); pytest plugin autoloading is off, so the
 machine's plugins do not change the outcome. Nothing fetched is written outside the temporary copies.
 """
@@ -21,10 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-# repository -> (test paths, extra PYTHONPATH entries relative to the repository root)
-SUITES: dict[str, tuple[list[str], list[str]]] = {
-    "Floris__jarvis": (["tests"], ["app"]),
-    "TransformerOptimus__SuperAGI": (["tests/unit_tests/llms/test_open_ai.py"], []),
+# repository -> (test paths, extra PYTHONPATH entries relative to the repository root, the SDK it was written for)
+SUITES: dict[str, tuple[list[str], list[str], str]] = {
+    "Floris__jarvis": (["tests"], ["app"], "0.x"),
+    "TransformerOptimus__SuperAGI": (["tests/unit_tests/llms/test_open_ai.py"], [], "0.x"),
+    "matdac12__whatsapp_test01": (["tests"], [], "1.x"),
 }
 
 
@@ -45,12 +47,16 @@ def pytest_run(python: str, root: Path, paths: list[str], pythonpath: list[str])
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus-dir", type=Path, default=Path(os.environ.get("OFFRAMP_CORPUS_DIR", "/work/corpus")))
-    ap.add_argument("--before-python", required=True)
-    ap.add_argument("--after-python", default=sys.executable)
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--v0-python", help="interpreter with openai==0.28.1 (the 0.x apps' tests before the rewrite)")
     ap.add_argument("--only", action="append", default=[])
     a = ap.parse_args()
-    for name, (paths, pythonpath) in SUITES.items():
+    for name, (paths, pythonpath, sdk) in SUITES.items():
         if a.only and name not in a.only:
+            continue
+        before_python = a.v0_python if sdk == "0.x" else a.python
+        if not before_python:
+            print(f"{name}: skipped (a 0.x app: give --v0-python)")
             continue
         src = a.corpus_dir / name
         if not src.is_dir():
@@ -61,11 +67,13 @@ def main() -> int:
             after_dir = Path(tmp) / "after" / name
             shutil.copytree(src, before_dir, symlinks=True)
             shutil.copytree(src, after_dir, symlinks=True)
-            before = pytest_run(a.before_python, before_dir, paths, pythonpath)
-            rw = subprocess.run([a.after_python, "-m", "offramp.migrate", "rewrite", str(after_dir), "--allow-dirty",
+            before = pytest_run(before_python, before_dir, paths, pythonpath)
+            rw = subprocess.run([a.python, "-m", "offramp.migrate", "rewrite", str(after_dir), "--allow-dirty",
                                  "--no-color"], capture_output=True, text=True)
-            after = pytest_run(a.after_python, after_dir, paths, pythonpath)
-        print(f"{name}: before {before[0]} | rewrite exit {rw.returncode} | after {after[0]}")
+            changed = sum(1 for ln in rw.stdout.splitlines() if ln.startswith("+++ b/"))
+            after = pytest_run(a.python, after_dir, paths, pythonpath)
+        print(f"{name} (openai {sdk}): before {before[0]} | rewrite exit {rw.returncode}, {changed} file(s) "
+              f"changed | after {after[0]}")
         for label, (_, err) in (("before", before), ("after", after)):
             if err:
                 print(f"    {label}: {err[:200]}")

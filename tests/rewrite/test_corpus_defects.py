@@ -95,6 +95,11 @@ REPEAT_INVALID = [
         "import time, openai.error\nimport openai\n\nx = (time, openai.error.APIError)\n",
         "import time, openai\n\nx = (time, openai.APIError)\n",
     ),
+    (  # in a function below the module's `import openai`
+        "import openai\n\ndef g():\n    import openai.error\n    try:\n        f()\n"
+        "    except openai.error.Timeout:\n        pass\n",
+        "import openai\n\ndef g():\n    try:\n        f()\n    except openai.APITimeoutError:\n        pass\n",
+    ),
 ]
 REPEAT_VALID = [
     # a function-local `import openai` is another scope: the module's one stays

@@ -55,8 +55,9 @@ def request_dedupe(context: CodemodContext, module: str) -> None:
 
 
 def drop_repeated_imports(tree: cst.Module, context: CodemodContext) -> cst.Module:
-    """Remove, in the module scope, every plain `import X` (X requested) after the first: the alias, or the whole
-    statement when it has no other name (its leading comments go to the next statement)."""
+    """Remove every plain `import X` (X requested) after the first of the module scope — there or in a function
+    below it, where the module's import binds it already (pyflakes: redefinition of unused 'X') —: the alias, or
+    the whole statement when it has no other name (its leading comments go to the next statement)."""
     modules = context.scratch.get(REPEATED)
     if not modules:
         return tree
@@ -67,7 +68,7 @@ class _DropRepeated(cst.CSTTransformer):
     def __init__(self, modules: set[str]) -> None:
         self.modules = modules
         self.seen: set[str] = set()
-        self.depth = 0  # inside a def/class/lambda: another scope, where a repeat is not a redefinition
+        self.depth = 0  # inside a def/class/lambda: an import there does not bind the module scope
         self.empty: set[int] = set()  # id() of `import` statements left without a name
         self.gone: set[int] = set()  # id() of statement lines made only of those
 
@@ -93,15 +94,14 @@ class _DropRepeated(cst.CSTTransformer):
         return updated_node
 
     def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
-        if self.depth:
-            return updated_node
         keep = []
         for a in updated_node.names:
             name = get_full_name_for_node(a.name) or ""
             if a.asname is None and name in self.modules:
-                if name in self.seen:
+                if name in self.seen:  # in a function too: the module's import already binds it there
                     continue
-                self.seen.add(name)
+                if not self.depth:
+                    self.seen.add(name)
             keep.append(a)
         if len(keep) == len(updated_node.names):
             return updated_node

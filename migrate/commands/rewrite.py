@@ -143,9 +143,12 @@ def _print_text(result, diff: str, written: list[str], dry_run: bool, color: boo
     n = result.moved_unchanged
     riding = (f" (including {n} call{'s' if n != 1 else ''} on a client, unchanged in the source: "
               "they move with the client)") if n else ""
+    skipped = sum(1 for f in result.failed if f.skipped_line is not None)
+    refused = len(result.failed) - skipped
     con.print(f"\n[bold]{result.root}[/]: {result.files_scanned} files scanned, {len(changed)} {verb}, "
               f"{result.moved} sites moved onto the adapter{riding}, {len(result.left)} left"
-              + (f", {len(result.failed)} file(s) not rewritten" if result.failed else ""))
+              + (f", {refused} file(s) not rewritten" if refused else "")
+              + (f", {skipped} file(s) skipped (syntax not supported by the parser)" if skipped else ""))
     for note in notes:
         con.print(escape(note if not dry_run else note.replace(": adds ", ": would add ")
                          .replace(": a starting", ": would write a starting")))
@@ -153,7 +156,11 @@ def _print_text(result, diff: str, written: list[str], dry_run: bool, color: boo
         also = [p for p in written if p in extra]
         con.print(f"wrote {len(written) - len(also)} file(s)" + (f" and {', '.join(also)}" if also else ""))
     for f in result.failed:
-        con.print(f"[red]not rewritten[/] {escape(f.path)}: {escape(f.error)}")
+        if f.skipped_line is not None:  # not refused: the parser cannot read it, so nothing was checked
+            where = f.path if f.cell is None else f"{f.path}[cell {f.cell}]"
+            con.print(f"[yellow]skipped[/] {escape(where)}:{f.skipped_line}: {escape(f.error)}")
+        else:
+            con.print(f"[red]not rewritten[/] {escape(f.path)}: {escape(f.error)}")
     if result.left:
         con.print("\n[bold]Left (and why):[/]")
         for f, s in result.left:

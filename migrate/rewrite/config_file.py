@@ -344,7 +344,10 @@ def plan(base: Path, report: Any) -> tuple[Any | None, str]:
         return None, f"{CONFIG_NAME}: exists, left as it is (check it: migrate adapter check)"
     start = starting_config(report)
     moved = sorted({v for v in start.mapped.values() if v != "openai"})
-    detail = (f"{len(start.mapped)} model(s) mapped" + (f" to {', '.join(moved)}" if moved else "")
+    n_moved = sum(1 for v in start.mapped.values() if v != "openai")
+    n_openai = len(start.mapped) - n_moved  # fine-tuned ids and others mapped to "openai" are not moved
+    detail = (f"{n_moved} model(s) mapped" + (f" to {', '.join(moved)}" if moved else "")
+              + (f", {n_openai} to openai" if n_openai else "")
               + (f", {', '.join(start.kept)} kept on OpenAI" if start.kept else ""))
     return (FileResult(path=CONFIG_NAME, original="", rewritten=start.text, new=True),
             f"{CONFIG_NAME}: a starting routing config ({detail}); check it: migrate adapter check")

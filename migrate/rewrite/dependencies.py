@@ -53,6 +53,21 @@ def _section(lines: list[str], header: str) -> tuple[int, int] | None:
     return start, end
 
 
+# A pydantic requirement that excludes 2.x (`pydantic = "^1.10"`, `pydantic==1.10.7`, `pydantic<2`): offramp needs
+# pydantic>=2.6 (pyproject.toml), so the two cannot be installed together. Reported, never rewritten: the app's
+# pydantic-1 code (BaseSettings, parse_obj, validator) has to be ported first.
+PYDANTIC_FLOOR = "pydantic>=2.6"
+_PYDANTIC_1 = re.compile(
+    r"""^\s*["']?pydantic(\[[^\]]*\])?["']?\s*(=\s*["']|=\s*\{\s*version\s*=\s*["'])?\s*"""
+    r"""(?:(?:\^|~=?|==|<=)\s*1(\.[\d*]+)*|<\s*2(\.0)*)\b""", re.I | re.M)
+
+
+def pydantic_1_pin(text: str) -> str | None:
+    """The line pinning pydantic below 2, if any (stripped)."""
+    m = _PYDANTIC_1.search(text)
+    return text[m.start():].splitlines()[0].strip() if m else None
+
+
 def _unpin_quoted(text: str) -> str:
     return re.sub(r"([\"'])(openai[^\"']*)\1", lambda m: m.group(1) + _unpin(m.group(2)) + m.group(1), text)
 
@@ -211,8 +226,11 @@ def plan(base: Path) -> tuple[object | None, str]:
             return None, f"{rel}: cannot add {requirement()} safely; add it by hand"
         unpinned = " (and openai>=1.40 in place of its 0.x pin)" if "openai>=1.40" in new and \
             "openai>=1.40" not in text else ""
+        pin = pydantic_1_pin(text)
+        conflict = (f"; it pins pydantic below 2 ({pin}), which cannot be installed with offramp "
+                    f"({PYDANTIC_FLOOR}): port the app to pydantic 2 first") if pin else ""
         return (FileResult(path=rel, original=text, rewritten=new),
-                f"{rel}: adds {requirement()} to the app's dependencies{unpinned}")
+                f"{rel}: adds {requirement()} to the app's dependencies{unpinned}{conflict}")
     return None, f"no dependency file found (pyproject.toml, requirements*.txt, setup.cfg, Pipfile): add " \
                  f"{requirement()} to the app's dependencies"
 

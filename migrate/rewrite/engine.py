@@ -20,6 +20,7 @@ from offramp.migrate.rewrite.annotate import annotate as add_annotations
 from offramp.migrate.rewrite.model import FileResult, RewriteResult, Site
 from offramp.migrate.rewrite.strategies import LAST, PIPELINE, REPORTING, DictResponseAccess
 from offramp.migrate.rewrite.strategies.base import FINDINGS, LEFT, MOVED
+from offramp.migrate.rewrite.strategies.imports import drop_repeated_imports
 from offramp.migrate.rewrite.strategies.module_config_to_configure import INSERTED, KEEP, MERGED, V0_RETRIES
 from offramp.migrate.rewrite.strategies.offramp_imports import OLD_IMPORT, OWN_ADAPTERS, OfframpImports
 
@@ -74,7 +75,9 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as e:
-        return source, [], [], f"does not parse (line {e.raw_line}, column {e.raw_column})"
+        why = safety.unsupported_syntax(source, relpath)  # this Python's own message, when it has one
+        line, msg = why or (e.raw_line, f"{safety.UNSUPPORTED} (libcst: {e.message.splitlines()[0][:100]})")
+        return source, [], [], f"line {line}: {msg}"
     context = CodemodContext(filename=relpath)
     if findings is not None:
         by_line: dict[int, list[dict[str, Any]]] = {}
@@ -109,6 +112,7 @@ def rewrite_source(source: str, relpath: str = "<string>", *, findings: list[dic
             line = s.line + sum(1 for i in inserted if i < s.line) - sum(1 for m in merged if m <= s.line)
             reasons.setdefault(line, []).append(s.reason)
         tree = add_annotations(tree, reasons)
+    tree = drop_repeated_imports(tree, context)
     tree = _swap_openai_import(tree, context)
     if context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
         tree = AddImportsVisitor(context).transform_module(tree)
@@ -125,7 +129,7 @@ _BY_STRATEGY = {"v0-exception": "ErrorClasses", "v0-resource-call": "ModuleApiTo
                 "client-constructor": "ClientConstruction", "v0-config": "ModuleConfigToConfigure",
                 "wrapper-base-url": "WrapperClients"}
 _TEXT_FILTERS = {
-    "ErrorClasses": re.compile(r"\berror\b"),
+    "ErrorClasses": re.compile(r"\berror\b|\bInvalidRequestError\b"),
     "ModuleApiToClient": _V0_TEXT,
     "ModuleClientCalls": re.compile(r"\b(openai|import)\b"),
     "ClientConstruction": re.compile(r"OpenAI|Client"),
@@ -478,8 +482,21 @@ def _rewrite_one(item: SourceInput, keep: bool, v0: bool, options: RewriteOption
     rewritten = item.text
     if not error and code != source:
         rewritten = nb.render(code) if nb else code
+    cell = skipped = None
+    m = _SKIPPED.match(error)
+    if m:  # one line naming where the parser stopped (a notebook's: in its cell)
+        cell, skipped = nb.line_map(int(m.group(1))) if nb else (None, int(m.group(1)))
+        error = error[m.end():]
+    if error:  # nothing of this file moves: its sites are reported with the reason (a client kept blocks riders)
+        why = f"not moved: {item.relpath} was " + ("skipped" if skipped is not None else "not rewritten")
+        left = _dedupe(left + [x.model_copy(update={"reason": why}) for x in moved if x.strategy != RIDES])
+        moved = [x for x in moved if x.strategy == RIDES]
     if nb:
         for s in (*moved, *left):
             s.cell, s.line = nb.line_map(s.line)
-    return FileResult(path=item.relpath, original=item.text, rewritten=rewritten if not error else item.text,
-                      moved=moved, left=left, error=error)
+    return FileResult(path=item.relpath, cell=cell, original=item.text,
+                      rewritten=rewritten if not error else item.text, moved=moved, left=left, error=error,
+                      skipped_line=skipped)
+
+
+_SKIPPED = re.compile(rf"line (\d+): (?={re.escape(safety.UNSUPPORTED)})")

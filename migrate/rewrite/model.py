@@ -28,6 +28,8 @@ class FileResult(BaseModel):
     moved: list[Site] = Field(default_factory=list)
     left: list[Site] = Field(default_factory=list)
     error: str = Field(default="", description="why the file was not rewritten (parse or safety check)")
+    skipped_line: int | None = Field(default=None, description="the file was skipped, not refused: its syntax is not "
+                                     "supported by the parser; the line (in `cell` for a notebook) it stopped at")
     new: bool = Field(default=False, description="a file the rewrite creates (the starting offramp.toml)")
 
     @property

@@ -10,7 +10,8 @@ from typing import Any
 
 _MARK = "# @@offramp-cell {}@@"
 _MARK_RE = re.compile(r"^# @@offramp-cell (\d+)@@\n", re.M)
-_MAGIC_RE = re.compile(r"^([ \t]*)([%!?].*)$", re.M)
+_MAGIC_RE = re.compile(r"^([ \t]*)([%!?].*)$")
+_ASSIGN_MAGIC_RE = re.compile(r"^([ \t]*)([\w.\[\], ]+[ \t]*=[ \t]*[!%].*)$")  # files = !ls
 _MAGIC_OUT = re.compile(r"^([ \t]*)# @@offramp-magic (\d+)@@$", re.M)
 
 
@@ -28,16 +29,26 @@ class Notebook:
     source_cache: str = ""
 
     def source(self) -> str:
-        """The code cells joined into one module; IPython magics are hidden behind placeholders."""
+        """The code cells joined into one module; what is not Python is hidden behind placeholders, one per line
+        (so lines map back): IPython line magics and shell escapes with their backslash-continued lines, `x = !cmd`,
+        and whole cells under a cell magic (`%%bash`, `%%writefile`), as the scanner reads them."""
         parts = []
         for n, i in enumerate(self.cells):
             src = _cell_text(self.data["cells"][i])
-
-            def hide(m: re.Match[str]) -> str:
-                self.magics.append(m.group(2))
-                return f"{m.group(1)}# @@offramp-magic {len(self.magics) - 1}@@"
-
-            src = _MAGIC_RE.sub(hide, src)
+            lines = src.splitlines(keepends=True)
+            cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
+            out, continued = [], False
+            for line in lines:
+                body = line.rstrip("\r\n")
+                m = _MAGIC_RE.match(body) or _ASSIGN_MAGIC_RE.match(body)
+                if cell_magic or continued or m:
+                    indent = m.group(1) if m else ""
+                    self.magics.append(body[len(indent):])
+                    out.append(f"{indent}# @@offramp-magic {len(self.magics) - 1}@@" + line[len(body):])
+                    continued = body.endswith("\\")  # IPython joins the next line to this magic
+                else:
+                    out.append(line)
+            src = "".join(out)
             parts.append(_MARK.format(n) + "\n" + src + ("" if src.endswith("\n") or not src else "\n"))
         return "".join(parts)
 

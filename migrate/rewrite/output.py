@@ -74,7 +74,8 @@ def left_report(result: RewriteResult, ruleset: Any = None) -> Any:
         by_level={str(n): sum(1 for x in findings if x.level == n) for n in range(6)},
     )
     return ScanReport(root=result.root, summary=summary, findings=findings,
-                      skipped=[Skipped(path=f.path, reason=f.error) for f in result.failed])
+                      skipped=[Skipped(path=f.path, reason=(f"line {f.skipped_line}: " if f.skipped_line else "") + f.error)
+                               for f in result.failed])
 
 
 def _level(strategy: str) -> int:

@@ -62,6 +62,12 @@ ASYNC_PREFIX = "a"  # acreate / alist / aretrieve -> the async client
 
 # Per-call keyword renames.
 KWARGS: dict[str, str] = {"engine": "model", "deployment_id": "model", "request_timeout": "timeout"}
+# 0.x keywords that were extensions sent in the request body, which 1.x methods do not take (any other unknown
+# keyword is reported with a generic reason: migrate/rewrite/sdk_signatures.py reads what 1.x accepts).
+_ON_YOUR_DATA = ("Azure On Your Data (0.x {0}= in the body of the /extensions/ chat endpoint): 1.x takes it as "
+                 "extra_body={{'data_sources': [...]}} on an AzureOpenAI client, and DeepSeek has no equivalent "
+                 "(Azure runs the retrieval): keep this call on Azure, ported by hand")
+V0_BODY_KWARGS: dict[str, str] = {k: _ON_YOUR_DATA.format(k) for k in ("dataSources", "data_sources")}
 # Per-call keywords that select another client: reported, not guessed.
 CLIENT_KWARGS: frozenset[str] = frozenset({"api_key", "api_base", "api_type", "api_version", "organization"})
 
@@ -100,10 +106,14 @@ EXCEPTIONS: dict[str, str | None] = {
     "InvalidAPIType": None,
     "SignatureVerificationError": None,
 }
+# 0.x classes re-exported at the root (openai 0.28 `from openai.error import APIError, InvalidRequestError,
+# OpenAIError`) whose name 1.x does not have: `from openai import InvalidRequestError` fails to import on 1.x.
+V0_ROOT_EXCEPTIONS: dict[str, str | None] = {"InvalidRequestError": "BadRequestError"}
+_NO_MODULE = "; openai.error does not exist in 1.x (ModuleNotFoundError where it is imported): replace it by hand"
 EXCEPTION_NOTES: dict[str, str] = {
-    "TryAgain": "openai.error.TryAgain has no 1.x class (status 409 is ConflictError); review by hand",
-    "InvalidAPIType": "openai.error.InvalidAPIType has no 1.x class",
-    "SignatureVerificationError": "openai.error.SignatureVerificationError has no 1.x class",
+    "TryAgain": "openai.error.TryAgain has no 1.x class (status 409 is ConflictError)" + _NO_MODULE,
+    "InvalidAPIType": "openai.error.InvalidAPIType has no 1.x class" + _NO_MODULE,
+    "SignatureVerificationError": "openai.error.SignatureVerificationError has no 1.x class" + _NO_MODULE,
 }
 
 # 1.x client resources that route through the adapter; the rest stay on OpenAI (platform APIs).
@@ -137,6 +147,23 @@ CLIENT_CLASSES: dict[str, str] = {
 
 # 0.x response helpers -> 1.x methods.
 RESPONSE_METHODS: dict[str, str] = {"to_dict_recursive": "model_dump", "to_dict": "model_dump"}
+
+# 1.x exception classes whose constructor 0.x code cannot call as it did (`RateLimitError("message")`): the
+# rename is made and the call reported. The test checks each against the installed SDK's signature.
+EXCEPTION_CONSTRUCTORS: dict[str, str] = {
+    name: f"1.x {name}({args}) cannot be built from a message alone as in 0.x (TypeError when this line runs); "
+          "pass a response/request or raise a project exception"
+    for name, args in {
+        "APIError": "message, request, *, body",
+        "APITimeoutError": "request",
+        "APIConnectionError": "*, message, request",
+        "BadRequestError": "message, *, response, body",
+        "AuthenticationError": "message, *, response, body",
+        "PermissionDeniedError": "message, *, response, body",
+        "RateLimitError": "message, *, response, body",
+        "InternalServerError": "message, *, response, body",
+    }.items()
+}
 
 # Attributes of a caught 0.x exception -> 1.x (openai-api-patterns.md §7.5).
 ERROR_ATTRIBUTES: dict[str, str] = {"http_status": "status_code", "json_body": "body", "user_message": "message"}

@@ -5,8 +5,10 @@ whatever engine filled the findings: it reads `Finding.models` / `ScanReport.mod
 
 Until the scan engine resolves model ids through its data flow, an empty `models` is filled here minimally: a
 literal `model=` (or `engine=`, `deployment_id=`, ...) argument of the call a finding points at, or a module-level
-constant / `os.environ.get("X", "default")` of the same file it names. Ids held in other modules, attributes or
-parameters are left to the engine.
+constant / `os.environ.get("X", "default")` it names — of the same file, or of a project module it imports
+(`from app.config import MODEL`, `model=config.MODEL` after `import config` / `from app import config`, followed
+through re-exports); the ref then names the line of the constant in that module. Ids held in attributes of
+objects or in parameters are left to the engine.
 """
 
 from __future__ import annotations
@@ -96,12 +98,18 @@ def _parse_chunk(text: str) -> ast.AST | None:
     return None
 
 
-class _FileModels:
-    """Model ids used by the calls of one file: literal arguments and same-module constants. Only the statements
-    findings point at and the top-level assignments are parsed (a cached re-scan stays cheap)."""
+_IMPORT = re.compile(r"^(?:from[ \t]+(\.*[\w.]*)[ \t]+import\b|import[ \t]+\w)", re.M)
 
-    def __init__(self, source: str) -> None:
+
+class _FileModels:
+    """Model ids used by the calls of one file: literal arguments and constants, of this module or of the project
+    modules it imports. Only the statements findings point at, the top-level assignments and the import lines are
+    parsed (a cached re-scan stays cheap)."""
+
+    def __init__(self, source: str, path: str = "", project: _Project | None = None) -> None:
         self.lines = source.splitlines()
+        self.path = path
+        self.project = project
         self.constants: dict[str, tuple[str, str, int]] = {}
         for m in _ASSIGN.finditer(source):
             tree = _parse_chunk(m.group(2))
@@ -109,9 +117,56 @@ class _FileModels:
             found = _value(value) if value is not None else None
             if found:
                 self.constants[m.group(1)] = (found[0], found[1], source.count("\n", 0, m.start()) + 1)
+        # local name -> (module, name in it): `from m import X as Y` -> ("m", "X"); `import m.n as a` -> ("m.n", None)
+        self.imports: dict[str, tuple[str, str | None]] = {}
+        if project is None:
+            return
+        for m in _IMPORT.finditer(source):
+            if m.start() and source[m.start() - 1] != "\n":
+                continue
+            tree = _parse_chunk(_statement(self.lines, source.count("\n", 0, m.start())))
+            stmt = tree.body[0] if tree is not None and tree.body else None
+            if isinstance(stmt, ast.ImportFrom):
+                module = project.absolute(path, stmt.module or "", stmt.level)
+                for a in stmt.names:
+                    if module is not None and a.name != "*":
+                        self.imports[a.asname or a.name] = (module, a.name)
+            elif isinstance(stmt, ast.Import):
+                for a in stmt.names:  # `import a.b` binds `a`; `a.b.X` is then the module a.b's X
+                    self.imports[a.asname or a.name.split(".")[0]] = (a.name if a.asname else a.name.split(".")[0], None)
 
-    def at(self, line: int) -> list[tuple[str, str, int]]:
-        """(model, context, line of the value) for the calls starting at `line`."""
+    def _named(self, node: ast.AST, depth: int = 0) -> tuple[str, str, int, str] | None:
+        """(model, context, line, path) of a constant named by `node`: NAME here or imported, or module.NAME."""
+        if isinstance(node, ast.Name):
+            if node.id in self.constants:
+                return (*self.constants[node.id], self.path)
+            module, name = self.imports.get(node.id, (None, None))
+            return self._resolve(module, name, depth) if module and name else None
+        dotted = _dotted(node)
+        if "." not in dotted or self.project is None:
+            return None
+        prefix, name = dotted.rsplit(".", 1)
+        head, _, rest = prefix.partition(".")
+        if head not in self.imports:
+            return None
+        module, obj = self.imports[head]
+        module = ".".join(p for p in (module, obj, rest) if p)  # `from app import config` binds a module too
+        return self._resolve(module, name, depth)
+
+    def _resolve(self, module: str | None, name: str | None, depth: int) -> tuple[str, str, int, str] | None:
+        if self.project is None or module is None or name is None or depth > 3:
+            return None
+        target = self.project.module(module)
+        if target is None:
+            return None
+        if name in target.constants:
+            return (*target.constants[name], target.path)
+        if name in target.imports:  # a re-export: `from .base import MODEL` in the module imported
+            return target._named(ast.Name(id=name), depth + 1)
+        return None
+
+    def at(self, line: int) -> list[tuple[str, str, int, str]]:
+        """(model, context, line of the value, file of the value) for the calls starting at `line`."""
         if not 0 < line <= len(self.lines):
             return []
         tree = _parse_chunk(_statement(self.lines, line - 1))
@@ -127,35 +182,64 @@ class _FileModels:
                 where = line + kw.value.lineno - 1
                 literal = _value(kw.value)
                 if literal:
-                    out.append((literal[0], "call" if literal[1] == "constant" else literal[1], where))
-                elif isinstance(kw.value, ast.Name) and kw.value.id in self.constants:
-                    out.append(self.constants[kw.value.id])
+                    out.append((literal[0], "call" if literal[1] == "constant" else literal[1], where, self.path))
+                elif (named := self._named(kw.value)) is not None:
+                    out.append(named)
         return out
+
+
+class _Project:
+    """The project's modules by dotted name, read on demand (only those a finding's file imports a model from)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.files: dict[str, _FileModels | None] = {}
+
+    def read(self, rel: str) -> _FileModels | None:
+        if rel not in self.files:
+            try:
+                self.files[rel] = _FileModels((self.base / rel).read_text(encoding="utf-8"), rel, self)
+            except (OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError):
+                self.files[rel] = None
+        return self.files[rel]
+
+    def absolute(self, importer: str, module: str, level: int) -> str | None:
+        """The dotted module a `from <module> import` of file `importer` names (relative imports resolved)."""
+        if not level:
+            return module
+        parts = importer.split("/")[:-1]
+        if level - 1 > len(parts):
+            return None
+        parts = parts[:len(parts) - (level - 1)]
+        return ".".join([*parts, *([module] if module else [])])
+
+    def module(self, dotted: str) -> _FileModels | None:
+        """The file of a project module: from the root, or from `src/` (a src layout)."""
+        path = dotted.replace(".", "/")
+        for rel in (f"{path}.py", f"{path}/__init__.py", f"src/{path}.py", f"src/{path}/__init__.py"):
+            if (self.base / rel).is_file():
+                return self.read(rel)
+        return None
 
 
 def minimal_models(findings: list[Finding], root: Path) -> list[list[ModelRef]]:
     """Fill each finding's `models` from literal model arguments and same-file constants; the model refs each
     finding gave (the scan engine stores them with its cached answer, so a re-scan reads no file for them)."""
     base = root if root.is_dir() else root.parent
-    files: dict[str, _FileModels | None] = {}
+    project = _Project(base)
     out: list[list[ModelRef]] = []
     for f in findings:
         refs: list[ModelRef] = []
         out.append(refs)
         if f.cell is not None or not f.path.endswith(".py"):
             continue
-        if f.path not in files:
-            try:
-                files[f.path] = _FileModels((base / f.path).read_text(encoding="utf-8"))
-            except (OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError):
-                files[f.path] = None
-        fm = files[f.path]
+        fm = project.read(f.path)
         if fm is None:
             continue
-        for model, context, line in fm.at(f.line):
+        for model, context, line, path in fm.at(f.line):
             if model not in f.models:
                 f.models.append(model)
-            refs.append(ModelRef(model=model, path=f.path, line=line, context=context))
+            refs.append(ModelRef(model=model, path=path, line=line, context=context))
     return out
 
 

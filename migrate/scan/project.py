@@ -73,11 +73,19 @@ class ProjectIndex:
                                              rf"[ \t.])", re.MULTILINE) for name in self.sdk_roots}
 
     def constants(self, full: str) -> dict[str, Any]:
-        """Module-level `NAME = literal` constants of a project module, read without parsing it."""
+        """Module-level `NAME = literal` constants of a project module, read without parsing it, and those it
+        re-exports from another project module (`from .config import MODEL` in app/models.py)."""
         if full not in self._consts:
-            text = self.texts.get(self._rel_of.get(full, ""), "")
+            rel = self._rel_of.get(full, "")
+            text = self.texts.get(rel, "")
             found = {name: _const(lit) for name, lit in _CONST.findall(text)} if text else {}
-            self._consts[full] = {k: v for k, v in found.items() if isinstance(v, str | int | float | bool)}
+            own = self._consts[full] = {k: v for k, v in found.items() if isinstance(v, str | int | float | bool)}
+            lines = self.import_text(rel, text) if text else ""
+            for _, src in self.imported(rel, text) if "import" in lines else ():
+                for name, value in self.constants(src).items():  # a cycle reads the partial dict: no loop
+                    if name not in own and re.search(rf"^[ \t]*from[ \t][^\n]*\bimport\b[^\n]*\b{name}\b(?![ \t]+as\b)",
+                                                     lines, re.M):
+                        own[name] = value
         return self._consts[full]
 
     def set_exports(self, exports: dict[str, dict[str, dict[str, Any]]]) -> None:

@@ -186,14 +186,31 @@ def test_a_fine_tuned_model_stays_on_openai(cfg, tmp_path):
     assert run("adapter", "check", "--config", str(cfg(start.text)), "--project", str(app_dir)).exit_code == 0
 
 
-def test_an_unresolved_fine_tuned_model_is_a_warning(cfg):
+def test_an_unresolved_fine_tuned_model_is_a_warning(cfg, tmp_path):
+    text = DS + 'default_model = "deepseek-flash"\n[routes]\ndefault = "deepseek"\n[routes.capabilities]\n' \
+                'fine_tuning = "openai"\n'
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(  # the id is a parameter's default: the call is known fine-tuned, the id is not
+        'from openai import OpenAI\n\nclient = OpenAI()\n\n\ndef classify(ticket, model="ft:gpt-4o-mini:acme::zz1"):\n'
+        '    return client.chat.completions.create(model=model, messages=[{"role": "user", "content": ticket}])\n')
+    res = run("adapter", "check", "--config", str(cfg(text)), "--project", str(app))
+    assert res.exit_code == 0, res.output
+    assert "warning: app.py:7: a call with a fine-tuned model whose id the scan did not resolve " \
+           "goes to deepseek" in res.output
+
+
+def test_a_fine_tuned_id_held_in_another_module_is_checked_as_an_error(cfg):
+    """The finetuned_classifier keeps its ft: id in classifier/models.py: the scan resolves it, so routing it to
+    DeepSeek is an error naming the id and the fix, not a warning about an unknown id."""
     text = DS + 'default_model = "deepseek-flash"\n[routes]\ndefault = "deepseek"\n[routes.capabilities]\n' \
                 'fine_tuning = "openai"\n'
     res = run("adapter", "check", "--config", str(cfg(text)), "--project",
               str(REPO / "sample_apps" / "finetuned_classifier"))
-    assert res.exit_code == 0, res.output
-    assert "warning: classifier/classify.py:25: a call with a fine-tuned model whose id the scan did not resolve " \
-           "goes to deepseek" in res.output
+    assert res.exit_code == 2, res.output
+    assert ('error: classifier/classify.py:25: fine_tuning call (ft:gpt-4o-mini-2024-07-18:acme:tickets:9abcXYZ1): '
+            'default route → deepseek') in res.output
+    assert 'map it to "openai" in [routes.models]' in res.output
 
 
 def test_explain_marks_an_unserved_pair(cfg):

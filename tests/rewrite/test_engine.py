@@ -146,7 +146,8 @@ def test_safety_check_ignores_warnings_the_original_already_had() -> None:
 def test_unparseable_file_is_reported_not_touched(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text("import openai\nprint 'x'\n")
     result = rewrite_path(tmp_path, RewriteOptions(use_scan=False))
-    assert result.failed[0].path == "bad.py" and "does not parse (line 2" in result.failed[0].error
+    f = result.failed[0]
+    assert f.path == "bad.py" and f.skipped_line == 2 and f.error.startswith("syntax not supported by the parser")
 
 
 def test_a_failure_while_writing_leaves_every_file_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

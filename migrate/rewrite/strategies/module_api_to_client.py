@@ -12,6 +12,7 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 
 from offramp.migrate.rewrite import renames
+from offramp.migrate.rewrite.sdk_signatures import accepted_keywords
 from offramp.migrate.rewrite.strategies.base import Strategy, adapter_client_call, build_chain, dotted
 from offramp.migrate.rewrite.strategies.imports import drop_unused
 
@@ -136,6 +137,15 @@ class ModuleApiToClient(Strategy):
         renamed = [renames.KWARGS.get(n, n) for n in names]
         if len(renamed) != len(set(renamed)):
             self.left(original, q, "both model and engine/deployment_id are given; pick one by hand")
+            return None
+        target = f"{renames.RESOURCES[resource]}.{renames.METHODS.get((resource, method), method)}"
+        accepted = accepted_keywords(target)
+        unknown = [n for n in renamed if accepted is not None and n not in accepted
+                   and not (n == "id" and method in _ID_METHODS)]  # `id=` becomes the positional id below
+        if unknown:  # 0.x sent it in the request body; the 1.x method raises TypeError on it
+            self.left(original, q, renames.V0_BODY_KWARGS.get(unknown[0], (
+                f"{unknown[0]}= is not a parameter of 1.x {target} (0.x sent unknown keywords in the request body, "
+                "1.x raises TypeError): pass it in extra_body={...} by hand")))
             return None
         positional = [a for a in args if not a.keyword and not a.star]
         out: list[cst.Arg] = []

@@ -1,11 +1,12 @@
 """The mirror, proxy side: decides per request whether it is mirrored, hands the job to a mirror worker process
 (shadow/worker.py) without waiting, and accounts for it until the worker reports its pair in the store.
 
-On the request path: a few comparisons, one random number and two small frames written to a local socket (the
+On the request path: a few comparisons, one random number and two frames written to a local socket (the
 request bytes at arrival, the primary's answer when it is done) — never a JSON parse, a comparison, a redaction,
 a price lookup or a store write (one exception: a `/v1/responses` request is parsed, and the primary's answer to
 it, for the conversation log its follow-up turns are mirrored from — shadow/endpoints.py). Never back-pressures the primary: with `mirror.queue_size` (+ the workers'
-concurrency) jobs in flight, or the candidate's circuit breaker open, the mirror is skipped and counted.
+concurrency) jobs in flight, or `mirror.queue_bytes` of request and answer bytes held by them, or the candidate's
+circuit breaker open, the mirror is skipped and counted (`queue_full`, `breaker_open`).
 
 Accounting: every request offered to the mirror ends in exactly one counted outcome — `compared` (a pair with
 verdicts), a candidate error by kind (a pair recording it), or a skip by reason (before sending: sampled_out,
@@ -240,6 +241,11 @@ class Mirror:
         self.legs, self.notes = mirrored(cfg.mirror.endpoints, translator)
         self.endpoints = set(self.legs)
         self.limit = cfg.mirror.queue_size + cfg.mirror.concurrency * cfg.mirror.processes
+        # Bytes of request and primary answer the jobs in flight hold (in the workers' memory, and on the socket
+        # until read); the hand-off is full when either bound is reached.
+        self.byte_limit = cfg.mirror.queue_bytes
+        self.held_bytes = 0
+        self._held: dict[int, int] = {}  # job id -> its bytes counted in `held_bytes`
         self.queue = _Depth(self)
         self._busy = 0  # kept for callers that waited on it: the backlog is `queue.qsize()`
         self.inflight: dict[int, int] = {}  # job id -> worker index, oldest first
@@ -318,7 +324,8 @@ class Mirror:
         n = len(self.links)
         # An endpoint whose comparators keep state (embeddings' neighbour windows) always goes to the same worker.
         link = (self.links[zlib.crc32(info.endpoint.encode()) % n if leg.one_worker else jid % n]) if n else None
-        if link is None or len(self.inflight) >= self.limit or link.backlogged():
+        if (link is None or len(self.inflight) >= self.limit or self.held_bytes + len(raw) > self.byte_limit
+                or link.backlogged()):
             self._skip("queue_full" if link is not None and link.alive else "worker_lost")
             return None
         if not self.breaker.allow(time.time()):
@@ -330,10 +337,22 @@ class Mirror:
                    self.noise_share > 0 and self._rand() < self.noise_share, served_by, ramp_share,
                    self.arrival_clock(), context))
         self.inflight[jid] = link.index
+        self._held[jid] = len(raw)
+        self.held_bytes += len(raw)
         self.awaiting[jid] = time.monotonic()
         return MirrorJob(jid, link, self, leg, memo)
 
+    def _release(self, jid: int) -> bool:
+        """Job `jid` leaves the hand-off (settled, lost, shut down): False when it was not in flight."""
+        if self.inflight.pop(jid, None) is None:
+            return False
+        self.held_bytes -= self._held.pop(jid, 0)
+        return True
+
     def _primary_done(self, job: MirrorJob, o: PrimaryOutcome) -> None:
+        if o.raw and job.id in self._held:  # the answer travels with the job: counted until it settles
+            self._held[job.id] += len(o.raw)
+            self.held_bytes += len(o.raw)
         job.link.send(("primary", job.id, o.status, o.raw, o.content_encoding, o.stream, o.ttft_ms, o.total_ms,
                        o.error))
         if job.memo is not None:
@@ -365,7 +384,7 @@ class Mirror:
                 self._probe = None
         elif kind == "settled":
             for jid, label, info in msg[1]:
-                if self.inflight.pop(jid, None) is None:
+                if not self._release(jid):
                     continue
                 self.awaiting.pop(jid, None)
                 self._account(label)
@@ -422,7 +441,7 @@ class Mirror:
         why = "shutdown" if link.stopping else "worker_lost"
         lost = [jid for jid, idx in self.inflight.items() if idx == link.index]
         for jid in lost:
-            del self.inflight[jid]
+            self._release(jid)
             self.awaiting.pop(jid, None)
             if jid == self._probe:
                 self._probe = None
@@ -482,6 +501,6 @@ class Mirror:
             await asyncio.sleep(0.02)
         await asyncio.gather(*(ln.stop() for ln in self.links), return_exceptions=True)
         for jid in list(self.inflight):
-            del self.inflight[jid]
+            self._release(jid)
             self._skip("shutdown")
         self.awaiting.clear()

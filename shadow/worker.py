@@ -356,7 +356,10 @@ class MirrorWorker:
             self.send(("health", job.id, r.error, r.status))  # the breaker hears it at once
             return r
 
-        if calls:
+        if len(calls) == 1:  # the usual case: awaited here, no task of its own
+            name, coro = next(iter(calls.items()))
+            results[name] = await candidate_leg(name, coro)
+        elif calls:
             for name, r in zip(calls, await asyncio.gather(*(candidate_leg(n, c) for n, c in calls.items())),
                                strict=True):
                 results[name] = r

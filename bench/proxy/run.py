@@ -7,7 +7,8 @@ fake upstream at 0 ms, interleaved in one run so the ratios are fair on a shared
     python bench/proxy/run.py --litellm  # also LiteLLM (installed into its own virtualenv on first use)
     python bench/proxy/run.py --quick --baseline /tmp/base --concurrency 16 --rounds 3   # before/after, one cell
 
-Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included) and
+Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included; "proc
+only": its own process, without the mirror workers; and the workers' CPU per request they mirrored) and
 the share of requests the mirroring proxies actually mirrored: on a shared machine, the steadier figure.
 
 Every server runs in its own process; the load generator is an aiohttp client in this process.
@@ -149,11 +150,11 @@ async def load(base: str, concurrency: int, stream: bool, seconds: float, warmup
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, own: bool = False) -> float:
     """User + system CPU of `pid` and its live descendants (mirror workers under their fork server, the
-    embedding worker), from /proc."""
+    embedding worker), from /proc; with `own`, of `pid` alone."""
     total = 0.0
-    for p in [pid, *_descendants(pid)]:
+    for p in [pid] if own else [pid, *_descendants(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -162,8 +163,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-async def mirrored(base: str) -> float | None:
-    """Candidate calls made so far by a shadow proxy (from its /metrics); None for other servers."""
+async def mirrored(base: str) -> tuple[float, float] | None:
+    """(candidate calls made, mirrors skipped as queue_full) so far by a shadow proxy (from its /metrics); None
+    for other servers."""
     try:
         async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
             if r.status != 200:
@@ -171,8 +173,29 @@ async def mirrored(base: str) -> float | None:
             text = await r.text()
     except aiohttp.ClientError:
         return None
-    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
-               if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln)
+    lines = text.splitlines()
+    return (sum(float(ln.rsplit(" ", 1)[1]) for ln in lines
+                if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln),
+            sum(float(ln.rsplit(" ", 1)[1]) for ln in lines
+                if ln.startswith("offramp_mirror_skips_total{") and 'reason="queue_full"' in ln))
+
+
+async def in_flight(base: str) -> float:
+    """Mirror jobs a shadow proxy has handed off and not settled yet (its /metrics)."""
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
+            text = await r.text()
+    except aiohttp.ClientError:
+        return 0.0
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("offramp_mirror_in_flight "))
+
+
+async def _drained(bases: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any([await in_flight(b) for b in bases]):
+            return
+        await asyncio.sleep(0.2)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -290,6 +313,7 @@ async def main(args: argparse.Namespace) -> dict:
                 # CPU over the whole cell, drain included: mirror work queued during a target's turn and done
                 # during another's is still charged to the proxy that queued it.
                 cpu0 = {name: cpu_seconds(p.p.pid) for name, p in served_by.items()}
+                own0 = {name: cpu_seconds(p.p.pid, own=True) for name, p in served_by.items()}
                 mir0 = {name: await mirrored(targets[name]) for name in served_by if name.endswith("_on")}
                 names = list(targets)
                 for r in range(args.rounds):
@@ -297,16 +321,30 @@ async def main(args: argparse.Namespace) -> dict:
                         lat, err, n = await _load(targets[name], c, stream, seconds, 0.2)
                         acc[name] = (acc[name][0] + lat, acc[name][1] + err)
                         served[name] += n
-                await asyncio.sleep(1.0)  # let the mirrors' queues drain before reading the CPU
-                row = {"stream": stream, "concurrency": c}
+                # Let the mirrors' hand-offs drain before reading the CPU and the share mirrored (the workers, at
+                # nice 10, work a burst off once the CPU is free).
+                t_drain = time.monotonic()
+                await asyncio.sleep(0.5)
+                await _drained([targets[n] for n in mir0], timeout=120)
+                drain_s = time.monotonic() - t_drain
+                row = {"stream": stream, "concurrency": c, "drain_s": round(drain_s, 1)}
                 for name in targets:
                     row[name] = summarize(acc[name][0], acc[name][1], seconds * args.rounds)
                     if name in served_by and served[name]:
                         cpu = cpu_seconds(served_by[name].p.pid) - cpu0[name]
                         row[name]["cpu_us_per_req"] = cpu / served[name] * 1e6
+                        own = cpu_seconds(served_by[name].p.pid, own=True) - own0[name]
+                        row[name]["proc_cpu_us_per_req"] = own / served[name] * 1e6
                     if mir0.get(name) is not None and served[name]:
                         # Share of the requests actually mirrored (the rest dropped as queue_full).
-                        row[name]["mirrored"] = (await mirrored(targets[name]) - mir0[name]) / served[name]
+                        now_ = await mirrored(targets[name])
+                        row[name]["mirrored"] = (now_[0] - mir0[name][0]) / served[name]
+                        row[name]["queue_full"] = (now_[1] - mir0[name][1]) / served[name]
+                        if row[name]["mirrored"] and "cpu_us_per_req" in row[name]:
+                            # The mirror workers' CPU (all but the proxy's own process) per request they mirrored.
+                            r_ = row[name]
+                            r_["worker_cpu_us_per_mirror"] = ((r_["cpu_us_per_req"] - r_["proc_cpu_us_per_req"])
+                                                              / r_["mirrored"])
                 cells.append(row)
                 _print_cell(row)
         delay = None
@@ -418,9 +456,10 @@ def _figures(cells: list[dict], delay: dict | None) -> dict:
 
 def _print_cell(row: dict) -> None:
     d, pt = row["direct"], row["passthrough"]
-    print(f"\nstream={row['stream']} concurrency={row['concurrency']}", flush=True)
+    print(f"\nstream={row['stream']} concurrency={row['concurrency']} (mirror backlog drained {row['drain_s']} s "
+          "after the last round)", flush=True)
     print(f"  {'target':18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
-          f"{'rps/pass':>8} {'rps/direct':>10} {'cpu us/req':>10} {'pass/cpu':>8}")
+          f"{'rps/pass':>8} {'rps/direct':>10} {'cpu us/req':>10} {'pass/cpu':>8} {'proc only':>9}")
     pt_cpu = pt.get("cpu_us_per_req")
     for name, r in row.items():
         if not isinstance(r, dict):
@@ -430,7 +469,10 @@ def _print_cell(row: dict) -> None:
               f"{r['rps'] / pt['rps']:8.2f} {r['rps'] / d['rps']:10.2f}"
               + (f" {r['cpu_us_per_req']:10.0f} {pt_cpu / r['cpu_us_per_req']:8.2f}"
                  if pt_cpu and r.get("cpu_us_per_req") else f" {'':10} {'':8}")
-              + (f"  mirrored {r['mirrored']:.0%}" if "mirrored" in r else "")
+              + (f" {r['proc_cpu_us_per_req']:9.0f}" if r.get("proc_cpu_us_per_req") else f" {'':9}")
+              + (f"  mirrored {r['mirrored']:.0%} (queue_full {r['queue_full']:.0%})" if "mirrored" in r else "")
+              + (f", worker {r['worker_cpu_us_per_mirror']:.0f} us/mirror" if "worker_cpu_us_per_mirror" in r
+                 else "")
               + (f"  errors={r['errors']}" if r["errors"] else ""),
               flush=True)
 

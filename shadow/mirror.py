@@ -246,6 +246,9 @@ class Mirror:
         self.byte_limit = cfg.mirror.queue_bytes
         self.held_bytes = 0
         self._held: dict[int, int] = {}  # job id -> its bytes counted in `held_bytes`
+        # The ramp's records handed to a worker (shadow/ramp/record.py): id -> (worker index, bytes, future
+        # resolved with None once written, else why not). Not mirror jobs: outside the mirror's accounting.
+        self.records: dict[int, tuple[int, int, asyncio.Future]] = {}
         self.queue = _Depth(self)
         self._busy = 0  # kept for callers that waited on it: the backlog is `queue.qsize()`
         self.inflight: dict[int, int] = {}  # job id -> worker index, oldest first
@@ -342,6 +345,37 @@ class Mirror:
         self.awaiting[jid] = time.monotonic()
         return MirrorJob(jid, link, self, leg, memo)
 
+    def hand_record(self, rec) -> asyncio.Future | None:
+        """Hand a ramp record (shadow.ramp.record.ServedRecord) to a mirror worker, which makes its shadow
+        primary call, compares, redacts and writes it; the future says when it is written (None) or why not.
+        None when no worker can take it now (none alive, or the hand-off full): the caller records it itself."""
+        n = len(self.links)
+        if not n:
+            return None
+        rid = next(self._ids)
+        link = self.links[rid % n]
+        size = rec.nbytes()
+        if (not link.alive or link.backlogged() or len(self.inflight) + len(self.records) >= self.limit
+                or self.held_bytes + size > self.byte_limit):
+            return None
+        if not link.send(("record", rid, rec)):
+            return None
+        fut = asyncio.get_running_loop().create_future()
+        self.records[rid] = (link.index, size, fut)
+        self.held_bytes += size
+        return fut
+
+    def _record_done(self, rid: int, why: str | None) -> None:
+        entry = self.records.pop(rid, None)
+        if entry is None:
+            return
+        _, size, fut = entry
+        self.held_bytes -= size
+        if why is not None:
+            event("ramp record not written", 40, reason=why)
+        if not fut.done():
+            fut.set_result(why)
+
     def _release(self, jid: int) -> bool:
         """Job `jid` leaves the hand-off (settled, lost, shut down): False when it was not in flight."""
         if self.inflight.pop(jid, None) is None:
@@ -390,6 +424,9 @@ class Mirror:
                 self._account(label)
                 if info is not None:
                     self._observe(info)
+        elif kind == "recorded":  # ramp records (hand_record) in the store, or why not
+            for rid, why in msg[1]:
+                self._record_done(rid, why)
         elif kind == "tick":  # the worker's view of its candidate calls (see worker._tick)
             _, n, oldest_s, quiet_s = msg
             if n:
@@ -447,6 +484,8 @@ class Mirror:
                 self._probe = None
                 self.breaker.probe_lost()
             self._skip(why)
+        for rid in [r for r, (idx, _, _) in self.records.items() if idx == link.index]:
+            self._record_done(rid, why)
         if link.stopping:
             return
         code = link.proc.exitcode if link.proc is not None else None
@@ -503,4 +542,6 @@ class Mirror:
         for jid in list(self.inflight):
             self._release(jid)
             self._skip("shutdown")
+        for rid in list(self.records):
+            self._record_done(rid, "shutdown")
         self.awaiting.clear()

@@ -6,6 +6,7 @@ fake upstream at 0 ms, interleaved in one run so the ratios are fair on a shared
     python bench/proxy/run.py --quick    # well under a minute
     python bench/proxy/run.py --litellm  # also LiteLLM (installed into its own virtualenv on first use)
     python bench/proxy/run.py --quick --baseline /tmp/base --concurrency 16 --rounds 3   # before/after, one cell
+    # (/tmp/base: `git archive main | tar -x -C /tmp/base`, with its own .venv: see _interpreter)
 
 Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included; "proc
 only": its own process, without the mirror workers; and the workers' CPU per request they mirrored) and
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -102,15 +104,32 @@ def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool 
     """The proxy from this checkout, or from `tree` (another source tree: `--baseline`, before/after)."""
     port = free_port()
     launcher = ["-c", _CORE] if core else ["-m", "offramp.migrate", "shadow"]
+    exe = _interpreter(tree or ROOT)
     cfg = store.with_suffix(".toml")
     cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n")
-    cmd = [sys.executable, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
+    cmd = [exe, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
            "--candidate", f"deepseek={candidate}/v1", "--port", str(port), "--store", str(store),
            "--sample", str(sample), "--noise-sample", "0", "--log-level", "warning"]
     name = f"shadow-{sample}" + ("-core" if core else "") + ("-base" if tree else "")
     env = {"DEEPSEEK_API_KEY": KEY, **({"PYTHONPATH": str(tree)} if tree else {})}
     proc = Proc(name, cmd, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tree or ROOT)
     return proc, f"http://127.0.0.1:{port}"
+
+
+@functools.cache
+def _interpreter(tree: Path) -> str:
+    """The Python that imports `offramp` from `tree`: its own virtualenv (`tree/.venv`, with `pip install -e
+    tree --no-deps`) when it has one, else this one with PYTHONPATH — which an editable install of offramp in
+    this interpreter overrides, so the answer is checked rather than assumed."""
+    exe = tree / ".venv" / "bin" / "python"
+    exe = str(exe) if exe.exists() else sys.executable
+    got = subprocess.run([exe, "-c", "import offramp.shadow as m; print(m.__file__)"], capture_output=True,
+                         text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}).stdout.strip()
+    if not Path(got).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"{tree}: offramp imports from {got or '?'} there, not from the tree; make "
+                         f"it a virtualenv: python -m venv --system-site-packages {tree}/.venv && "
+                         f"{tree}/.venv/bin/pip install -e {tree} --no-deps")
+    return exe
 
 
 def passthrough(upstream: str) -> tuple[Proc, str]:
@@ -299,6 +318,7 @@ async def main(args: argparse.Namespace) -> dict:
             await p.ready(180 if p.name == "litellm" else 60)
         for name, url in targets.items():
             await _warm(name, url)
+        burners = _start_burners(args.busy) if args.busy else []
         concs = args.concurrency or ([1, 16] if args.quick else [1, 16, 64])
         seconds = 1.0 if args.quick else args.seconds
         if args.rounds is None:
@@ -347,6 +367,8 @@ async def main(args: argparse.Namespace) -> dict:
                                                               / r_["mirrored"])
                 cells.append(row)
                 _print_cell(row)
+        for b in burners:
+            b.terminate()
         delay = None
         if not args.quick or args.delayed or args.delayed_seconds:
             delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
@@ -371,6 +393,17 @@ async def _warm(name: str, base: str, n: int = 20) -> None:
                     print(f"warning: {name} answers {r.status}: {text[:200]!r}", file=sys.stderr)
 
 
+def _start_burners(n: int) -> list:
+    """`n` busy processes (nice 0) until terminated: a host loaded by other work."""
+    import multiprocessing
+
+    stop_at = time.time() + 3600
+    burners = [multiprocessing.Process(target=_burn, args=(stop_at,), daemon=True) for _ in range(n)]
+    for b in burners:
+        b.start()
+    return burners
+
+
 def _burn(stop_at: float) -> None:
     x = 0
     while time.time() < stop_at:
@@ -383,7 +416,6 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
     100% vs off (and LiteLLM's proxy), concurrency 16 each, all loaded at once; with `saturate`, one busy process per
     core runs meanwhile, so the proxies compete for CPU as on a loaded host and the mirror's work cannot hide in
     idle cores."""
-    import multiprocessing
 
     up, up_url = fake("openai", latency_ms=110)
     cand, cand_url = fake("deepseek", latency_ms=160)
@@ -399,13 +431,7 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
         await p.ready(180)
     for name, url in targets.items():
         await _warm(name, url)
-    burners = []
-    if saturate:
-        stop_at = time.time() + 3600
-        burners = [multiprocessing.Process(target=_burn, args=(stop_at,), daemon=True)
-                   for _ in range(os.cpu_count() or 2)]
-        for b in burners:
-            b.start()
+    burners = _start_burners(os.cpu_count() or 2) if saturate else []
     res = {}
     try:
         for stream in (False, True):
@@ -488,6 +514,8 @@ if __name__ == "__main__":
     ap.add_argument("--delayed", action="store_true", help="with --quick: also the realistic-upstream p99 cells")
     ap.add_argument("--delayed-seconds", type=float, help="measured seconds per target per round there")
     ap.add_argument("--no-saturate", action="store_true", help="realistic-upstream cells without the CPU burners")
+    ap.add_argument("--busy", type=int, default=0, help="busy processes running during the 0 ms cells (a host "
+                    "loaded by other work: the mirror workers, at nice 10, fall behind and work the backlog off)")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
                     "proxy is measured in the same run, as base_mirror_off/on")

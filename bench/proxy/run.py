@@ -97,6 +97,7 @@ _CORE = ("import sys, offramp.shadow.proxy as p; p._load_builtin_extensions = la
 # --embedding: it costs ~30 ms of model CPU per pair in its worker process, which on this 2-core machine is
 # CPU taken from the proxy and the load generator rather than proxy overhead.
 COMPARATORS = ["structural", "text_exact", "token_similarity"]
+MIRROR: dict[str, int] = {}  # [mirror] settings of every mirroring proxy (--mirror-processes, --mirror-concurrency)
 
 
 def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool = False,
@@ -106,7 +107,8 @@ def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool 
     launcher = ["-c", _CORE] if core else ["-m", "offramp.migrate", "shadow"]
     exe = _interpreter(tree or ROOT)
     cfg = store.with_suffix(".toml")
-    cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n")
+    cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n"
+                   + ("[mirror]\n" + "".join(f"{k} = {v}\n" for k, v in MIRROR.items()) if MIRROR else ""))
     cmd = [exe, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
            "--candidate", f"deepseek={candidate}/v1", "--port", str(port), "--store", str(store),
            "--sample", str(sample), "--noise-sample", "0", "--log-level", "warning"]
@@ -320,7 +322,7 @@ async def main(args: argparse.Namespace) -> dict:
             await _warm(name, url)
         burners = _start_burners(args.busy) if args.busy else []
         concs = args.concurrency or ([1, 16] if args.quick else [1, 16, 64])
-        seconds = 1.0 if args.quick else args.seconds
+        seconds = args.seconds or (1.0 if args.quick else 1.5)
         if args.rounds is None:
             args.rounds = 1 if args.quick else 3
         cells = []
@@ -437,12 +439,20 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
         for stream in (False, True):
             acc = {name: ([], 0) for name in targets}
             names = list(targets)
+            mir0 = await mirrored(on_url)
+            served = 0
             for _ in range(rounds):
                 # Every target under load at the same time: a burst from elsewhere on the host lands on all.
                 got = await asyncio.gather(*(_load(targets[n], 16, stream, seconds, 0.3) for n in names))
-                for name, (lat, err, _) in zip(names, got, strict=True):
+                for name, (lat, err, n_) in zip(names, got, strict=True):
                     acc[name] = (acc[name][0] + lat, acc[name][1] + err)
+                    served += n_ if name == "proxy_mirror_on" else 0
             row = {name: summarize(a[0], a[1], seconds * rounds) for name, a in acc.items()}
+            # Mirrors settled (or dropped) by the end of the load, and still in flight then: at these latencies
+            # the candidate calls in flight (`mirror.concurrency`) bound how fast the mirror keeps up.
+            mir1, backlog = await mirrored(on_url), await in_flight(on_url)
+            row["proxy_mirror_on"].update(mirrored=(mir1[0] - mir0[0]) / served,
+                                          queue_full=(mir1[1] - mir0[1]) / served, in_flight=backlog)
             base = row["proxy_mirror_off"]["p99_ms"]
             row["p99_on_over_off"] = row["proxy_mirror_on"]["p99_ms"] / base
             if "litellm" in row:
@@ -453,7 +463,9 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
                 r_ = row[name]
                 print(f"  {name:18} p50 {r_['p50_ms']:7.1f} ms  p99 {r_['p99_ms']:7.1f} ms  p99/off "
                       f"{r_['p99_ms'] / base:5.2f}  req/s {r_['rps']:6.0f}" + (f"  errors={r_['errors']}"
-                                                                             if r_["errors"] else ""), flush=True)
+                                                                             if r_["errors"] else "")
+                      + (f"  mirrored {r_['mirrored']:.0%} by the end, queue_full {r_['queue_full']:.0%}, "
+                         f"{r_['in_flight']:.0f} in flight" if "mirrored" in r_ else ""), flush=True)
     finally:
         for b in burners:
             b.terminate()
@@ -507,7 +519,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="concurrency 1 and 16, 1 s per cell")
     ap.add_argument("--litellm", action="store_true", help="also benchmark LiteLLM's proxy (own virtualenv)")
-    ap.add_argument("--seconds", type=float, default=1.5, help="measured seconds per target per round (full)")
+    ap.add_argument("--seconds", type=float, default=None, help="measured seconds per target per round (default "
+                    "1.5; 1 with --quick): longer turns outlast the mirror hand-off's buffer, so the share "
+                    "mirrored shows the sustained rate")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per cell (default 3; 1 with --quick)")
     ap.add_argument("--concurrency", type=int, action="append", help="only this concurrency (repeatable)")
     ap.add_argument("--json", type=Path, help="write the figures here")
@@ -516,12 +530,17 @@ if __name__ == "__main__":
     ap.add_argument("--no-saturate", action="store_true", help="realistic-upstream cells without the CPU burners")
     ap.add_argument("--busy", type=int, default=0, help="busy processes running during the 0 ms cells (a host "
                     "loaded by other work: the mirror workers, at nice 10, fall behind and work the backlog off)")
+    ap.add_argument("--mirror-processes", type=int, default=0, help="mirror worker processes per mirroring proxy "
+                    "(every tree measured)")
+    ap.add_argument("--mirror-concurrency", type=int, default=0, help="mirror calls in flight per worker "
+                    "(every tree measured)")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
                     "proxy is measured in the same run, as base_mirror_off/on")
     a = ap.parse_args()
     if a.embedding:
         COMPARATORS.append("embedding_cosine")
+    MIRROR.update({k: v for k, v in (("processes", a.mirror_processes), ("concurrency", a.mirror_concurrency)) if v})
     out = asyncio.run(main(a))
     import shutil
 

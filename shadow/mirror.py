@@ -247,8 +247,10 @@ class Mirror:
         self.held_bytes = 0
         self._held: dict[int, int] = {}  # job id -> its bytes counted in `held_bytes`
         # The ramp's records handed to a worker (shadow/ramp/record.py): id -> (worker index, bytes, future
-        # resolved with None once written, else why not). Not mirror jobs: outside the mirror's accounting.
-        self.records: dict[int, tuple[int, int, asyncio.Future]] = {}
+        # resolved with None once written, else why not, the record). Not mirror jobs: outside the mirror's
+        # accounting. Those a worker that died still held go to `records_orphaned` (the ramp records them here).
+        self.records: dict[int, tuple[int, int, asyncio.Future, object]] = {}
+        self.records_orphaned = None
         self.queue = _Depth(self)
         self._busy = 0  # kept for callers that waited on it: the backlog is `queue.qsize()`
         self.inflight: dict[int, int] = {}  # job id -> worker index, oldest first
@@ -361,7 +363,7 @@ class Mirror:
         if not link.send(("record", rid, rec)):
             return None
         fut = asyncio.get_running_loop().create_future()
-        self.records[rid] = (link.index, size, fut)
+        self.records[rid] = (link.index, size, fut, rec)
         self.held_bytes += size
         return fut
 
@@ -369,8 +371,14 @@ class Mirror:
         entry = self.records.pop(rid, None)
         if entry is None:
             return
-        _, size, fut = entry
+        _, size, fut, rec = entry
         self.held_bytes -= size
+        if why == "worker_lost" and self.records_orphaned is not None:
+            try:
+                self.records_orphaned(rec)  # recorded in this process instead
+                why = None
+            except Exception as exc:  # noqa: BLE001
+                event("ramp record not re-queued", 40, error=f"{type(exc).__name__}: {exc}"[:200])
         if why is not None:
             event("ramp record not written", 40, reason=why)
         if not fut.done():
@@ -484,7 +492,7 @@ class Mirror:
                 self._probe = None
                 self.breaker.probe_lost()
             self._skip(why)
-        for rid in [r for r, (idx, _, _) in self.records.items() if idx == link.index]:
+        for rid in [r for r, (idx, *_) in self.records.items() if idx == link.index]:
             self._record_done(rid, why)
         if link.stopping:
             return

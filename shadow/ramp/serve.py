@@ -38,6 +38,9 @@ class CandidateServer:
         self.counts = {"candidate_served": 0, "fallback": 0, "shadowed": 0}
         cfg = proxy.cfg
         self.url = cfg.candidate.base_url + "/chat/completions"
+        mirror = getattr(proxy, "mirror", None)
+        if mirror is not None:  # records a dead worker held: made here, like those no worker could take
+            mirror.records_orphaned = lambda rec: self._spawn(record_served(self.proxy, rec))
         self.key = cfg.candidate.api_key()
         self.timeout_s = cfg.mirror.timeout_s
 
@@ -186,6 +189,7 @@ class CandidateServer:
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Until every record made so far is in the store (written here, or by a worker that said so)."""
-        pending = [*self.tasks, *self.handed]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout_s)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        # Again after each wait: a record a dead worker held is made here (a new task) when its future resolves.
+        while (pending := [*self.tasks, *self.handed]) and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(pending, timeout=left)

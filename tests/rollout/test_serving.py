@@ -186,6 +186,39 @@ async def test_record_is_made_in_the_proxy_when_no_worker_can_take_it(cfg, fakes
     assert {c.comparator for c in cmps} == {"structural", "text_exact"}
 
 
+async def test_record_held_by_a_worker_that_dies_is_made_in_the_proxy(cfg, fakes):
+    """A mirror worker killed while it holds a record (here: waiting for the shadow primary call): the proxy
+    records it itself, so the pair still reaches the store."""
+    import os
+    import signal
+
+    prim, _ = fakes
+    set_share(cfg.store.url, 100)
+    prim.script(hang_s=3.0, times=1)  # the worker's shadow primary call hangs; the proxy's retry does not
+    async with running(cfg, shadow_share=1.0) as (proxy, base):
+        for _ in range(300):
+            if proxy.mirror.links and proxy.mirror.links[0].ready:
+                break
+            await asyncio.sleep(0.05)
+        await chat(base, "u-orphan")
+        for _ in range(200):
+            if len(prim.requests) >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert proxy.mirror.records  # held by the worker, not written yet
+        os.kill(proxy.mirror.links[0].proc.pid, signal.SIGKILL)
+        await proxy.ramp_server.drain(timeout_s=30)
+        await proxy.writer.flush()
+        assert not proxy.mirror.records and proxy.mirror.held_bytes == 0
+    eng = open_engine(cfg.store.url)
+    with eng.connect() as conn:
+        pair = conn.execute(select(schema.pairs)).one()
+        cmps = conn.execute(select(schema.comparisons.c.comparator)).all()
+    eng.dispose()
+    assert pair.served_by == "candidate" and pair.primary_status == 200
+    assert {c.comparator for c in cmps} == {"structural", "text_exact"}
+
+
 async def test_rollback_reaches_a_running_proxy_within_seconds(cfg, fakes):
     set_share(cfg.store.url, 100)
     async with running(cfg) as (proxy, base):

@@ -1,11 +1,12 @@
 """The mirror, proxy side: decides per request whether it is mirrored, hands the job to a mirror worker process
 (shadow/worker.py) without waiting, and accounts for it until the worker reports its pair in the store.
 
-On the request path: a few comparisons, one random number and two small frames written to a local socket (the
+On the request path: a few comparisons, one random number and two frames written to a local socket (the
 request bytes at arrival, the primary's answer when it is done) — never a JSON parse, a comparison, a redaction,
 a price lookup or a store write (one exception: a `/v1/responses` request is parsed, and the primary's answer to
 it, for the conversation log its follow-up turns are mirrored from — shadow/endpoints.py). Never back-pressures the primary: with `mirror.queue_size` (+ the workers'
-concurrency) jobs in flight, or the candidate's circuit breaker open, the mirror is skipped and counted.
+concurrency) jobs in flight, or `mirror.queue_bytes` of request and answer bytes held by them, or the candidate's
+circuit breaker open, the mirror is skipped and counted (`queue_full`, `breaker_open`).
 
 Accounting: every request offered to the mirror ends in exactly one counted outcome — `compared` (a pair with
 verdicts), a candidate error by kind (a pair recording it), or a skip by reason (before sending: sampled_out,
@@ -240,6 +241,16 @@ class Mirror:
         self.legs, self.notes = mirrored(cfg.mirror.endpoints, translator)
         self.endpoints = set(self.legs)
         self.limit = cfg.mirror.queue_size + cfg.mirror.concurrency * cfg.mirror.processes
+        # Bytes of request and primary answer the jobs in flight hold (in the workers' memory, and on the socket
+        # until read); the hand-off is full when either bound is reached.
+        self.byte_limit = cfg.mirror.queue_bytes
+        self.held_bytes = 0
+        self._held: dict[int, int] = {}  # job id -> its bytes counted in `held_bytes`
+        # The ramp's records handed to a worker (shadow/ramp/record.py): id -> (worker index, bytes, future
+        # resolved with None once written, else why not, the record). Not mirror jobs: outside the mirror's
+        # accounting. Those a worker that died still held go to `records_orphaned` (the ramp records them here).
+        self.records: dict[int, tuple[int, int, asyncio.Future, object]] = {}
+        self.records_orphaned = None
         self.queue = _Depth(self)
         self._busy = 0  # kept for callers that waited on it: the backlog is `queue.qsize()`
         self.inflight: dict[int, int] = {}  # job id -> worker index, oldest first
@@ -318,7 +329,8 @@ class Mirror:
         n = len(self.links)
         # An endpoint whose comparators keep state (embeddings' neighbour windows) always goes to the same worker.
         link = (self.links[zlib.crc32(info.endpoint.encode()) % n if leg.one_worker else jid % n]) if n else None
-        if link is None or len(self.inflight) >= self.limit or link.backlogged():
+        if (link is None or len(self.inflight) >= self.limit or self.held_bytes + len(raw) > self.byte_limit
+                or link.backlogged()):
             self._skip("queue_full" if link is not None and link.alive else "worker_lost")
             return None
         if not self.breaker.allow(time.time()):
@@ -330,10 +342,59 @@ class Mirror:
                    self.noise_share > 0 and self._rand() < self.noise_share, served_by, ramp_share,
                    self.arrival_clock(), context))
         self.inflight[jid] = link.index
+        self._held[jid] = len(raw)
+        self.held_bytes += len(raw)
         self.awaiting[jid] = time.monotonic()
         return MirrorJob(jid, link, self, leg, memo)
 
+    def hand_record(self, rec) -> asyncio.Future | None:
+        """Hand a ramp record (shadow.ramp.record.ServedRecord) to a mirror worker, which makes its shadow
+        primary call, compares, redacts and writes it; the future says when it is written (None) or why not.
+        None when no worker can take it now (none alive, or the hand-off full): the caller records it itself."""
+        n = len(self.links)
+        if not n:
+            return None
+        rid = next(self._ids)
+        link = self.links[rid % n]
+        size = rec.nbytes()
+        if (not link.alive or link.backlogged() or len(self.inflight) + len(self.records) >= self.limit
+                or self.held_bytes + size > self.byte_limit):
+            return None
+        if not link.send(("record", rid, rec)):
+            return None
+        fut = asyncio.get_running_loop().create_future()
+        self.records[rid] = (link.index, size, fut, rec)
+        self.held_bytes += size
+        return fut
+
+    def _record_done(self, rid: int, why: str | None) -> None:
+        entry = self.records.pop(rid, None)
+        if entry is None:
+            return
+        _, size, fut, rec = entry
+        self.held_bytes -= size
+        if why == "worker_lost" and self.records_orphaned is not None:
+            try:
+                self.records_orphaned(rec)  # recorded in this process instead
+                why = None
+            except Exception as exc:  # noqa: BLE001
+                event("ramp record not re-queued", 40, error=f"{type(exc).__name__}: {exc}"[:200])
+        if why is not None:
+            event("ramp record not written", 40, reason=why)
+        if not fut.done():
+            fut.set_result(why)
+
+    def _release(self, jid: int) -> bool:
+        """Job `jid` leaves the hand-off (settled, lost, shut down): False when it was not in flight."""
+        if self.inflight.pop(jid, None) is None:
+            return False
+        self.held_bytes -= self._held.pop(jid, 0)
+        return True
+
     def _primary_done(self, job: MirrorJob, o: PrimaryOutcome) -> None:
+        if o.raw and job.id in self._held:  # the answer travels with the job: counted until it settles
+            self._held[job.id] += len(o.raw)
+            self.held_bytes += len(o.raw)
         job.link.send(("primary", job.id, o.status, o.raw, o.content_encoding, o.stream, o.ttft_ms, o.total_ms,
                        o.error))
         if job.memo is not None:
@@ -365,12 +426,15 @@ class Mirror:
                 self._probe = None
         elif kind == "settled":
             for jid, label, info in msg[1]:
-                if self.inflight.pop(jid, None) is None:
+                if not self._release(jid):
                     continue
                 self.awaiting.pop(jid, None)
                 self._account(label)
                 if info is not None:
                     self._observe(info)
+        elif kind == "recorded":  # ramp records (hand_record) in the store, or why not
+            for rid, why in msg[1]:
+                self._record_done(rid, why)
         elif kind == "tick":  # the worker's view of its candidate calls (see worker._tick)
             _, n, oldest_s, quiet_s = msg
             if n:
@@ -422,12 +486,14 @@ class Mirror:
         why = "shutdown" if link.stopping else "worker_lost"
         lost = [jid for jid, idx in self.inflight.items() if idx == link.index]
         for jid in lost:
-            del self.inflight[jid]
+            self._release(jid)
             self.awaiting.pop(jid, None)
             if jid == self._probe:
                 self._probe = None
                 self.breaker.probe_lost()
             self._skip(why)
+        for rid in [r for r, (idx, *_) in self.records.items() if idx == link.index]:
+            self._record_done(rid, why)
         if link.stopping:
             return
         code = link.proc.exitcode if link.proc is not None else None
@@ -482,6 +548,8 @@ class Mirror:
             await asyncio.sleep(0.02)
         await asyncio.gather(*(ln.stop() for ln in self.links), return_exceptions=True)
         for jid in list(self.inflight):
-            del self.inflight[jid]
+            self._release(jid)
             self._skip("shutdown")
+        for rid in list(self.records):
+            self._record_done(rid, "shutdown")
         self.awaiting.clear()

@@ -26,6 +26,8 @@ _BUILTIN = [
 # cheap search decides whether the three built-in patterns need to run on a string at all.
 _MAYBE_NUMBER = re.compile(r"\d[\d .\-()]{6,}\d")
 _N_BUILTIN = len(_BUILTIN)
+# Anything that makes a string need a closer look: a built-in pattern's trigger, or JSON inside it. One search.
+_ATTENTION = re.compile(r"[@{\[]|\d[\d .\-()]{6,}\d")
 # Every _KEYLIKE match contains one of these: a substring test is far cheaper than the regex over a whole body.
 _KEY_MARKERS = ("sk-", "pk-", "rk-", "earer")
 
@@ -70,8 +72,7 @@ class Redactor:
     def _plain(self, s: str) -> bool:
         """True when no pattern can change `s` and it holds no JSON to descend into (most strings): the walk
         then skips the call into the patterns altogether."""
-        return (self._builtin_only and "@" not in s and "{" not in s and "[" not in s
-                and _MAYBE_NUMBER.search(s) is None)
+        return self._builtin_only and _ATTENTION.search(s) is None
 
     def _walk(self, value, changed: list):
         """`value` with PII masked in its strings; the very same object when nothing changed (no copy)."""

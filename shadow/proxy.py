@@ -338,6 +338,8 @@ class ShadowProxy:
             "noise_sample": m.noise_share,
             "queue_depth": m.queue.qsize(),
             "queue_size": m.queue.maxsize,
+            "queue_bytes": m.held_bytes,
+            "queue_bytes_max": m.byte_limit,
             "skips": dict(m.skips),
             "outcomes": dict(m.outcomes),
             "accounting": m.accounting(),

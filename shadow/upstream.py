@@ -71,6 +71,9 @@ def parse_response(raw: bytes, *, stream: bool, status: int, assemble=assemble_c
     return res
 
 
+_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}  # one per configured timeout (frozen, shared)
+
+
 async def call(
     session: aiohttp.ClientSession,
     url: str | URL,
@@ -86,10 +89,11 @@ async def call(
     t0 = time.perf_counter()
     ttft = None
     payload = {"data": body} if isinstance(body, bytes) else {"json": body}
+    timeout = _TIMEOUTS.get(timeout_s)
+    if timeout is None:
+        timeout = _TIMEOUTS[timeout_s] = aiohttp.ClientTimeout(total=timeout_s)
     try:
-        async with session.post(
-            url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s), **payload
-        ) as resp:
+        async with session.post(url, headers=headers, timeout=timeout, **payload) as resp:
             if stream and resp.status < 400:
                 parts, times = [], []
                 async for chunk in resp.content.iter_any():

@@ -168,6 +168,7 @@ class MirrorWorker:
         self.jobs: dict[int, Job] = {}
         self.tasks: set[asyncio.Task] = set()
         self.labels: dict[str, tuple[int, str, dict]] = {}  # pair id -> (job id, outcome, metrics info)
+        self.record_ids: dict[str, int] = {}  # pair id -> the proxy's id of a ramp record (shadow/ramp/record.py)
         self.session = None
         self.calls: dict[int, float] = {}  # candidate calls on the wire: job id -> monotonic start
         self.last_answer = time.monotonic()
@@ -250,6 +251,10 @@ class MirrorWorker:
             job = self.jobs.pop(msg[1], None)
             if job is not None and not job.primary.done():
                 job.primary.set_result(PrimaryOutcome(*msg[2:]))
+        elif kind == "record":  # a ramp-served request to shadow-compare and record (shadow/ramp/record.py)
+            t = asyncio.get_running_loop().create_task(self._record(msg[1], msg[2]))
+            self.tasks.add(t)
+            t.add_done_callback(self.tasks.discard)
         elif kind == "sample":  # the admin API changed sampling: nothing to do here (decided in the proxy)
             pass
 
@@ -277,9 +282,31 @@ class MirrorWorker:
         finally:
             self.jobs.pop(job.id, None)
 
+    async def _record(self, rid: int, rec) -> None:
+        from offramp.shadow.logs import event
+        from offramp.shadow.ramp.record import record_served
+
+        self.record_ids[rec.pair_id] = rid  # the writer reports it back by pair id (`_settled`)
+        try:
+            async with self.sem:
+                await record_served(self, rec)
+        except asyncio.CancelledError:
+            if self.record_ids.pop(rec.pair_id, None) is not None:
+                self.send(("recorded", [(rid, "shutdown")]))
+            raise
+        except Exception as exc:  # noqa: BLE001 - a recording bug must never stop the worker
+            event("ramp record failed", 40, error=f"{type(exc).__name__}: {exc}"[:200])
+            if self.record_ids.pop(rec.pair_id, None) is not None:
+                self.send(("recorded", [(rid, "internal_error")]))
+
     def _settled(self, fates: list[tuple[str, str | None]]) -> None:
         out = []
+        recs = []
         for pair_id, why in fates:
+            rid = self.record_ids.pop(pair_id, None)
+            if rid is not None:
+                recs.append((rid, why))
+                continue
             entry = self.labels.pop(pair_id, None)
             if entry is None:
                 continue
@@ -287,6 +314,8 @@ class MirrorWorker:
             out.append((jid, label if why is None else f"skip:{why}", info))
         if out:
             self.send(("settled", out))
+        if recs:
+            self.send(("recorded", recs))
 
     def _url(self, base: str, path: str):
         u = self._urls.get(base + path)
@@ -356,7 +385,10 @@ class MirrorWorker:
             self.send(("health", job.id, r.error, r.status))  # the breaker hears it at once
             return r
 
-        if calls:
+        if len(calls) == 1:  # the usual case: awaited here, no task of its own
+            name, coro = next(iter(calls.items()))
+            results[name] = await candidate_leg(name, coro)
+        elif calls:
             for name, r in zip(calls, await asyncio.gather(*(candidate_leg(n, c) for n, c in calls.items())),
                                strict=True):
                 results[name] = r

@@ -10,6 +10,7 @@ import offramp.shadow.config  # noqa: F401
 import offramp.shadow.endpoints  # noqa: F401
 import offramp.shadow.family  # noqa: F401
 import offramp.shadow.privacy  # noqa: F401
+import offramp.shadow.ramp.record  # noqa: F401
 import offramp.shadow.store.writer  # noqa: F401
 import offramp.shadow.translation  # noqa: F401
 import offramp.shadow.upstream  # noqa: F401

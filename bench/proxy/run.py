@@ -6,8 +6,10 @@ fake upstream at 0 ms, interleaved in one run so the ratios are fair on a shared
     python bench/proxy/run.py --quick    # well under a minute
     python bench/proxy/run.py --litellm  # also LiteLLM (installed into its own virtualenv on first use)
     python bench/proxy/run.py --quick --baseline /tmp/base --concurrency 16 --rounds 3   # before/after, one cell
+    # (/tmp/base: `git archive main | tar -x -C /tmp/base`, with its own .venv: see _interpreter)
 
-Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included) and
+Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included; "proc
+only": its own process, without the mirror workers; and the workers' CPU per request they mirrored) and
 the share of requests the mirroring proxies actually mirrored: on a shared machine, the steadier figure.
 
 Every server runs in its own process; the load generator is an aiohttp client in this process.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -94,6 +97,7 @@ _CORE = ("import sys, offramp.shadow.proxy as p; p._load_builtin_extensions = la
 # --embedding: it costs ~30 ms of model CPU per pair in its worker process, which on this 2-core machine is
 # CPU taken from the proxy and the load generator rather than proxy overhead.
 COMPARATORS = ["structural", "text_exact", "token_similarity"]
+MIRROR: dict[str, int] = {}  # [mirror] settings of every mirroring proxy (--mirror-processes, --mirror-concurrency)
 
 
 def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool = False,
@@ -101,15 +105,33 @@ def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool 
     """The proxy from this checkout, or from `tree` (another source tree: `--baseline`, before/after)."""
     port = free_port()
     launcher = ["-c", _CORE] if core else ["-m", "offramp.migrate", "shadow"]
+    exe = _interpreter(tree or ROOT)
     cfg = store.with_suffix(".toml")
-    cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n")
-    cmd = [sys.executable, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
+    cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n"
+                   + ("[mirror]\n" + "".join(f"{k} = {v}\n" for k, v in MIRROR.items()) if MIRROR else ""))
+    cmd = [exe, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
            "--candidate", f"deepseek={candidate}/v1", "--port", str(port), "--store", str(store),
            "--sample", str(sample), "--noise-sample", "0", "--log-level", "warning"]
     name = f"shadow-{sample}" + ("-core" if core else "") + ("-base" if tree else "")
     env = {"DEEPSEEK_API_KEY": KEY, **({"PYTHONPATH": str(tree)} if tree else {})}
     proc = Proc(name, cmd, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tree or ROOT)
     return proc, f"http://127.0.0.1:{port}"
+
+
+@functools.cache
+def _interpreter(tree: Path) -> str:
+    """The Python that imports `offramp` from `tree`: its own virtualenv (`tree/.venv`, with `pip install -e
+    tree --no-deps`) when it has one, else this one with PYTHONPATH — which an editable install of offramp in
+    this interpreter overrides, so the answer is checked rather than assumed."""
+    exe = tree / ".venv" / "bin" / "python"
+    exe = str(exe) if exe.exists() else sys.executable
+    got = subprocess.run([exe, "-c", "import offramp.shadow as m; print(m.__file__)"], capture_output=True,
+                         text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}).stdout.strip()
+    if not Path(got).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"{tree}: offramp imports from {got or '?'} there, not from the tree; make "
+                         f"it a virtualenv: python -m venv --system-site-packages {tree}/.venv && "
+                         f"{tree}/.venv/bin/pip install -e {tree} --no-deps")
+    return exe
 
 
 def passthrough(upstream: str) -> tuple[Proc, str]:
@@ -149,11 +171,11 @@ async def load(base: str, concurrency: int, stream: bool, seconds: float, warmup
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, own: bool = False) -> float:
     """User + system CPU of `pid` and its live descendants (mirror workers under their fork server, the
-    embedding worker), from /proc."""
+    embedding worker), from /proc; with `own`, of `pid` alone."""
     total = 0.0
-    for p in [pid, *_descendants(pid)]:
+    for p in [pid] if own else [pid, *_descendants(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -162,8 +184,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-async def mirrored(base: str) -> float | None:
-    """Candidate calls made so far by a shadow proxy (from its /metrics); None for other servers."""
+async def mirrored(base: str) -> tuple[float, float] | None:
+    """(candidate calls made, mirrors skipped as queue_full) so far by a shadow proxy (from its /metrics); None
+    for other servers."""
     try:
         async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
             if r.status != 200:
@@ -171,8 +194,29 @@ async def mirrored(base: str) -> float | None:
             text = await r.text()
     except aiohttp.ClientError:
         return None
-    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
-               if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln)
+    lines = text.splitlines()
+    return (sum(float(ln.rsplit(" ", 1)[1]) for ln in lines
+                if ln.startswith("offramp_mirrors_total{") and 'target="candidate"' in ln),
+            sum(float(ln.rsplit(" ", 1)[1]) for ln in lines
+                if ln.startswith("offramp_mirror_skips_total{") and 'reason="queue_full"' in ln))
+
+
+async def in_flight(base: str) -> float:
+    """Mirror jobs a shadow proxy has handed off and not settled yet (its /metrics)."""
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
+            text = await r.text()
+    except aiohttp.ClientError:
+        return 0.0
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("offramp_mirror_in_flight "))
+
+
+async def _drained(bases: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any([await in_flight(b) for b in bases]):
+            return
+        await asyncio.sleep(0.2)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -276,8 +320,9 @@ async def main(args: argparse.Namespace) -> dict:
             await p.ready(180 if p.name == "litellm" else 60)
         for name, url in targets.items():
             await _warm(name, url)
+        burners = _start_burners(args.busy) if args.busy else []
         concs = args.concurrency or ([1, 16] if args.quick else [1, 16, 64])
-        seconds = 1.0 if args.quick else args.seconds
+        seconds = args.seconds or (1.0 if args.quick else 1.5)
         if args.rounds is None:
             args.rounds = 1 if args.quick else 3
         cells = []
@@ -290,6 +335,7 @@ async def main(args: argparse.Namespace) -> dict:
                 # CPU over the whole cell, drain included: mirror work queued during a target's turn and done
                 # during another's is still charged to the proxy that queued it.
                 cpu0 = {name: cpu_seconds(p.p.pid) for name, p in served_by.items()}
+                own0 = {name: cpu_seconds(p.p.pid, own=True) for name, p in served_by.items()}
                 mir0 = {name: await mirrored(targets[name]) for name in served_by if name.endswith("_on")}
                 names = list(targets)
                 for r in range(args.rounds):
@@ -297,18 +343,34 @@ async def main(args: argparse.Namespace) -> dict:
                         lat, err, n = await _load(targets[name], c, stream, seconds, 0.2)
                         acc[name] = (acc[name][0] + lat, acc[name][1] + err)
                         served[name] += n
-                await asyncio.sleep(1.0)  # let the mirrors' queues drain before reading the CPU
-                row = {"stream": stream, "concurrency": c}
+                # Let the mirrors' hand-offs drain before reading the CPU and the share mirrored (the workers, at
+                # nice 10, work a burst off once the CPU is free).
+                t_drain = time.monotonic()
+                await asyncio.sleep(0.5)
+                await _drained([targets[n] for n in mir0], timeout=120)
+                drain_s = time.monotonic() - t_drain
+                row = {"stream": stream, "concurrency": c, "drain_s": round(drain_s, 1)}
                 for name in targets:
                     row[name] = summarize(acc[name][0], acc[name][1], seconds * args.rounds)
                     if name in served_by and served[name]:
                         cpu = cpu_seconds(served_by[name].p.pid) - cpu0[name]
                         row[name]["cpu_us_per_req"] = cpu / served[name] * 1e6
+                        own = cpu_seconds(served_by[name].p.pid, own=True) - own0[name]
+                        row[name]["proc_cpu_us_per_req"] = own / served[name] * 1e6
                     if mir0.get(name) is not None and served[name]:
                         # Share of the requests actually mirrored (the rest dropped as queue_full).
-                        row[name]["mirrored"] = (await mirrored(targets[name]) - mir0[name]) / served[name]
+                        now_ = await mirrored(targets[name])
+                        row[name]["mirrored"] = (now_[0] - mir0[name][0]) / served[name]
+                        row[name]["queue_full"] = (now_[1] - mir0[name][1]) / served[name]
+                        if row[name]["mirrored"] and "cpu_us_per_req" in row[name]:
+                            # The mirror workers' CPU (all but the proxy's own process) per request they mirrored.
+                            r_ = row[name]
+                            r_["worker_cpu_us_per_mirror"] = ((r_["cpu_us_per_req"] - r_["proc_cpu_us_per_req"])
+                                                              / r_["mirrored"])
                 cells.append(row)
                 _print_cell(row)
+        for b in burners:
+            b.terminate()
         delay = None
         if not args.quick or args.delayed or args.delayed_seconds:
             delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
@@ -333,6 +395,17 @@ async def _warm(name: str, base: str, n: int = 20) -> None:
                     print(f"warning: {name} answers {r.status}: {text[:200]!r}", file=sys.stderr)
 
 
+def _start_burners(n: int) -> list:
+    """`n` busy processes (nice 0) until terminated: a host loaded by other work."""
+    import multiprocessing
+
+    stop_at = time.time() + 3600
+    burners = [multiprocessing.Process(target=_burn, args=(stop_at,), daemon=True) for _ in range(n)]
+    for b in burners:
+        b.start()
+    return burners
+
+
 def _burn(stop_at: float) -> None:
     x = 0
     while time.time() < stop_at:
@@ -345,7 +418,6 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
     100% vs off (and LiteLLM's proxy), concurrency 16 each, all loaded at once; with `saturate`, one busy process per
     core runs meanwhile, so the proxies compete for CPU as on a loaded host and the mirror's work cannot hide in
     idle cores."""
-    import multiprocessing
 
     up, up_url = fake("openai", latency_ms=110)
     cand, cand_url = fake("deepseek", latency_ms=160)
@@ -361,24 +433,26 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
         await p.ready(180)
     for name, url in targets.items():
         await _warm(name, url)
-    burners = []
-    if saturate:
-        stop_at = time.time() + 3600
-        burners = [multiprocessing.Process(target=_burn, args=(stop_at,), daemon=True)
-                   for _ in range(os.cpu_count() or 2)]
-        for b in burners:
-            b.start()
+    burners = _start_burners(os.cpu_count() or 2) if saturate else []
     res = {}
     try:
         for stream in (False, True):
             acc = {name: ([], 0) for name in targets}
             names = list(targets)
+            mir0 = await mirrored(on_url)
+            served = 0
             for _ in range(rounds):
                 # Every target under load at the same time: a burst from elsewhere on the host lands on all.
                 got = await asyncio.gather(*(_load(targets[n], 16, stream, seconds, 0.3) for n in names))
-                for name, (lat, err, _) in zip(names, got, strict=True):
+                for name, (lat, err, n_) in zip(names, got, strict=True):
                     acc[name] = (acc[name][0] + lat, acc[name][1] + err)
+                    served += n_ if name == "proxy_mirror_on" else 0
             row = {name: summarize(a[0], a[1], seconds * rounds) for name, a in acc.items()}
+            # Mirrors settled (or dropped) by the end of the load, and still in flight then: at these latencies
+            # the candidate calls in flight (`mirror.concurrency`) bound how fast the mirror keeps up.
+            mir1, backlog = await mirrored(on_url), await in_flight(on_url)
+            row["proxy_mirror_on"].update(mirrored=(mir1[0] - mir0[0]) / served,
+                                          queue_full=(mir1[1] - mir0[1]) / served, in_flight=backlog)
             base = row["proxy_mirror_off"]["p99_ms"]
             row["p99_on_over_off"] = row["proxy_mirror_on"]["p99_ms"] / base
             if "litellm" in row:
@@ -389,7 +463,9 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
                 r_ = row[name]
                 print(f"  {name:18} p50 {r_['p50_ms']:7.1f} ms  p99 {r_['p99_ms']:7.1f} ms  p99/off "
                       f"{r_['p99_ms'] / base:5.2f}  req/s {r_['rps']:6.0f}" + (f"  errors={r_['errors']}"
-                                                                             if r_["errors"] else ""), flush=True)
+                                                                             if r_["errors"] else "")
+                      + (f"  mirrored {r_['mirrored']:.0%} by the end, queue_full {r_['queue_full']:.0%}, "
+                         f"{r_['in_flight']:.0f} in flight" if "mirrored" in r_ else ""), flush=True)
     finally:
         for b in burners:
             b.terminate()
@@ -418,9 +494,10 @@ def _figures(cells: list[dict], delay: dict | None) -> dict:
 
 def _print_cell(row: dict) -> None:
     d, pt = row["direct"], row["passthrough"]
-    print(f"\nstream={row['stream']} concurrency={row['concurrency']}", flush=True)
+    print(f"\nstream={row['stream']} concurrency={row['concurrency']} (mirror backlog drained {row['drain_s']} s "
+          "after the last round)", flush=True)
     print(f"  {'target':18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
-          f"{'rps/pass':>8} {'rps/direct':>10} {'cpu us/req':>10} {'pass/cpu':>8}")
+          f"{'rps/pass':>8} {'rps/direct':>10} {'cpu us/req':>10} {'pass/cpu':>8} {'proc only':>9}")
     pt_cpu = pt.get("cpu_us_per_req")
     for name, r in row.items():
         if not isinstance(r, dict):
@@ -430,7 +507,10 @@ def _print_cell(row: dict) -> None:
               f"{r['rps'] / pt['rps']:8.2f} {r['rps'] / d['rps']:10.2f}"
               + (f" {r['cpu_us_per_req']:10.0f} {pt_cpu / r['cpu_us_per_req']:8.2f}"
                  if pt_cpu and r.get("cpu_us_per_req") else f" {'':10} {'':8}")
-              + (f"  mirrored {r['mirrored']:.0%}" if "mirrored" in r else "")
+              + (f" {r['proc_cpu_us_per_req']:9.0f}" if r.get("proc_cpu_us_per_req") else f" {'':9}")
+              + (f"  mirrored {r['mirrored']:.0%} (queue_full {r['queue_full']:.0%})" if "mirrored" in r else "")
+              + (f", worker {r['worker_cpu_us_per_mirror']:.0f} us/mirror" if "worker_cpu_us_per_mirror" in r
+                 else "")
               + (f"  errors={r['errors']}" if r["errors"] else ""),
               flush=True)
 
@@ -439,19 +519,28 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="concurrency 1 and 16, 1 s per cell")
     ap.add_argument("--litellm", action="store_true", help="also benchmark LiteLLM's proxy (own virtualenv)")
-    ap.add_argument("--seconds", type=float, default=1.5, help="measured seconds per target per round (full)")
+    ap.add_argument("--seconds", type=float, default=None, help="measured seconds per target per round (default "
+                    "1.5; 1 with --quick): longer turns outlast the mirror hand-off's buffer, so the share "
+                    "mirrored shows the sustained rate")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per cell (default 3; 1 with --quick)")
     ap.add_argument("--concurrency", type=int, action="append", help="only this concurrency (repeatable)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--delayed", action="store_true", help="with --quick: also the realistic-upstream p99 cells")
     ap.add_argument("--delayed-seconds", type=float, help="measured seconds per target per round there")
     ap.add_argument("--no-saturate", action="store_true", help="realistic-upstream cells without the CPU burners")
+    ap.add_argument("--busy", type=int, default=0, help="busy processes running during the 0 ms cells (a host "
+                    "loaded by other work: the mirror workers, at nice 10, fall behind and work the backlog off)")
+    ap.add_argument("--mirror-processes", type=int, default=0, help="mirror worker processes per mirroring proxy "
+                    "(every tree measured)")
+    ap.add_argument("--mirror-concurrency", type=int, default=0, help="mirror calls in flight per worker "
+                    "(every tree measured)")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
                     "proxy is measured in the same run, as base_mirror_off/on")
     a = ap.parse_args()
     if a.embedding:
         COMPARATORS.append("embedding_cosine")
+    MIRROR.update({k: v for k, v in (("processes", a.mirror_processes), ("concurrency", a.mirror_concurrency)) if v})
     out = asyncio.run(main(a))
     import shutil
 

@@ -5,26 +5,27 @@ body or cut stream is answered from the primary within the same request — the 
 stream. The fallback is recorded against the candidate (it counts in the error-rate gate). A stable sample of
 candidate-served requests is still asked of the primary afterwards and compared, so agreement keeps being
 measured at every step.
+
+The answer (candidate, or primary on fallback) is made here, in the proxy process; what follows it — the shadow
+primary call, the comparison, redaction, pricing and the store write (shadow/ramp/record.py) — is handed to a
+mirror worker process like the mirror's own jobs (`Mirror.hand_record`), and done here only when no worker can
+take it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import time
-import uuid
-from datetime import datetime, timezone
 
 from aiohttp import web
 
+from offramp.shadow.ramp.record import CHAT, ServedRecord, record_served
 from offramp.shadow.routing import RequestInfo
-from offramp.shadow.store import schema
 
 # Set while the primary path handles a request the ramp already dealt with (fallback): the router then answers
 # "primary, no mirror" so the candidate is not called a second time for it.
 FALLBACK: contextvars.ContextVar[bool] = contextvars.ContextVar("offramp_ramp_fallback", default=False)
-CHAT = "/v1/chat/completions"
 SERVED_HEADER = "x-offramp-served-by"
 
 
@@ -32,11 +33,14 @@ class CandidateServer:
     def __init__(self, proxy, runtime) -> None:
         self.proxy = proxy
         self.runtime = runtime
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] = set()  # records made in this process (no worker could take them)
+        self.handed: set[asyncio.Future] = set()  # records handed to a mirror worker, until it wrote them
         self.counts = {"candidate_served": 0, "fallback": 0, "shadowed": 0}
         cfg = proxy.cfg
         self.url = cfg.candidate.base_url + "/chat/completions"
-        self.primary_url = cfg.primary.base_url + "/chat/completions"
+        mirror = getattr(proxy, "mirror", None)
+        if mirror is not None:  # records a dead worker held: made here, like those no worker could take
+            mirror.records_orphaned = lambda rec: self._spawn(record_served(self.proxy, rec))
         self.key = cfg.candidate.api_key()
         self.timeout_s = cfg.mirror.timeout_s
 
@@ -74,8 +78,8 @@ class CandidateServer:
                 served, res = await self._stream(request, creq.body, headers)
                 if served is not None:
                     self.counts["candidate_served"] += 1
-                    self._spawn(self._record(body, raw, creq, res, res.error, share, created, stream, shadow,
-                                             request.headers.get("authorization"), served_by="candidate"))
+                    self._record(raw, creq, res, res.error, share, created, stream, shadow,
+                                 request.headers.get("authorization"), served_by="candidate")
                     return served
             else:
                 res = await call(px.session, self.url, creq.body, headers, stream=False, timeout_s=self.timeout_s)
@@ -86,16 +90,16 @@ class CandidateServer:
                 "text/event-stream" if stream else "application/json"))
             out.headers[SERVED_HEADER] = "candidate"
             out.headers["x-offramp-overhead-ms"] = f"{(time.perf_counter() - t0) * 1000 - (res.total_ms or 0):.2f}"
-            self._spawn(self._record(body, raw, creq, res, None, share, created, stream, shadow,
-                                     request.headers.get("authorization"), served_by="candidate"))
+            self._record(raw, creq, res, None, share, created, stream, shadow,
+                         request.headers.get("authorization"), served_by="candidate")
             return out
         # Fallback: the primary answers this request; the candidate's failure is recorded against it.
         self.counts["fallback"] += 1
         resp = await self._primary(request, raw, t0)
         if not resp.prepared:
             resp.headers[SERVED_HEADER] = "primary-fallback"
-        self._spawn(self._record(body, raw, creq, res, err or "no_response", share, created, stream, False,
-                                 request.headers.get("authorization"), primary_status=resp.status))
+        self._record(raw, creq, res, err or "no_response", share, created, stream, False,
+                     request.headers.get("authorization"), primary_status=resp.status)
         return resp
 
     async def _stream(self, request: web.Request, cbody: dict, headers: dict):
@@ -166,80 +170,26 @@ class CandidateServer:
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
-    async def _record(self, body: dict, raw: bytes, creq, res, error: str | None, share: float, created: float,
-                      stream: bool, shadow: bool, authorization: str | None,
-                      primary_status: int | None = None, served_by: str = "primary") -> None:
-        """Write the pair; for a shadow-sampled request ask the primary now and compare with what was served."""
-        from offramp.shadow.comparators import CompareContext, run_all
-        from offramp.shadow.family import request_family
-        from offramp.shadow.translation import cost_usd
-        from offramp.shadow.upstream import CallResult, call
-
-        px = self.proxy
-        cfg = px.cfg
-        red = px.redactor.apply
-        res = res or CallResult(error=error)
-        if error and res.error is None:
-            res.error = error
-        primary = None
+    def _record(self, raw: bytes, creq, res, error: str | None, share: float, created: float,
+                stream: bool, shadow: bool, authorization: str | None,
+                primary_status: int | None = None, served_by: str = "primary") -> None:
+        """Have the pair written (for a shadow-sampled request, the primary asked now and compared with what was
+        served): by a mirror worker, or here when none can take it."""
+        rec = ServedRecord(raw, creq, res, error, share, created, stream, shadow, authorization, primary_status,
+                           served_by)
         if shadow:
-            headers = {"content-type": "application/json"}
-            if authorization:
-                headers["authorization"] = authorization  # the app's own key, to its own provider; never stored
-            primary = await call(px.session, self.primary_url, body, headers, stream=stream,
-                                 timeout_s=cfg.server.primary_timeout_s)
             self.counts["shadowed"] += 1
-        cand_model = creq.body.get("model") if creq else None
-        if res.error is None and res.body is not None and creq is not None:
-            try:
-                res.body = px.translator.normalize(res.body, cand_model)
-            except Exception:  # noqa: BLE001
-                pass
-        now = datetime.now(timezone.utc)
-        pprov = cfg.primary.price_provider or cfg.primary.kind
-        cprov = cfg.candidate.price_provider or cfg.candidate.kind
-        pair_id = uuid.uuid4().hex
-        family = request_family(body)
-        cmp_rows = []
-        if shadow and primary is not None and primary.error is None and res.error is None and primary.body \
-                and res.body:
-            verdicts = await run_all(px.comparators, primary.body, res.body,
-                                     CompareContext(request=body, session=px.session))
-            for name, v in verdicts.items():
-                cmp_rows.append({"pair_id": pair_id, "created_at": time.time(), "family": family,
-                                 "side": "candidate", "comparator": name, "agree": v.agree, "score": v.score,
-                                 "detail": json.dumps(v.detail, default=str) if v.detail else None})
-
-        def side(name: str, r, provider: str, model: str | None) -> dict:
-            if r is None:
-                return {}
-            text = json.dumps(r.body) if r.body is not None else (
-                r.raw[:4096].decode("utf-8", "replace") if r.raw is not None else None)
-            return {f"{name}_status": r.status, f"{name}_body": red(text), f"{name}_ttft_ms": r.ttft_ms,
-                    f"{name}_total_ms": r.total_ms, f"{name}_usage": json.dumps(r.usage) if r.usage else None,
-                    f"{name}_cost_usd": cost_usd(provider, model, r.usage, now),
-                    f"{name}_error": (r.error + (f": {r.detail}" if r.detail else ""))[:200] if r.error else None}
-
-        from offramp.shadow.privacy import key_id
-
-        pair = {
-            "id": pair_id, "created_at": created, "endpoint": CHAT, "family": family,
-            "key_id": key_id(authorization) if authorization else None, "stream": stream,
-            "served_by": served_by, "ramp_share": share,
-            "privacy": px.redactor.mode, "primary_model": body.get("model"), "candidate_model": cand_model,
-            "request_body": red(raw.decode("utf-8", "replace")),
-            "candidate_request": red(json.dumps(creq.body)) if creq else None,
-            "translation_changes": json.dumps(creq.changes, default=str) if creq else error,
-            **side("candidate", res, cprov, cand_model),
-            **side("primary", primary, pprov, body.get("model")),
-        }
-        if primary is None and primary_status is not None:
-            pair["primary_status"] = primary_status
-        # Every column present: the writer inserts batches with executemany, which needs uniform rows.
-        full = {c.name: None for c in schema.pairs.columns}
-        full.update(pair)
-        px.writer.submit(full, cmp_rows)
+        mirror = getattr(self.proxy, "mirror", None)
+        fut = mirror.hand_record(rec) if mirror is not None else None
+        if fut is not None:
+            self.handed.add(fut)
+            fut.add_done_callback(self.handed.discard)
+            return
+        self._spawn(record_served(self.proxy, rec))
 
     async def drain(self, timeout_s: float = 5.0) -> None:
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=timeout_s)
+        """Until every record made so far is in the store (written here, or by a worker that said so)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        # Again after each wait: a record a dead worker held is made here (a new task) when its future resolves.
+        while (pending := [*self.tasks, *self.handed]) and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(pending, timeout=left)

@@ -136,6 +136,89 @@ async def test_shadowed_candidate_answer_is_compared_with_the_primary(cfg, fakes
     assert APP_KEY not in str(pair._mapping)
 
 
+async def test_shadow_comparison_and_record_run_in_the_mirror_worker(cfg, fakes, monkeypatch):
+    """The proxy process only answers: the shadow primary call, the comparison and the store write of a
+    candidate-served request are done by a mirror worker process (the proxy's own recorder is never called,
+    its comparators never run), and the pair is in the store once `drain` returns."""
+    from offramp.shadow.ramp import serve
+
+    here = []
+
+    async def in_proxy(host, rec):  # the in-process fallback: must not be taken while a worker is alive
+        here.append(rec)
+
+    monkeypatch.setattr(serve, "record_served", in_proxy)
+    set_share(cfg.store.url, 100)
+    async with running(cfg, shadow_share=1.0) as (proxy, base):
+        for c in proxy.comparators:
+            monkeypatch.setattr(c, "compare", lambda *a, **k: pytest.fail("compared in the proxy process"))
+        await chat(base, "u-worker")
+        await chat(base, "u-worker-2", stream=True)
+        await proxy.ramp_server.drain(timeout_s=30)
+        assert not proxy.ramp_server.handed and not proxy.mirror.records
+        assert proxy.mirror.held_bytes == 0
+    assert here == []
+    eng = open_engine(cfg.store.url)
+    with eng.connect() as conn:
+        pairs = conn.execute(select(schema.pairs)).all()
+        cmps = conn.execute(select(schema.comparisons.c.comparator, schema.comparisons.c.pair_id)).all()
+    eng.dispose()
+    assert sorted(p.stream for p in pairs) == [False, True]
+    assert all(p.served_by == "candidate" and p.primary_status == 200 for p in pairs)
+    assert {(c.pair_id, c.comparator) for c in cmps} == {(p.id, n) for p in pairs for n in ("structural", "text_exact")}
+    assert APP_KEY not in str([p._mapping for p in pairs])
+
+
+async def test_record_is_made_in_the_proxy_when_no_worker_can_take_it(cfg, fakes, monkeypatch):
+    """A full hand-off (or no live worker) never loses a record the ramp's gates count: the proxy records it."""
+    set_share(cfg.store.url, 100)
+    async with running(cfg, shadow_share=1.0) as (proxy, base):
+        monkeypatch.setattr(proxy.mirror, "hand_record", lambda rec: None)
+        await chat(base, "u-here")
+        await proxy.ramp_server.drain()
+        await proxy.writer.flush()
+    eng = open_engine(cfg.store.url)
+    with eng.connect() as conn:
+        pair = conn.execute(select(schema.pairs)).one()
+        cmps = conn.execute(select(schema.comparisons.c.comparator)).all()
+    eng.dispose()
+    assert pair.served_by == "candidate" and pair.primary_status == 200
+    assert {c.comparator for c in cmps} == {"structural", "text_exact"}
+
+
+async def test_record_held_by_a_worker_that_dies_is_made_in_the_proxy(cfg, fakes):
+    """A mirror worker killed while it holds a record (here: waiting for the shadow primary call): the proxy
+    records it itself, so the pair still reaches the store."""
+    import os
+    import signal
+
+    prim, _ = fakes
+    set_share(cfg.store.url, 100)
+    prim.script(hang_s=3.0, times=1)  # the worker's shadow primary call hangs; the proxy's retry does not
+    async with running(cfg, shadow_share=1.0) as (proxy, base):
+        for _ in range(300):
+            if proxy.mirror.links and proxy.mirror.links[0].ready:
+                break
+            await asyncio.sleep(0.05)
+        await chat(base, "u-orphan")
+        for _ in range(200):
+            if len(prim.requests) >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert proxy.mirror.records  # held by the worker, not written yet
+        os.kill(proxy.mirror.links[0].proc.pid, signal.SIGKILL)
+        await proxy.ramp_server.drain(timeout_s=30)
+        await proxy.writer.flush()
+        assert not proxy.mirror.records and proxy.mirror.held_bytes == 0
+    eng = open_engine(cfg.store.url)
+    with eng.connect() as conn:
+        pair = conn.execute(select(schema.pairs)).one()
+        cmps = conn.execute(select(schema.comparisons.c.comparator)).all()
+    eng.dispose()
+    assert pair.served_by == "candidate" and pair.primary_status == 200
+    assert {c.comparator for c in cmps} == {"structural", "text_exact"}
+
+
 async def test_rollback_reaches_a_running_proxy_within_seconds(cfg, fakes):
     set_share(cfg.store.url, 100)
     async with running(cfg) as (proxy, base):

@@ -175,6 +175,34 @@ async def test_queue_bounds_memory_under_overload(proxy_factory, candidate_fake)
         assert acc["compared"] + acc["errors"] + acc["skipped"] + acc["in_flight"] == 100
 
 
+async def test_queue_bytes_bound_the_hand_off(proxy_factory, candidate_fake):
+    """`mirror.queue_bytes` bounds the request and answer bytes the jobs in flight hold, however many jobs
+    `queue_size` would allow: beyond it mirrors are skipped as queue_full, the primary always answers, and the
+    bytes are released as the jobs settle."""
+    candidate_fake.script(hang_s=1.0, times=1000)
+    big = "x" * 600  # each request holds ~700 bytes, its answer more: two jobs exceed 1024 bytes
+    mirror = {"concurrency": 2, "queue_size": 1000, "queue_bytes": 1024, "timeout_s": 0.3,
+              "breaker": {"enabled": False}}
+    async with proxy_factory(mirror=mirror) as (proxy, base):
+        async with aiohttp.ClientSession() as s:
+            async def one(i):
+                async with s.post(f"{base}/chat/completions", json=chat(f"{big} q{i}"), headers=auth()) as r:
+                    return r.status
+            peak = 0
+            statuses = []
+            for _ in range(3):
+                statuses += await asyncio.gather(*(one(i) for i in range(10)))
+                peak = max(peak, proxy.mirror.queue.qsize())
+        assert statuses == [200] * 30
+        assert peak <= 2  # the byte bound, not queue_size (1000), held the jobs back
+        assert proxy.mirror.skips["queue_full"] >= 20
+        await wait_for(lambda: not proxy.mirror.inflight, timeout=15)
+        assert proxy.mirror.held_bytes == 0
+        acc = proxy.mirror.accounting()
+        assert acc["offered"] == 30
+        assert acc["compared"] + acc["errors"] + acc["skipped"] == 30
+
+
 async def test_store_backlog_is_bounded(proxy_factory):
     """The worker's store backlog is bounded; a pair dropped there is counted as a skip (`store_full`)."""
     async with proxy_factory(store={"max_pending": 2, "flush_interval_s": 30}) as (proxy, base):

@@ -73,8 +73,12 @@ def migrate(engine: Engine) -> list[str]:
     """Apply pending migrations; returns the names applied."""
     applied: list[str] = []
     with engine.begin() as conn:
+        # One process migrates at a time (`serve --workers N` starts N at once on one store): the others wait for
+        # it, then find its migrations applied.
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        elif engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's write lock, before the first read
         schema.migrations_table.create(conn, checkfirst=True)
         done = {(r.component, r.version) for r in conn.execute(select(schema.migrations_table))}
         for m in sorted(MIGRATIONS, key=lambda m: (m.component, m.version)):

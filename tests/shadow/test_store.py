@@ -205,3 +205,33 @@ async def test_store_outage_keeps_records_for_later(tmp_path):
     await w.close()
     assert w.written == 3
     assert len(rows(f"sqlite:///{tmp_path / 'ok.db'}", "shadow_comparisons")) == 3
+
+
+def _migrate_in_child(url: str, results) -> None:
+    try:
+        migrate(open_engine(url))
+        results.put("ok")
+    except Exception as exc:  # the test reports what a racing process hit
+        results.put(f"{type(exc).__name__}: {exc}"[:300])
+
+
+def test_processes_migrating_one_new_sqlite_store_at_once_all_start(tmp_path):
+    """`serve --workers N` starts N proxies on one new store at the same moment: each migrates it, one at a time
+    (SQLite's write lock taken first), instead of racing to create the same tables ("already exists")."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(6):
+        url = f"sqlite:///{tmp_path / f'race{round_}.db'}"
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_migrate_in_child, args=(url, results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        outcomes = [results.get(timeout=5) for _ in procs]
+        assert outcomes == ["ok"] * 3, outcomes
+        eng = open_engine(url)
+        with eng.connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM offramp_migrations")).scalar()
+        assert n == len(MIGRATIONS)  # each migration applied once

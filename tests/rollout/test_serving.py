@@ -169,6 +169,17 @@ async def test_shadow_comparison_and_record_run_in_the_mirror_worker(cfg, fakes,
     assert APP_KEY not in str([p._mapping for p in pairs])
 
 
+def _assert_one_compared_candidate_pair(url: str) -> None:
+    """The store holds the one candidate-served pair, with the primary's answer and both comparators' verdicts."""
+    eng = open_engine(url)
+    with eng.connect() as conn:
+        pair = conn.execute(select(schema.pairs)).one()
+        cmps = conn.execute(select(schema.comparisons.c.comparator)).all()
+    eng.dispose()
+    assert pair.served_by == "candidate" and pair.primary_status == 200
+    assert {c.comparator for c in cmps} == {"structural", "text_exact"}
+
+
 async def test_record_is_made_in_the_proxy_when_no_worker_can_take_it(cfg, fakes, monkeypatch):
     """A full hand-off (or no live worker) never loses a record the ramp's gates count: the proxy records it."""
     set_share(cfg.store.url, 100)
@@ -177,13 +188,7 @@ async def test_record_is_made_in_the_proxy_when_no_worker_can_take_it(cfg, fakes
         await chat(base, "u-here")
         await proxy.ramp_server.drain()
         await proxy.writer.flush()
-    eng = open_engine(cfg.store.url)
-    with eng.connect() as conn:
-        pair = conn.execute(select(schema.pairs)).one()
-        cmps = conn.execute(select(schema.comparisons.c.comparator)).all()
-    eng.dispose()
-    assert pair.served_by == "candidate" and pair.primary_status == 200
-    assert {c.comparator for c in cmps} == {"structural", "text_exact"}
+    _assert_one_compared_candidate_pair(cfg.store.url)
 
 
 async def test_record_held_by_a_worker_that_dies_is_made_in_the_proxy(cfg, fakes):
@@ -210,13 +215,7 @@ async def test_record_held_by_a_worker_that_dies_is_made_in_the_proxy(cfg, fakes
         await proxy.ramp_server.drain(timeout_s=30)
         await proxy.writer.flush()
         assert not proxy.mirror.records and proxy.mirror.held_bytes == 0
-    eng = open_engine(cfg.store.url)
-    with eng.connect() as conn:
-        pair = conn.execute(select(schema.pairs)).one()
-        cmps = conn.execute(select(schema.comparisons.c.comparator)).all()
-    eng.dispose()
-    assert pair.served_by == "candidate" and pair.primary_status == 200
-    assert {c.comparator for c in cmps} == {"structural", "text_exact"}
+    _assert_one_compared_candidate_pair(cfg.store.url)
 
 
 async def test_rollback_reaches_a_running_proxy_within_seconds(cfg, fakes):

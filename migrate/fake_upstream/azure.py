@@ -16,7 +16,8 @@ from aiohttp import web
 
 from offramp.migrate.fake_upstream.state import ServerState
 
-DEPLOYMENT_KEY = "azure_deployment"
+# A typed request key where aiohttp has them (3.12+; a plain string key warns there), the string before.
+DEPLOYMENT_KEY: Any = web.RequestKey("azure_deployment", str) if hasattr(web, "RequestKey") else "azure_deployment"
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _DENIED = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an "

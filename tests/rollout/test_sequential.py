@@ -122,3 +122,22 @@ def test_the_radius_grows_like_the_law_of_the_iterated_logarithm():
     for n in (50, 200, 1000, 10_000):
         assert radius(n, 0.05, 200) > 1.645 * math.sqrt(n)
     assert radius(10_000, 0.05, 200) / 10_000 < radius(1000, 0.05, 200) / 1000
+
+
+def test_the_point_part_is_the_exact_binomial_likelihood_ratio_and_fails_a_bad_pair_sooner():
+    """Against a floor known exactly, the point part of the failing martingale is Wald's Bernoulli likelihood
+    ratio itself; the Gaussian one it replaced needed one more bad pair in 500 at the dropped-call gate's
+    tuning (a 1% floor, 95%, 80% of the mixture on a 2.2-point excess)."""
+    from offramp.shadow.ramp.comparator_gates import default_for
+
+    cfg = default_for("tool_calls_dropped")
+    mix, alpha = cfg.fail_mixture(), 1 - cfg.fail_confidence
+    floor = TwoProportions(0, 1, 100_000, 10_000_000)  # 1.00% of ten million: as good as known
+    p0, p1 = 0.01 + cfg.margin, 0.01 + cfg.margin + mix.point
+    t = TwoProportions(14, 500, floor.bad2, floor.n2)
+    assert abs(t.point_llr(cfg.margin, mix.point) - (14 * math.log(p1 / p0) + 486 * math.log((1 - p1) / (1 - p0)))) \
+        < 1e-3
+    assert not TwoProportions(13, 500, floor.bad2, floor.n2).above(cfg.margin, alpha, mix)
+    assert t.above(cfg.margin, alpha, mix)
+    z, v = t._stat(cfg.margin)  # the Gaussian point part on the same counts: not yet
+    assert mix.log_martingale(z * math.sqrt(v), v) < math.log(1 / alpha)

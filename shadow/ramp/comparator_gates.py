@@ -10,7 +10,7 @@ than `margin` (10 points), and passes once that excess is bounded by `pass_margi
 Dropped tool calls (`tool_calls_dropped`, derived from the structural diff): a candidate that answers in prose
 where the primary called a tool is the failure that breaks an agent, and it is directional, so its floor is the
 primary dropping a call against itself (about half the tool-call noise). Its failing test is tuned to catch a
-3-point drop within 500 compared requests (bench/rollout: 96.5% of runs at a 1% floor, 92.5% at 2% when all of
+3-point drop within 500 compared requests (bench/rollout: 97.5% of runs at a 1% floor, 92.5% at 2% when all of
 the primary's own tool-call noise is dropped calls, 96% when half of it is): the mixture sits
 mostly (80%) on a 2.2-point excess, the low end of what a 3-point drop shows after a few hundred pairs, and a
 candidate exactly at the 0.25-point margin is rolled back at most 5% of the time instead of 2% (an equal

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 
 from offramp.shadow.ramp.evidence import StoreEvidence, _invalid_json, load_stored
 from offramp.shadow.store import migrate, schema
@@ -77,14 +78,19 @@ def _priced_pairs(engine, primary_model: str, n: int = 60):
 
     migrate(engine)
     now = time.time()
+    at = datetime.fromtimestamp(now, timezone.utc)
     usage = {"prompt_tokens": 900, "completion_tokens": 120, "total_tokens": 1020}
     rows = [{c.name: None for c in schema.pairs.columns} | {
         "id": f"c{i}", "created_at": now, "endpoint": "/v1/chat/completions", "family": "f1", "stream": False,
         "served_by": "primary", "privacy": "full", "primary_model": primary_model, "candidate_model": "deepseek-flash",
         "primary_status": 200, "candidate_status": 200, "primary_usage": json.dumps(usage),
         "candidate_usage": json.dumps(usage | {"prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 900}),
-        "primary_cost_usd": 0.000225, "candidate_cost_usd": 0.000225 if primary_model == "gpt-4o-mini" else
-        cost_usd("deepseek", "deepseek-flash", usage)} for i in range(n)]
+        # gpt-4o-mini: both sides at the same sample cost (the off-peak tie); otherwise each side at its own table,
+        # at the same instant (DeepSeek's peak windows double its price: a fixed primary cost made this depend on
+        # the hour the test ran).
+        **({"primary_cost_usd": 0.000225, "candidate_cost_usd": 0.000225} if primary_model == "gpt-4o-mini" else
+           {"primary_cost_usd": cost_usd("openai", primary_model, usage, at),
+            "candidate_cost_usd": cost_usd("deepseek", "deepseek-flash", usage, at)})} for i in range(n)]
     with engine.begin() as conn:
         conn.execute(schema.pairs.insert(), rows)
     return now

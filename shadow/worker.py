@@ -464,9 +464,9 @@ class MirrorWorker:
             "translation_changes": json.dumps(creq.changes, default=str) if creq else translated_error,
             "candidate_endpoint": "/v1" + cleg.path if cleg is not None else None,
             **extra,
-            **_side("primary", primary, p_cost, red),
-            **_side("candidate", cand, c_cost, red, cand_parsed),
-            **(_side("noise", noise, n_cost, red) if noise else {}),
+            **pair_side("primary", primary, p_cost, red),
+            **pair_side("candidate", cand, c_cost, red, cand_parsed),
+            **(pair_side("noise", noise, n_cost, red) if noise else {}),
         }
         # The one outcome this offered request ends in (counted by the proxy once the pair is in the store).
         if cand.error:
@@ -503,9 +503,11 @@ def _primary_result(o: PrimaryOutcome, stream: bool, assemble=None):
     return r
 
 
-def _side(side: str, r, cost: float | None, red, parsed=...) -> dict:
-    """The pair's columns for one side. `parsed`: the JSON of `r.raw` when `r.body` is no longer it (the
-    candidate's body is normalised after parsing); the redactor walks it instead of parsing the text again."""
+def pair_side(side: str, r, cost: float | None, red, parsed=...) -> dict:
+    """The pair's columns for one side, for the mirror's pairs and the ramp's records alike: the body as the
+    upstream sent it (for a candidate-served request, the bytes the app got). `parsed`: the JSON of `r.raw` when
+    `r.body` is no longer it (the candidate's body is normalised after parsing); the redactor walks it instead of
+    parsing the text again."""
     doc = ...
     if r.body is not None and r.raw is not None and not r.streamed:
         body_text = r.raw.decode("utf-8", "replace")  # what the upstream sent, no re-serialisation

@@ -53,6 +53,7 @@ async def record_served(host, rec: ServedRecord) -> None:
     from offramp.shadow.privacy import key_id
     from offramp.shadow.translation import cost_usd
     from offramp.shadow.upstream import CallResult, call
+    from offramp.shadow.worker import pair_side
 
     cfg = host.cfg
     red = host.redactor.apply
@@ -69,12 +70,14 @@ async def record_served(host, rec: ServedRecord) -> None:
         primary = await call(host.session, cfg.primary.base_url + "/chat/completions", body, headers,
                              stream=stream, timeout_s=cfg.server.primary_timeout_s)
     cand_model = creq.body.get("model") if creq else None
+    cand_parsed = res.body
     if res.error is None and res.body is not None and creq is not None:
         try:
             res.body = host.translator.normalize(res.body, cand_model)
         except Exception:  # noqa: BLE001
             pass
-    now = datetime.now(timezone.utc)
+    # Priced at the request's arrival, as the mirror prices its pairs: DeepSeek bills by time window.
+    priced_at = datetime.fromtimestamp(rec.created, timezone.utc)
     pprov = cfg.primary.price_provider or cfg.primary.kind
     cprov = cfg.candidate.price_provider or cfg.candidate.kind
     pair_id = rec.pair_id
@@ -89,16 +92,6 @@ async def record_served(host, rec: ServedRecord) -> None:
                              "side": "candidate", "comparator": name, "agree": v.agree, "score": v.score,
                              "detail": json.dumps(v.detail, default=str) if v.detail else None})
 
-    def side(name: str, r, provider: str, model: str | None) -> dict:
-        if r is None:
-            return {}
-        text = json.dumps(r.body) if r.body is not None else (
-            r.raw[:4096].decode("utf-8", "replace") if r.raw is not None else None)
-        return {f"{name}_status": r.status, f"{name}_body": red(text), f"{name}_ttft_ms": r.ttft_ms,
-                f"{name}_total_ms": r.total_ms, f"{name}_usage": json.dumps(r.usage) if r.usage else None,
-                f"{name}_cost_usd": cost_usd(provider, model, r.usage, now),
-                f"{name}_error": (r.error + (f": {r.detail}" if r.detail else ""))[:200] if r.error else None}
-
     pair = {
         "id": pair_id, "created_at": rec.created, "endpoint": CHAT, "family": family,
         "key_id": key_id(rec.authorization) if rec.authorization else None, "stream": stream,
@@ -107,8 +100,9 @@ async def record_served(host, rec: ServedRecord) -> None:
         "request_body": red(rec.raw.decode("utf-8", "replace")),
         "candidate_request": red(json.dumps(creq.body)) if creq else None,
         "translation_changes": json.dumps(creq.changes, default=str) if creq else error,
-        **side("candidate", res, cprov, cand_model),
-        **side("primary", primary, pprov, body.get("model")),
+        **pair_side("candidate", res, cost_usd(cprov, cand_model, res.usage, priced_at), red, cand_parsed),
+        **(pair_side("primary", primary, cost_usd(pprov, body.get("model"), primary.usage, priced_at), red)
+           if primary is not None else {}),
     }
     if primary is None and rec.primary_status is not None:
         pair["primary_status"] = rec.primary_status

@@ -169,6 +169,47 @@ async def test_shadow_comparison_and_record_run_in_the_mirror_worker(cfg, fakes,
     assert APP_KEY not in str([p._mapping for p in pairs])
 
 
+async def test_candidate_served_record_keeps_the_bytes_served_and_prices_at_arrival(cfg, fakes, monkeypatch):
+    """The ramp's record of a candidate-served request stores the candidate's body as the app got it (not a
+    re-serialised normalised copy) and prices it at the request's arrival, as the mirror's pairs are: one
+    arrival in DeepSeek's peak window and one off-peak give different costs for the same answer."""
+    import datetime as dt
+    import json
+    import types
+
+    from offramp.adapters.cost import price_at, token_split
+    from offramp.shadow.ramp import serve
+
+    peak = dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.timezone.utc)  # a Wednesday, 02:00 UTC
+    saturday = dt.datetime(2026, 12, 5, 2, 0, tzinfo=dt.timezone.utc)
+    arrivals = iter([peak.timestamp(), saturday.timestamp()])
+    monkeypatch.setattr(serve, "time", types.SimpleNamespace(time=lambda: next(arrivals),
+                                                             perf_counter=time.perf_counter))
+    set_share(cfg.store.url, 100)
+    got = {}
+    async with running(cfg, shadow_share=1.0) as (proxy, base), aiohttp.ClientSession() as s:
+        for user in ("u-peak", "u-saturday"):
+            async with s.post(f"{base}/chat/completions", headers={"authorization": f"Bearer {APP_KEY}"},
+                              json={"model": "gpt-4o", "user": user,
+                                    "messages": [{"role": "user", "content": "hello"}]}) as r:
+                assert served(r) == "candidate"
+                got[user] = await r.read()
+        await proxy.ramp_server.drain(timeout_s=30)
+        await proxy.writer.flush()
+    eng = open_engine(cfg.store.url)
+    with eng.connect() as conn:
+        pairs = sorted(conn.execute(select(schema.pairs)).all(), key=lambda p: p.created_at)
+    eng.dispose()
+    assert [p.created_at for p in pairs] == [peak.timestamp(), saturday.timestamp()]
+    assert [p.candidate_body.encode() for p in pairs] == [got["u-peak"], got["u-saturday"]]
+    for pair, when, window in zip(pairs, (peak, saturday), ("peak", None), strict=True):
+        quote = price_at("deepseek", pair.candidate_model, when)
+        assert quote.window == window
+        tokens = token_split(json.loads(pair.candidate_usage))
+        assert pair.candidate_cost_usd == pytest.approx(sum(tokens[k] * quote.rates[k] for k in tokens) / 1e6)
+    assert pairs[0].candidate_cost_usd != pytest.approx(pairs[1].candidate_cost_usd)
+
+
 def _assert_one_compared_candidate_pair(url: str) -> None:
     """The store holds the one candidate-served pair, with the primary's answer and both comparators' verdicts."""
     eng = open_engine(url)

@@ -329,7 +329,7 @@ class Mirror:
         n = len(self.links)
         # An endpoint whose comparators keep state (embeddings' neighbour windows) always goes to the same worker.
         link = (self.links[zlib.crc32(info.endpoint.encode()) % n if leg.one_worker else jid % n]) if n else None
-        if (link is None or len(self.inflight) >= self.limit or self.held_bytes + len(raw) > self.byte_limit
+        if (link is None or self.held() >= self.limit or self.held_bytes + len(raw) > self.byte_limit
                 or link.backlogged()):
             self._skip("queue_full" if link is not None and link.alive else "worker_lost")
             return None
@@ -347,6 +347,10 @@ class Mirror:
         self.awaiting[jid] = time.monotonic()
         return MirrorJob(jid, link, self, leg, memo)
 
+    def held(self) -> int:
+        """Jobs the workers hold, mirror jobs and ramp records alike: one bound (`queue_size`) covers both."""
+        return len(self.inflight) + len(self.records)
+
     def hand_record(self, rec) -> asyncio.Future | None:
         """Hand a ramp record (shadow.ramp.record.ServedRecord) to a mirror worker, which makes its shadow
         primary call, compares, redacts and writes it; the future says when it is written (None) or why not.
@@ -357,7 +361,7 @@ class Mirror:
         rid = next(self._ids)
         link = self.links[rid % n]
         size = rec.nbytes()
-        if (not link.alive or link.backlogged() or len(self.inflight) + len(self.records) >= self.limit
+        if (not link.alive or link.backlogged() or self.held() >= self.limit
                 or self.held_bytes + size > self.byte_limit):
             return None
         if not link.send(("record", rid, rec)):

@@ -203,6 +203,25 @@ async def test_queue_bytes_bound_the_hand_off(proxy_factory, candidate_fake):
         assert acc["compared"] + acc["errors"] + acc["skipped"] == 30
 
 
+async def test_ramp_records_held_count_against_the_job_bound(proxy_factory):
+    """Ramp records a worker holds and mirror jobs share one bound (`queue_size` + concurrency): with the
+    hand-off full of records, a mirror is skipped as queue_full (and counted), not queued beyond it."""
+    async with proxy_factory(mirror={"concurrency": 1, "queue_size": 2, "breaker": {"enabled": False}}) as (
+            proxy, base):
+        m = proxy.mirror
+        loop = asyncio.get_running_loop()
+        m.records.update({-1 - i: (0, 0, loop.create_future(), None) for i in range(m.limit)})
+        try:
+            async with aiohttp.ClientSession() as s:
+                async with s.post(f"{base}/chat/completions", json=chat("held"), headers=auth()) as r:
+                    assert r.status == 200
+            assert m.skips["queue_full"] == 1 and not m.inflight
+        finally:
+            m.records.clear()
+        acc = m.accounting()
+        assert acc["offered"] == 1 and acc["skipped"] == 1
+
+
 async def test_store_backlog_is_bounded(proxy_factory):
     """The worker's store backlog is bounded; a pair dropped there is counted as a skip (`store_full`)."""
     async with proxy_factory(store={"max_pending": 2, "flush_interval_s": 30}) as (proxy, base):

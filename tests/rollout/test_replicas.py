@@ -183,7 +183,7 @@ enabled = ["structural", "token_similarity"]
                     await _send(port, counter["i"], 6)
                     counter["i"] += 6
 
-            await _until(lambda: store.load().share >= 5, 120, "the ramp to reach 5%", tick=traffic)
+            await _until(lambda: store.load().share >= 5, 240, "the ramp to reach 5%", tick=traffic)
             holder = lead.holder_now()
             assert holder is not None
             leader_pid = int(holder.rsplit("-", 1)[1])
@@ -202,7 +202,7 @@ enabled = ["structural", "token_similarity"]
                 await traffic(_n, targets=(survivor_port,))
 
             await _until(lambda: store.load().share > share_at_kill
-                         or store.load().status is Status.awaiting_approval, 120,
+                         or store.load().status is Status.awaiting_approval, 240,
                          "the survivor to advance the ramp", tick=survivor_traffic)
             new_holder = lead.holder_now()
             assert new_holder is not None and new_holder != holder

@@ -414,7 +414,7 @@ async def main(args: argparse.Namespace) -> dict:
         delay = None
         if not args.quick or args.delayed or args.delayed_seconds:
             delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
-                                   args.rounds, args.litellm, not args.no_saturate)
+                                   args.rounds, args.litellm, not args.no_saturate, args.worker_nice or [])
         return {"cells": cells, "delayed_upstream": delay, "figures": _figures(cells, delay), "quick": args.quick,
                 "seconds_per_round": seconds,
                 "rounds": args.rounds}
@@ -453,7 +453,7 @@ def _burn(stop_at: float) -> None:
 
 
 async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, litellm_too: bool,
-                   saturate: bool) -> dict:
+                   saturate: bool, nices: list[int] = ()) -> dict:
     """A realistic upstream (primary 110 ms, candidate 160 ms, as in issue 10): the primary's p99 with mirroring
     100% vs off (and LiteLLM's proxy), concurrency 16 each, all loaded at once; with `saturate`, one busy process per
     core runs meanwhile, so the proxies compete for CPU as on a loaded host and the mirror's work cannot hide in
@@ -465,6 +465,10 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
     on, on_url = shadow(up_url, cand_url, 1.0, tmp / "don.db")
     procs += [up, cand, off, on]
     targets = {"proxy_mirror_off": off_url, "proxy_mirror_on": on_url}
+    for nice in nices:  # --worker-nice: the same mirroring proxy with its workers at that nice
+        pn, targets[f"proxy_on_nice{nice}"] = shadow(up_url, cand_url, 1.0, tmp / f"dnice{nice}.db",
+                                                     mirror={"worker_nice": nice}, name=f"shadow-1.0-dnice{nice}")
+        procs.append(pn)
     if litellm_too:
         ll, ll_url = litellm(up_url)
         procs.append(ll)
@@ -479,20 +483,23 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
         for stream in (False, True):
             acc = {name: ([], 0) for name in targets}
             names = list(targets)
-            mir0 = await mirrored(on_url)
-            served = 0
+            mirroring = [n for n in names if n == "proxy_mirror_on" or n.startswith("proxy_on_")]
+            mir0 = {n: await mirrored(targets[n]) for n in mirroring}
+            served = dict.fromkeys(mirroring, 0)
             for _ in range(rounds):
                 # Every target under load at the same time: a burst from elsewhere on the host lands on all.
                 got = await asyncio.gather(*(_load(targets[n], 16, stream, seconds, 0.3) for n in names))
                 for name, (lat, err, n_) in zip(names, got, strict=True):
                     acc[name] = (acc[name][0] + lat, acc[name][1] + err)
-                    served += n_ if name == "proxy_mirror_on" else 0
+                    if name in served:
+                        served[name] += n_
             row = {name: summarize(a[0], a[1], seconds * rounds) for name, a in acc.items()}
             # Mirrors settled (or dropped) by the end of the load, and still in flight then: at these latencies
             # the candidate calls in flight (`mirror.concurrency`) bound how fast the mirror keeps up.
-            mir1, backlog = await mirrored(on_url), await in_flight(on_url)
-            row["proxy_mirror_on"].update(mirrored=(mir1[0] - mir0[0]) / served,
-                                          queue_full=(mir1[1] - mir0[1]) / served, in_flight=backlog)
+            for n in mirroring:
+                mir1, backlog = await mirrored(targets[n]), await in_flight(targets[n])
+                row[n].update(mirrored=(mir1[0] - mir0[n][0]) / served[n],
+                              queue_full=(mir1[1] - mir0[n][1]) / served[n], in_flight=backlog)
             base = row["proxy_mirror_off"]["p99_ms"]
             row["p99_on_over_off"] = row["proxy_mirror_on"]["p99_ms"] / base
             if "litellm" in row:

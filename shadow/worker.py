@@ -588,4 +588,18 @@ def run_connected(path: str) -> None:
     sock.connect(path)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the proxy closes the socket, then we drain
     gc.set_threshold(20_000, 20, 20)
-    asyncio.run(_serve(sock))
+    prof_dir = os.environ.get("OFFRAMP_WORKER_PROFILE")
+    if not prof_dir:
+        asyncio.run(_serve(sock))
+        return
+    # Profiling (bench/proxy --profile-workers DIR): cProfile over the worker's whole life, written on exit as
+    # DIR/worker-<pid>.prof (read with `python -m pstats`). Off unless the variable is set.
+    import cProfile
+
+    prof = cProfile.Profile(time.process_time)  # CPU, not wall time: a shared host preempts the worker
+    prof.enable()
+    try:
+        asyncio.run(_serve(sock))
+    finally:
+        prof.disable()
+        prof.dump_stats(os.path.join(prof_dir, f"worker-{os.getpid()}.prof"))

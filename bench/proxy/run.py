@@ -8,9 +8,15 @@ fake upstream at 0 ms, interleaved in one run so the ratios are fair on a shared
     python bench/proxy/run.py --quick --baseline /tmp/base --concurrency 16 --rounds 3   # before/after, one cell
     # (/tmp/base: `git archive main | tar -x -C /tmp/base`, with its own .venv: see _interpreter)
 
-Per cell it also prints each server's CPU per request (from /proc, the whole cell, mirror backlog included; "proc
-only": its own process, without the mirror workers; and the workers' CPU per request they mirrored) and
-the share of requests the mirroring proxies actually mirrored: on a shared machine, the steadier figure.
+Per cell it also prints each server's CPU per request (from /proc, the target's turns and the drain of its own
+mirror backlog after each turn, which is waited for before the next target's turn; "proc only": its own process,
+without the mirror workers; and the workers' CPU per request they mirrored), the CPU budget per request of every
+process taking part (load generator, both fake upstreams, proxy, workers), and the share of requests the
+mirroring proxies actually mirrored, and mirrored by the end of the turn (sustained, the workers keep up only
+when that is ~100%; `--seconds 6` outlasts the hand-off's buffer): on a shared machine, the steadier figures.
+
+    python bench/proxy/run.py --quick --concurrency 16 --seconds 6 --worker-nice 0   # nice 10 (default) vs 0
+    python bench/proxy/run.py --quick --concurrency 16 --profile-workers /tmp/prof   # cProfile of the workers
 
 Every server runs in its own process; the load generator is an aiohttp client in this process.
 """
@@ -101,18 +107,20 @@ MIRROR: dict[str, int] = {}  # [mirror] settings of every mirroring proxy (--mir
 
 
 def shadow(primary: str, candidate: str, sample: float, store: Path, core: bool = False,
-           tree: Path | None = None) -> tuple[Proc, str]:
-    """The proxy from this checkout, or from `tree` (another source tree: `--baseline`, before/after)."""
+           tree: Path | None = None, mirror: dict | None = None, name: str | None = None) -> tuple[Proc, str]:
+    """The proxy from this checkout, or from `tree` (another source tree: `--baseline`, before/after); `mirror`:
+    [mirror] settings of this proxy on top of MIRROR (e.g. worker_nice)."""
     port = free_port()
     launcher = ["-c", _CORE] if core else ["-m", "offramp.migrate", "shadow"]
     exe = _interpreter(tree or ROOT)
     cfg = store.with_suffix(".toml")
+    settings = {**MIRROR, **(mirror or {})}
     cfg.write_text(f"[comparators]\nenabled = {json.dumps(COMPARATORS)}\n"
-                   + ("[mirror]\n" + "".join(f"{k} = {v}\n" for k, v in MIRROR.items()) if MIRROR else ""))
+                   + ("[mirror]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()) if settings else ""))
     cmd = [exe, *launcher, "serve", "--config", str(cfg), "--primary", f"openai={primary}/v1",
            "--candidate", f"deepseek={candidate}/v1", "--port", str(port), "--store", str(store),
            "--sample", str(sample), "--noise-sample", "0", "--log-level", "warning"]
-    name = f"shadow-{sample}" + ("-core" if core else "") + ("-base" if tree else "")
+    name = name or f"shadow-{sample}" + ("-core" if core else "") + ("-base" if tree else "")
     env = {"DEEPSEEK_API_KEY": KEY, **({"PYTHONPATH": str(tree)} if tree else {})}
     proc = Proc(name, cmd, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tree or ROOT)
     return proc, f"http://127.0.0.1:{port}"
@@ -306,6 +314,12 @@ async def main(args: argparse.Namespace) -> dict:
             targets["base_mirror_off"] = boff_url
             targets["base_mirror_on"] = bon_url
             served_by.update(base_mirror_off=boff, base_mirror_on=bon)
+        for nice in args.worker_nice or []:
+            pn, pn_url = shadow(up_url, cand_url, 1.0, tmp / f"nice{nice}.db", mirror={"worker_nice": nice},
+                                name=f"shadow-1.0-nice{nice}")
+            procs.append(pn)
+            targets[f"proxy_on_nice{nice}"] = pn_url
+            served_by[f"proxy_on_nice{nice}"] = pn
         if not args.quick:
             core, core_url = shadow(up_url, cand_url, 0.0, tmp / "core.db", core=True)
             procs.append(core)
@@ -332,41 +346,67 @@ async def main(args: argparse.Namespace) -> dict:
                 # machine lands on every target rather than on one.
                 acc = {name: ([], 0) for name in targets}
                 served = dict.fromkeys(targets, 0)
-                # CPU over the whole cell, drain included: mirror work queued during a target's turn and done
-                # during another's is still charged to the proxy that queued it.
-                cpu0 = {name: cpu_seconds(p.p.pid) for name, p in served_by.items()}
-                own0 = {name: cpu_seconds(p.p.pid, own=True) for name, p in served_by.items()}
-                mir0 = {name: await mirrored(targets[name]) for name in served_by if name.endswith("_on")}
+                mirroring = [n for n in served_by if n.endswith("_on") or n.startswith("proxy_on_")]
+                # Per target, over its turns and the drain of its own mirror backlog after each (so no target's
+                # backlog is worked off during another's turn): CPU of every process taking part (the load
+                # generator, i.e. this process; both fake upstreams; the proxy; its mirror workers), mirrors made
+                # by the end of the turn (what the workers kept up with) and after the drain.
+                budget = {n: dict.fromkeys(("loadgen", "primary_upstream", "candidate_upstream", "proxy",
+                                            "workers"), 0.0) for n in targets}
+                kept = dict.fromkeys(mirroring, 0.0)
+                total_mir = dict.fromkeys(mirroring, 0.0)
+                qfull = dict.fromkeys(mirroring, 0.0)
+                backlog_s = dict.fromkeys(mirroring, 0.0)
                 names = list(targets)
                 for r in range(args.rounds):
                     for name in names[r % len(names):] + names[: r % len(names)]:
+                        srv = served_by.get(name)
+                        c0 = (time.process_time(), cpu_seconds(up.p.pid), cpu_seconds(cand.p.pid),
+                              cpu_seconds(srv.p.pid, own=True) if srv else 0.0,
+                              cpu_seconds(srv.p.pid) if srv else 0.0)
+                        m0 = await mirrored(targets[name]) if name in mirroring else None
                         lat, err, n = await _load(targets[name], c, stream, seconds, 0.2)
                         acc[name] = (acc[name][0] + lat, acc[name][1] + err)
                         served[name] += n
-                # Let the mirrors' hand-offs drain before reading the CPU and the share mirrored (the workers, at
-                # nice 10, work a burst off once the CPU is free).
-                t_drain = time.monotonic()
-                await asyncio.sleep(0.5)
-                await _drained([targets[n] for n in mir0], timeout=120)
-                drain_s = time.monotonic() - t_drain
+                        if m0 is not None:
+                            m1 = await mirrored(targets[name])
+                            kept[name] += m1[0] - m0[0]
+                            t_d = time.monotonic()
+                            await _drained([targets[name]], timeout=120)
+                            backlog_s[name] += time.monotonic() - t_d
+                            m2 = await mirrored(targets[name])
+                            total_mir[name] += m2[0] - m0[0]
+                            qfull[name] += m2[1] - m0[1]
+                        c1 = (time.process_time(), cpu_seconds(up.p.pid), cpu_seconds(cand.p.pid),
+                              cpu_seconds(srv.p.pid, own=True) if srv else 0.0,
+                              cpu_seconds(srv.p.pid) if srv else 0.0)
+                        b = budget[name]
+                        b["loadgen"] += c1[0] - c0[0]
+                        b["primary_upstream"] += c1[1] - c0[1]
+                        b["candidate_upstream"] += c1[2] - c0[2]
+                        b["proxy"] += c1[3] - c0[3]
+                        b["workers"] += (c1[4] - c0[4]) - (c1[3] - c0[3])
+                drain_s = sum(backlog_s.values())
                 row = {"stream": stream, "concurrency": c, "drain_s": round(drain_s, 1)}
                 for name in targets:
                     row[name] = summarize(acc[name][0], acc[name][1], seconds * args.rounds)
+                    if served[name]:
+                        row[name]["cpu_budget_us_per_req"] = {k: v / served[name] * 1e6
+                                                              for k, v in budget[name].items()}
                     if name in served_by and served[name]:
-                        cpu = cpu_seconds(served_by[name].p.pid) - cpu0[name]
-                        row[name]["cpu_us_per_req"] = cpu / served[name] * 1e6
-                        own = cpu_seconds(served_by[name].p.pid, own=True) - own0[name]
-                        row[name]["proc_cpu_us_per_req"] = own / served[name] * 1e6
-                    if mir0.get(name) is not None and served[name]:
-                        # Share of the requests actually mirrored (the rest dropped as queue_full).
-                        now_ = await mirrored(targets[name])
-                        row[name]["mirrored"] = (now_[0] - mir0[name][0]) / served[name]
-                        row[name]["queue_full"] = (now_[1] - mir0[name][1]) / served[name]
-                        if row[name]["mirrored"] and "cpu_us_per_req" in row[name]:
+                        b = budget[name]
+                        row[name]["cpu_us_per_req"] = (b["proxy"] + b["workers"]) / served[name] * 1e6
+                        row[name]["proc_cpu_us_per_req"] = b["proxy"] / served[name] * 1e6
+                    if name in mirroring and served[name]:
+                        # Share of the requests actually mirrored (the rest dropped as queue_full), and the share
+                        # mirrored by the end of the turn: sustained, the workers keep up only if that is ~100%.
+                        row[name]["mirrored"] = total_mir[name] / served[name]
+                        row[name]["mirrored_in_turn"] = kept[name] / served[name]
+                        row[name]["queue_full"] = qfull[name] / served[name]
+                        row[name]["backlog_s"] = round(backlog_s[name] / args.rounds, 2)
+                        if total_mir[name]:
                             # The mirror workers' CPU (all but the proxy's own process) per request they mirrored.
-                            r_ = row[name]
-                            r_["worker_cpu_us_per_mirror"] = ((r_["cpu_us_per_req"] - r_["proc_cpu_us_per_req"])
-                                                              / r_["mirrored"])
+                            row[name]["worker_cpu_us_per_mirror"] = budget[name]["workers"] / total_mir[name] * 1e6
                 cells.append(row)
                 _print_cell(row)
         for b in burners:
@@ -374,7 +414,7 @@ async def main(args: argparse.Namespace) -> dict:
         delay = None
         if not args.quick or args.delayed or args.delayed_seconds:
             delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
-                                   args.rounds, args.litellm, not args.no_saturate)
+                                   args.rounds, args.litellm, not args.no_saturate, args.worker_nice or [])
         return {"cells": cells, "delayed_upstream": delay, "figures": _figures(cells, delay), "quick": args.quick,
                 "seconds_per_round": seconds,
                 "rounds": args.rounds}
@@ -395,25 +435,35 @@ async def _warm(name: str, base: str, n: int = 20) -> None:
                     print(f"warning: {name} answers {r.status}: {text[:200]!r}", file=sys.stderr)
 
 
+# Burners in a session of their own (--burners-own-session): on Linux with autogroup scheduling (the default on
+# most kernels; cgroups do the same) CPU is shared between sessions first and nice only orders processes within
+# one, so this is a host whose other work runs as other services; in the bench's session (the default) the
+# burners compete with the proxies' niced workers directly, the worst case for them.
+BURNERS_OWN_SESSION = False
+
+
 def _start_burners(n: int) -> list:
     """`n` busy processes (nice 0) until terminated: a host loaded by other work."""
     import multiprocessing
 
     stop_at = time.time() + 3600
-    burners = [multiprocessing.Process(target=_burn, args=(stop_at,), daemon=True) for _ in range(n)]
+    burners = [multiprocessing.Process(target=_burn, args=(stop_at, BURNERS_OWN_SESSION), daemon=True)
+               for _ in range(n)]
     for b in burners:
         b.start()
     return burners
 
 
-def _burn(stop_at: float) -> None:
+def _burn(stop_at: float, own_session: bool = False) -> None:
+    if own_session:
+        os.setsid()
     x = 0
     while time.time() < stop_at:
         x += 1
 
 
 async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, litellm_too: bool,
-                   saturate: bool) -> dict:
+                   saturate: bool, nices: list[int] = ()) -> dict:
     """A realistic upstream (primary 110 ms, candidate 160 ms, as in issue 10): the primary's p99 with mirroring
     100% vs off (and LiteLLM's proxy), concurrency 16 each, all loaded at once; with `saturate`, one busy process per
     core runs meanwhile, so the proxies compete for CPU as on a loaded host and the mirror's work cannot hide in
@@ -425,6 +475,10 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
     on, on_url = shadow(up_url, cand_url, 1.0, tmp / "don.db")
     procs += [up, cand, off, on]
     targets = {"proxy_mirror_off": off_url, "proxy_mirror_on": on_url}
+    for nice in nices:  # --worker-nice: the same mirroring proxy with its workers at that nice
+        pn, targets[f"proxy_on_nice{nice}"] = shadow(up_url, cand_url, 1.0, tmp / f"dnice{nice}.db",
+                                                     mirror={"worker_nice": nice}, name=f"shadow-1.0-dnice{nice}")
+        procs.append(pn)
     if litellm_too:
         ll, ll_url = litellm(up_url)
         procs.append(ll)
@@ -439,20 +493,23 @@ async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, li
         for stream in (False, True):
             acc = {name: ([], 0) for name in targets}
             names = list(targets)
-            mir0 = await mirrored(on_url)
-            served = 0
+            mirroring = [n for n in names if n == "proxy_mirror_on" or n.startswith("proxy_on_")]
+            mir0 = {n: await mirrored(targets[n]) for n in mirroring}
+            served = dict.fromkeys(mirroring, 0)
             for _ in range(rounds):
                 # Every target under load at the same time: a burst from elsewhere on the host lands on all.
                 got = await asyncio.gather(*(_load(targets[n], 16, stream, seconds, 0.3) for n in names))
                 for name, (lat, err, n_) in zip(names, got, strict=True):
                     acc[name] = (acc[name][0] + lat, acc[name][1] + err)
-                    served += n_ if name == "proxy_mirror_on" else 0
+                    if name in served:
+                        served[name] += n_
             row = {name: summarize(a[0], a[1], seconds * rounds) for name, a in acc.items()}
             # Mirrors settled (or dropped) by the end of the load, and still in flight then: at these latencies
             # the candidate calls in flight (`mirror.concurrency`) bound how fast the mirror keeps up.
-            mir1, backlog = await mirrored(on_url), await in_flight(on_url)
-            row["proxy_mirror_on"].update(mirrored=(mir1[0] - mir0[0]) / served,
-                                          queue_full=(mir1[1] - mir0[1]) / served, in_flight=backlog)
+            for n in mirroring:
+                mir1, backlog = await mirrored(targets[n]), await in_flight(targets[n])
+                row[n].update(mirrored=(mir1[0] - mir0[n][0]) / served[n],
+                              queue_full=(mir1[1] - mir0[n][1]) / served[n], in_flight=backlog)
             base = row["proxy_mirror_off"]["p99_ms"]
             row["p99_on_over_off"] = row["proxy_mirror_on"]["p99_ms"] / base
             if "litellm" in row:
@@ -494,8 +551,8 @@ def _figures(cells: list[dict], delay: dict | None) -> dict:
 
 def _print_cell(row: dict) -> None:
     d, pt = row["direct"], row["passthrough"]
-    print(f"\nstream={row['stream']} concurrency={row['concurrency']} (mirror backlog drained {row['drain_s']} s "
-          "after the last round)", flush=True)
+    print(f"\nstream={row['stream']} concurrency={row['concurrency']} (mirror backlogs drained in "
+          f"{row['drain_s']} s in all, each after its own turn)", flush=True)
     print(f"  {'target':18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
           f"{'rps/pass':>8} {'rps/direct':>10} {'cpu us/req':>10} {'pass/cpu':>8} {'proc only':>9}")
     pt_cpu = pt.get("cpu_us_per_req")
@@ -508,11 +565,19 @@ def _print_cell(row: dict) -> None:
               + (f" {r['cpu_us_per_req']:10.0f} {pt_cpu / r['cpu_us_per_req']:8.2f}"
                  if pt_cpu and r.get("cpu_us_per_req") else f" {'':10} {'':8}")
               + (f" {r['proc_cpu_us_per_req']:9.0f}" if r.get("proc_cpu_us_per_req") else f" {'':9}")
-              + (f"  mirrored {r['mirrored']:.0%} (queue_full {r['queue_full']:.0%})" if "mirrored" in r else "")
+              + (f"  mirrored {r['mirrored']:.0%} (by turn end {r['mirrored_in_turn']:.0%}, queue_full "
+                 f"{r['queue_full']:.0%}, backlog {r['backlog_s']:.1f} s)" if "mirrored" in r else "")
               + (f", worker {r['worker_cpu_us_per_mirror']:.0f} us/mirror" if "worker_cpu_us_per_mirror" in r
                  else "")
               + (f"  errors={r['errors']}" if r["errors"] else ""),
               flush=True)
+    print("  CPU us per request served (turns + own mirror backlog): loadgen / primary upstream / candidate "
+          "upstream / proxy / workers = total")
+    for name, r in row.items():
+        if isinstance(r, dict) and "cpu_budget_us_per_req" in r:
+            b = r["cpu_budget_us_per_req"]
+            print(f"    {name:18} " + " / ".join(f"{v:4.0f}" for v in b.values()) + f" = {sum(b.values()):5.0f}",
+                  flush=True)
 
 
 if __name__ == "__main__":
@@ -530,16 +595,27 @@ if __name__ == "__main__":
     ap.add_argument("--no-saturate", action="store_true", help="realistic-upstream cells without the CPU burners")
     ap.add_argument("--busy", type=int, default=0, help="busy processes running during the 0 ms cells (a host "
                     "loaded by other work: the mirror workers, at nice 10, fall behind and work the backlog off)")
+    ap.add_argument("--burners-own-session", action="store_true", help="the busy processes (--busy and the "
+                    "realistic-upstream cells') each in a session of their own: with autogroup scheduling, other "
+                    "work on the host as separate services rather than in the proxies' session")
     ap.add_argument("--mirror-processes", type=int, default=0, help="mirror worker processes per mirroring proxy "
                     "(every tree measured)")
     ap.add_argument("--mirror-concurrency", type=int, default=0, help="mirror calls in flight per worker "
                     "(every tree measured)")
+    ap.add_argument("--worker-nice", type=int, action="append", help="also a mirroring proxy whose workers run "
+                    "at this nice value (repeatable), as proxy_on_nice<N>, beside proxy_mirror_on (the default)")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
                     "proxy is measured in the same run, as base_mirror_off/on")
+    ap.add_argument("--profile-workers", type=Path, help="cProfile every mirror worker (CPU time) into this "
+                    "directory, worker-<pid>.prof per worker (OFFRAMP_WORKER_PROFILE; slows the workers ~3x)")
     a = ap.parse_args()
+    if a.profile_workers:
+        a.profile_workers.mkdir(parents=True, exist_ok=True)
+        os.environ["OFFRAMP_WORKER_PROFILE"] = str(a.profile_workers.resolve())
     if a.embedding:
         COMPARATORS.append("embedding_cosine")
+    BURNERS_OWN_SESSION = a.burners_own_session
     MIRROR.update({k: v for k, v in (("processes", a.mirror_processes), ("concurrency", a.mirror_concurrency)) if v})
     out = asyncio.run(main(a))
     import shutil

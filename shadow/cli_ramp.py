@@ -200,6 +200,10 @@ def start(config: Path = _CONFIG, store: str = _STORE,
         typer.echo(f"warning: the noise floor rests on {noise} primary-vs-primary pairs; with fewer than "
                    f"{NOISE_PAIRS_ADVISED} the gates are slow to fail a worse candidate — keep shadowing or raise "
                    "--noise-sample", err=True)
+    from offramp.shadow.ramp.comparator_gates import detection_warnings
+
+    for line in detection_warnings(ev.comparators):
+        typer.echo(f"warning: {line}", err=True)
 
 
 @ramp_app.command("pause")

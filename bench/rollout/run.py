@@ -245,14 +245,45 @@ def sprt_power(n: int, p_null: float, p_alt: float, alpha: float = 0.01) -> floa
     return hit
 
 
-def ceilings(p0: float, n: int, noise_kind: str, pts: float = 0.03) -> dict[str, tuple[float, float]]:
-    """{"drop"|"wrong": (Neyman-Pearson ceiling, SPRT ceiling)} at noise floor p0 for a `pts`-point degradation
-    (the rates of `simulate`)."""
+def measured_floor_power(n1: int, n2: int, p_null: float, p_alt: float, alpha: float = 0.01) -> float:
+    """Power of the most powerful unbiased one-look test of 'the candidate's rate equals the floor' when the floor
+    is not known but measured on n2 pairs of its own (Fisher's conditional test, randomized at its boundary: given
+    the K bad pairs of both samples, the candidate's share is hypergeometric whatever the floor, so the test is
+    exact at level α for every floor; uniformly most powerful among unbiased tests, Lehmann & Romano, Testing
+    Statistical Hypotheses, §4.5). The candidate has p_alt on n1 pairs, the floor p_null on n2: what no unbiased
+    test on these pairs beats, however it treats the floor's uncertainty."""
+    def lc(n: int, k: int) -> float:
+        return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+    def lp(n: int, p: float, k: int) -> float:
+        return lc(n, k) + k * math.log(p) + (n - k) * math.log1p(-p)
+
+    mu = n1 * p_alt + n2 * p_null
+    power = 0.0
+    for total in range(min(n1 + n2, int(mu + 12 * math.sqrt(mu) + 20)) + 1):
+        tail, x = 0.0, min(total, n1)
+        while x >= max(0, total - n2):  # from the candidate's largest share down, until α is spent
+            h = math.exp(lc(n1, x) + lc(n2, total - x) - lc(n1 + n2, total))
+            joint = math.exp(lp(n1, p_alt, x) + lp(n2, p_null, total - x))
+            if tail + h > alpha:
+                power += (alpha - tail) / h * joint
+                break
+            tail += h
+            power += joint
+            x -= 1
+    return power
+
+
+def ceilings(p0: float, n: int, noise_kind: str, noise_pairs: int, pts: float = 0.03
+             ) -> dict[str, tuple[float, float, float]]:
+    """{"drop"|"wrong": (Neyman-Pearson ceiling, SPRT ceiling, measured-floor ceiling)} at noise floor p0 for a
+    `pts`-point degradation (the rates of `simulate`), the floor measured on `noise_pairs` pairs for the last."""
     q = (1 - math.sqrt(1 - 2 * p0)) / 2
     q0 = {"presence": q, "choice": 0.0}.get(noise_kind, q / 2)  # P(the primary answers in prose)
     d = pts / (1 - q0)
     rates = {"drop": (max(q0 * (1 - q0), 1e-6), (1 - q0) * (d + (1 - d) * q0)), "wrong": (p0, p0 + pts * (1 - p0))}
-    return {k: (np_power(n, a, b), sprt_power(n, a, b)) for k, (a, b) in rates.items()}
+    return {k: (np_power(n, a, b), sprt_power(n, a, b), measured_floor_power(n, noise_pairs, a, b))
+            for k, (a, b) in rates.items()}
 
 
 def _one(job: tuple) -> RunResult:
@@ -352,18 +383,21 @@ def main(argv: list[str] | None = None) -> int:
             det, wrong = sub["tool_drop_3pt"]["rolled_back_within"], sub["wrong_tool_3pt"]["rolled_back_within"]
             fr, edge = sub["equal"]["rollback_rate"], sub["at_margin"]["rollback_rate"]
             edge_drop = sub["drop_at_margin"]["rollback_rate"]
-            ceil = ceilings(p0, args.within, args.noise_kind)
+            ceil = ceilings(p0, args.within, args.noise_kind, args.noise_prior + round(args.noise_share * args.within))
             print(f"every {e:g}s, noise {p0:.1%} ({args.noise_kind}): false rollback {fr:.1%} "
                   f"(≤ 1%: {'met' if fr <= 0.01 else 'NOT met'}); "
                   f"at the margin {edge:.1%} (≤ {alpha:.0%}: {'met' if edge <= alpha else 'NOT met'}), dropped calls "
                   f"{edge_drop:.1%} (≤ {alpha_drop:.0%}: {'met' if edge_drop <= alpha_drop else 'NOT met'}); "
                   f"3-pt tool-call drop within {args.within}: {det:.1%} (≥ 95%: {'met' if det >= 0.95 else 'NOT met'}; "
-                  f"ceilings {ceil['drop'][0]:.1%} / {ceil['drop'][1]:.1%}); 3 pts more wrong tool names: {wrong:.1%} "
-                  f"(ceilings {ceil['wrong'][0]:.1%} / {ceil['wrong'][1]:.1%})")
+                  f"ceilings {ceil['drop'][0]:.1%} / {ceil['drop'][1]:.1%} / {ceil['drop'][2]:.1%}); 3 pts more wrong "
+                  f"tool names: {wrong:.1%} (ceilings {ceil['wrong'][0]:.1%} / {ceil['wrong'][1]:.1%} / "
+                  f"{ceil['wrong'][2]:.1%})")
     print(f"ceilings = the power of the most powerful test there is (Neyman-Pearson: one look after {args.within} "
           "pairs, the noise floor known exactly, false rollback of the equal candidate 1%) / of Wald's SPRT knowing "
-          "both rates and looking after every pair: no gate on the same pairs beats the first, nor one that may "
-          "stop at any look the second")
+          "both rates and looking after every pair / of the best one-look test when the floor is not known but "
+          f"measured on the noise pairs at hand ({args.noise_prior} + {args.noise_share:.0%} of {args.within}; "
+          "Fisher's conditional test, exact whatever the floor): no gate on the same pairs beats the first, nor "
+          "one that may stop at any look the second, nor an unbiased one valid whatever the floor the third")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "elapsed_s": elapsed, "args": {
             k: v for k, v in vars(args).items() if k != "json"}}, indent=2, default=str))

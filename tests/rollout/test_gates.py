@@ -236,3 +236,24 @@ def test_a_three_point_drop_in_tool_calls_fails_where_the_undirected_gate_still_
     equal = evaluate(Evidence(comparators={"tool_calls_dropped": ComparatorEvidence(
         candidate=Proportion(bad=3, n=500), noise=Proportion(bad=10, n=2000))}))
     assert next(m for m in equal.metrics if m.name == "tool_calls_dropped").outcome is not Outcome.fail
+
+
+def test_ramp_start_names_a_dropped_call_floor_measured_on_too_few_pairs_for_the_gates_stated_detection():
+    from offramp.shadow.ramp.comparator_gates import DETECTION_NOISE_PAIRS, detection_warnings
+
+    def floor(bad: int, n: int) -> dict[str, ComparatorEvidence]:
+        return {"tool_calls_dropped": ComparatorEvidence(candidate=Proportion(), noise=Proportion(bad=bad, n=n))}
+
+    (_, low), (top, high) = DETECTION_NOISE_PAIRS["tool_calls_dropped"][1]
+    assert low == 2000 and top == 0.01 and high > low
+    # A 0.5% floor (a 1% tool-call floor) on 2,000 pairs: the detection figures were measured there.
+    assert detection_warnings(floor(10, 2000)) == []
+    # A 1% floor on the same 2,000 pairs: the 95% detection needs more of them.
+    [line] = detection_warnings(floor(20, 2000))
+    assert "1.00%" in line and "2000 noise pairs" in line and f"with {high} at this floor" in line
+    assert detection_warnings(floor(high // 100, high)) == []
+    # Above the floors measured: the largest count, said to be measured lower.
+    [line] = detection_warnings(floor(30, 2000))
+    assert f"with {high}" in line and "measured up to a 1.0% floor" in line
+    # No floor at all is the generic warning's business; other comparators are not concerned.
+    assert detection_warnings(floor(0, 0)) == [] and detection_warnings({}) == []

@@ -265,3 +265,29 @@ def test_status_names_what_holds_the_ramp_the_samples_it_needs_and_the_setting(e
            "ramp.gates.disagreement)" in r.output
     data = json.loads(cli.invoke(app, ["shadow", "status", "--json", "--store", url]).stdout)
     assert {c["source"] for c in data["ramp"]["holding"]} >= {"gate:agreement", "step"}
+
+
+def test_ramp_start_warns_when_the_dropped_call_floor_rests_on_too_few_noise_pairs(engine):
+    """2,000 noise pairs, 20 of them the primary dropping its own tool call (a 1% dropped-call floor): enough for
+    the generic warning, too few for the dropped-call gate's stated detection, and `ramp start` says so."""
+    import time
+
+    from offramp.shadow.store import migrate, schema
+
+    migrate(engine)
+    now = time.time() - 60
+    dropped = json.dumps({"fields": ["choices.tool_calls"],
+                          "diff": {"iterable_item_removed": ["root['choices'][0]['tool_calls'][0]"]}})
+    pairs = [{c.name: None for c in schema.pairs.columns} | {
+        "id": f"n{i}", "created_at": now, "endpoint": "/v1/chat/completions", "family": "f1", "stream": False,
+        "served_by": "primary", "privacy": "full", "primary_status": 200} for i in range(2000)]
+    cmps = [{"pair_id": f"n{i}", "created_at": now, "family": "f1", "side": "noise", "comparator": "structural",
+             "agree": i >= 20, "score": None, "detail": dropped if i < 20 else None} for i in range(2000)]
+    with engine.begin() as conn:
+        conn.execute(schema.pairs.insert(), pairs)
+        conn.execute(schema.comparisons.insert(), cmps)
+    r = ramp(str(engine.url), "start")
+    assert r.exit_code == 0, r.output
+    assert "primary-vs-primary pairs" not in r.output  # 2,000 is above the generic 1,000
+    line = next(x for x in r.output.splitlines() if x.startswith("warning: tool_calls_dropped"))
+    assert "1.00%" in line and "rests on 2000 noise pairs" in line and "with 20000 at this floor" in line

@@ -20,10 +20,9 @@ At a 2% floor the limit is the floor's own precision, not the test: measured on 
 test valid whatever the floor catches the drop within 500 in more than 95.7% of cases even looking once at exactly
 500 (Fisher's conditional test, the bench's third ceiling; 97.9% if the floor were known), and no retuning of this
 row tried moved the gate alone above 93% (600 runs every 1 s: tuned_excess 1.8-2.6 points with tuned_weight 0.8
-or 0.95, 92.0-93.0%; 3 points, 90.5%). More pairs
-do (bench/rollout, 1,000 runs, every 1 / 5 / 30 s): 92.7 / 92.5 / 90.6% on 2,000, 93.6 / 93.6 / 92.5% on 5,000,
-94.6 / 94.5 / 93.6% on 10,000, 95.2 / 95.2 / 93.7% on 20,000 — hence DETECTION_NOISE_PAIRS, from which
-`ramp start` warns. Every 30 s the 95% is not reached at a 2% floor even with the floor all but known (the gate
+or 0.95, 92.0-93.0%; 3 points, 90.5%). More pairs do (bench/rollout, 1,000 runs, every 1 / 5 / 30 s): 92.7 /
+92.5 / 90.6% on 2,000, 93.6 / 93.6 / 92.5% on 5,000, 94.6 / 94.5 / 93.6% on 10,000, 95.2 / 95.2 / 93.7% on
+20,000 — hence DETECTION_NOISE_PAIRS, from which `ramp start` warns. Every 30 s the 95% is not reached at a 2% floor even with the floor all but known (the gate
 alone: 94.8% on a million pairs): its decisions come up to 30 requests later.
 """
 

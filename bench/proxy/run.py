@@ -87,10 +87,12 @@ class Proc:
                 self.p.wait()
 
 
-def fake(flavor: str, latency_ms: float = 0.0) -> tuple[Proc, str]:
+def fake(flavor: str, latency_ms: float = 0.0, nice: int = 0) -> tuple[Proc, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "offramp.migrate", "fake-upstream", "--flavor", flavor, "--port", str(port),
            "--record-limit", "0", "--latency-ms", str(latency_ms)]
+    if nice:
+        cmd = ["nice", "-n", str(nice), *cmd]
     return Proc(f"fake-{flavor}", cmd, f"http://127.0.0.1:{port}/_fake/health"), f"http://127.0.0.1:{port}"
 
 
@@ -299,7 +301,7 @@ async def main(args: argparse.Namespace) -> dict:
     tmp = Path(LOGDIR)
     try:
         up, up_url = fake("openai")
-        cand, cand_url = fake("deepseek")
+        cand, cand_url = fake("deepseek", nice=args.candidate_nice)
         pt, pt_url = passthrough(up_url)
         off, off_url = shadow(up_url, cand_url, 0.0, tmp / "off.db")
         on, on_url = shadow(up_url, cand_url, 1.0, tmp / "on.db")
@@ -414,7 +416,8 @@ async def main(args: argparse.Namespace) -> dict:
         delay = None
         if not args.quick or args.delayed or args.delayed_seconds:
             delay = await _delayed(tmp, procs, args.delayed_seconds or (2.0 if not args.quick else 1.5),
-                                   args.rounds, args.litellm, not args.no_saturate, args.worker_nice or [])
+                                   args.rounds, args.litellm, not args.no_saturate, args.worker_nice or [],
+                                   args.candidate_nice)
         return {"cells": cells, "delayed_upstream": delay, "figures": _figures(cells, delay), "quick": args.quick,
                 "seconds_per_round": seconds,
                 "rounds": args.rounds}
@@ -463,14 +466,14 @@ def _burn(stop_at: float, own_session: bool = False) -> None:
 
 
 async def _delayed(tmp: Path, procs: list[Proc], seconds: float, rounds: int, litellm_too: bool,
-                   saturate: bool, nices: list[int] = ()) -> dict:
+                   saturate: bool, nices: list[int] = (), candidate_nice: int = 0) -> dict:
     """A realistic upstream (primary 110 ms, candidate 160 ms, as in issue 10): the primary's p99 with mirroring
     100% vs off (and LiteLLM's proxy), concurrency 16 each, all loaded at once; with `saturate`, one busy process per
     core runs meanwhile, so the proxies compete for CPU as on a loaded host and the mirror's work cannot hide in
     idle cores."""
 
     up, up_url = fake("openai", latency_ms=110)
-    cand, cand_url = fake("deepseek", latency_ms=160)
+    cand, cand_url = fake("deepseek", latency_ms=160, nice=candidate_nice)
     off, off_url = shadow(up_url, cand_url, 0.0, tmp / "doff.db")
     on, on_url = shadow(up_url, cand_url, 1.0, tmp / "don.db")
     procs += [up, cand, off, on]
@@ -604,6 +607,10 @@ if __name__ == "__main__":
                     "(every tree measured)")
     ap.add_argument("--worker-nice", type=int, action="append", help="also a mirroring proxy whose workers run "
                     "at this nice value (repeatable), as proxy_on_nice<N>, beside proxy_mirror_on (the default)")
+    ap.add_argument("--candidate-nice", type=int, default=0,
+                    help="run the candidate's fake upstream at this nice (e.g. 10, the workers'): it stands for a "
+                         "remote server, which takes none of the proxy host's CPU; at nice 0 it competes with the "
+                         "primary's path like any local process")
     ap.add_argument("--embedding", action="store_true", help="also run the embedding_cosine comparator")
     ap.add_argument("--baseline", type=Path, help="another source tree of offramp (e.g. `git archive HEAD`): its "
                     "proxy is measured in the same run, as base_mirror_off/on")

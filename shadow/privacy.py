@@ -30,6 +30,11 @@ _N_BUILTIN = len(_BUILTIN)
 _ATTENTION = re.compile(r"[@{\[]|\d[\d .\-()]{6,}\d")
 # Every _KEYLIKE match contains one of these: a substring test is far cheaper than the regex over a whole body.
 _KEY_MARKERS = ("sk-", "pk-", "rk-", "earer")
+# Identifiers the API itself generates, never PII: left as they are in the wire document (not in JSON an app put
+# inside a string, such as tool-call arguments). llama-cpp-python's ids are `chatcmpl-<uuid4>`, and a uuid whose
+# first groups are all digits reads as a phone number ("chatcmpl-01545906-7465-…" was stored as
+# "chatcmpl-[REDACTED:PHONE]-…" against the real server).
+_WIRE_IDS = frozenset({"id", "tool_call_id", "call_id", "system_fingerprint", "previous_response_id"})
 
 
 def key_id(authorization: str | None) -> str | None:
@@ -74,8 +79,9 @@ class Redactor:
         then skips the call into the patterns altogether."""
         return self._builtin_only and _ATTENTION.search(s) is None
 
-    def _walk(self, value, changed: list):
-        """`value` with PII masked in its strings; the very same object when nothing changed (no copy)."""
+    def _walk(self, value, changed: list, wire: bool = True):
+        """`value` with PII masked in its strings; the very same object when nothing changed (no copy). `wire`:
+        `value` is (part of) the request or response document, whose generated ids (_WIRE_IDS) stay as sent."""
         if isinstance(value, str):
             if self._plain(value):
                 return value
@@ -91,17 +97,18 @@ class Redactor:
         else:
             return value  # numbers, booleans, null: never PII patterns' business
         plain = self._plain
+        keep = _WIRE_IDS if wire and isinstance(value, dict) else ()
         copy = None
         for k, v in items:
             if isinstance(v, str):
-                if plain(v):
+                if plain(v) or k in keep:
                     continue
                 w = self._string(v, changed)
                 if w == v:
                     continue
                 changed[0] = True
             elif isinstance(v, (dict, list)):
-                w = self._walk(v, changed)
+                w = self._walk(v, changed, wire)
                 if w is v:
                     continue
             else:
@@ -120,7 +127,7 @@ class Redactor:
                 pass
             else:
                 sub = [False]
-                out = self._walk(inner, sub)
+                out = self._walk(inner, sub, wire=False)
                 return json.dumps(out, ensure_ascii=False) if sub[0] else s
         return self.redact_text(s)
 

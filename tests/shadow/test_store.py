@@ -51,6 +51,26 @@ def test_redacted_bodies_stay_valid_json_and_keep_numbers():
     assert r.apply('data: {"content": "mail jane.doe@example.com') == 'data: {"content": "mail [REDACTED:EMAIL]'
 
 
+def test_generated_ids_are_not_taken_for_phone_numbers():
+    """llama-cpp-python's ids are `chatcmpl-<uuid4>`; one whose first groups are all digits matched the phone
+    pattern (seen against the real server). The API's own ids stay as sent; the same digits in content, or in
+    JSON the app put inside a string (tool-call arguments), are still masked."""
+    uid = "chatcmpl-01545906-7465-49b0-9f9a-233dec460ed0"
+    body = {"id": uid, "system_fingerprint": "b-01545906-7465", "choices": [{"message": {
+        "content": "call 01545906-7465", "tool_calls": [{"id": "call_01545906-7465", "function": {
+            "name": "f", "arguments": json.dumps({"id": "01545906-7465"})}}]}}],
+            "messages": [{"role": "tool", "tool_call_id": "call_01545906-7465", "content": "ok"}]}
+    text = json.dumps(body)
+    out = json.loads(Redactor("redacted").apply(text))
+    assert out["id"] == uid and out["system_fingerprint"] == "b-01545906-7465"
+    msg = out["choices"][0]["message"]
+    assert msg["tool_calls"][0]["id"] == "call_01545906-7465" and out["messages"][0]["tool_call_id"] == (
+        "call_01545906-7465")
+    assert msg["content"] == "call [REDACTED:PHONE]"
+    assert json.loads(msg["tool_calls"][0]["function"]["arguments"]) == {"id": "[REDACTED:PHONE]"}
+    assert Redactor("redacted").apply(text, json.loads(text)) == Redactor("redacted").apply(text)
+
+
 def test_redacting_an_already_parsed_body_stores_the_same_text():
     """The mirror hands the redactor the JSON it already parsed; what is stored must not change for it."""
     docs = [

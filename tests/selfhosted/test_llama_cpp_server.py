@@ -369,3 +369,68 @@ def test_live_server_still_answers_the_recorded_shapes(llama_server):
     for name, got in live.items():
         want = json.loads((FIXTURES / f"{name}.json").read_text())
         assert differences(want, got) == [], name
+
+
+async def test_ramp_serves_the_real_server_and_records_the_bytes_the_app_got(llama_server, server_env, tmp_path):
+    """The ramp at 100% with every served request shadowed: the real server answers the app (with its own key),
+    and the record stores the candidate's body as the app received it — llama-cpp-python sends `function_call`
+    beside `tool_calls`, which normalisation drops, so a normalised copy would differ from what was served."""
+    import aiohttp
+    from sqlalchemy import select
+
+    from offramp.migrate.fake_upstream.testing import FakeUpstream
+    from offramp.shadow.config import ShadowConfig
+    from offramp.shadow.proxy import ShadowProxy, start_site
+    from offramp.shadow.ramp.controller import RampController
+    from offramp.shadow.ramp.plan import RampPlan
+    from offramp.shadow.ramp.store import RampStore
+    from offramp.shadow.store import open_engine, schema
+
+    url = f"sqlite:///{tmp_path / 'ramp.db'}"
+    with FakeUpstream("openai") as primary:
+        cfg = ShadowConfig.model_validate({
+            "primary": {"name": "openai", "base_url": primary.base_url, "kind": "openai"},
+            "candidate": {"name": "llama", "base_url": llama_server, "kind": "llama-cpp-python",
+                          "api_key_env": KEY_ENV, "models": {"*": "tiny"}},
+            "store": {"url": url, "flush_interval_s": 0.05},
+            "mirror": {"noise_sample": 0.0, "sample": 0.0},
+            "comparators": {"enabled": ["structural", "text_exact"]},
+        })
+        eng = open_engine(url)
+        store = RampStore(eng)
+        store.ensure()
+        RampController(RampPlan(), store, source=None).command("set", 100)  # type: ignore[arg-type]
+        eng.dispose()
+        proxy = ShadowProxy(cfg, admin_token="adm")
+        runner = await start_site(proxy, "127.0.0.1", 0)
+        proxy.ramp.plan.shadow_candidate_served = 1.0
+        host, port = runner.addresses[0][:2]
+        got = []
+        try:
+            async with aiohttp.ClientSession() as s:
+                for body in ({"messages": [{"role": "user", "content": "Name three prime numbers."}],
+                              "max_tokens": 8},
+                             {"messages": [{"role": "user", "content": "Weather in Paris?"}], "max_tokens": 48,
+                              "tools": [TOOL], "tool_choice": NAMED}):
+                    async with s.post(f"http://{host}:{port}/v1/chat/completions",
+                                      json={"model": "gpt-4o-mini", **body},
+                                      headers={"authorization": f"Bearer {APP_KEY}"},
+                                      timeout=aiohttp.ClientTimeout(total=120)) as r:
+                        assert r.status == 200 and r.headers.get("x-offramp-served-by") == "candidate"
+                        got.append(await r.read())
+            await proxy.ramp_server.drain(timeout_s=60)
+            await proxy.writer.flush()
+        finally:
+            await runner.cleanup()
+    eng = open_engine(url)
+    with eng.connect() as conn:
+        pairs = sorted(conn.execute(select(schema.pairs)).all(), key=lambda p: p.created_at)
+        cmps = conn.execute(select(schema.comparisons.c.pair_id, schema.comparisons.c.comparator)).all()
+    eng.dispose()
+    assert [p.served_by for p in pairs] == ["candidate", "candidate"]
+    assert [p.candidate_body.encode() for p in pairs] == got
+    assert all(p.primary_status == 200 and p.candidate_status == 200 for p in pairs)
+    assert {(c.pair_id, c.comparator) for c in cmps} == {(p.id, n) for p in pairs for n in ("structural", "text_exact")}
+    (call,) = json.loads(got[1])["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert APP_KEY not in str([p._mapping for p in pairs])

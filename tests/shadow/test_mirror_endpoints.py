@@ -276,7 +276,10 @@ async def test_degraded_candidate_embeddings_fail_the_neighbour_gate(proxy_facto
     from offramp.shadow.report import build_report, render_terminal
     from offramp.shadow.store import open_engine
 
-    async with proxy_factory(candidate=vllm_candidate(vllm_degraded), mirror={"noise_sample": 0.5}) as (proxy, base):
+    # Every batch asked of the primary twice: with half of them sampled at random, 3 or 4 noise batches of 13
+    # (~13% of runs) left knn_at_10 fewer noise inputs past its 50-input warm-up than min_baseline_samples (30),
+    # and the gate held instead of failing.
+    async with proxy_factory(candidate=vllm_candidate(vllm_degraded), mirror={"noise_sample": 1.0}) as (proxy, base):
         await _embed(base, corpus(260, seed=3), batch=20)
         await settled(proxy, 13)
     engine = open_engine(store_url)
